@@ -1,0 +1,28 @@
+package cache
+
+import "errors"
+
+// Errors a [Store] returns. Test for them with [errors.Is]: backends wrap them
+// with detail.
+var (
+	// ErrNotFound means there is no record, or no live pin, for the key.
+	ErrNotFound = errors.New("cache: not found")
+
+	// ErrConflict means a compare-and-swap lost: the stored generation was not
+	// the expected one. The store returns the current record alongside it.
+	ErrConflict = errors.New("cache: generation conflict")
+
+	// ErrInvalidStrategy means a colour was not blue or green. Stores reject
+	// such values on write and report them on read; they are never sent.
+	ErrInvalidStrategy = errors.New("cache: invalid strategy")
+
+	// ErrLeaseHeld means another holder has the probe lease of the scope.
+	ErrLeaseHeld = errors.New("cache: probe lease held by another process")
+
+	// ErrInvalidRecord means a record to store breaks the rules of [State]:
+	// its generation does not grow, or a colour in it is invalid.
+	ErrInvalidRecord = errors.New("cache: invalid record")
+
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("cache: store closed")
+)

@@ -1,0 +1,84 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the shared record and the pins of any number of scopes.
+//
+// A Store is safe for concurrent use by any number of goroutines, and, for a
+// shared backend, processes. Every method that does I/O takes a context and
+// honours its cancellation and deadline. Times of leases (pins and probe
+// leases) are taken from the store's clock, which backends let tests inject.
+type Store interface {
+	RecordStore
+	PinStore
+	ProbeLeaser
+}
+
+// RecordStore keeps one [State] per scope.
+type RecordStore interface {
+	// Load returns the record of scope. It returns ErrNotFound when there is
+	// none, and an error wrapping ErrInvalidStrategy when the stored record
+	// names a colour that is not blue or green (the record is not returned).
+	Load(ctx context.Context, scope Scope) (State, error)
+
+	// CompareAndSwap stores next if the stored generation is old (0 for no
+	// record), and returns what it stored. next must pass [State.Validate]
+	// and have a generation greater than old, else ErrInvalidRecord or
+	// ErrInvalidStrategy and nothing is stored. When the stored generation is
+	// not old, it stores nothing and returns the stored record (the zero
+	// State when there is none) with ErrConflict. A successful swap is
+	// published to the scope's watchers, if the store has any.
+	CompareAndSwap(ctx context.Context, scope Scope, old uint64, next State) (State, error)
+}
+
+// PinStore keeps leases that tie queries to colours.
+type PinStore interface {
+	// Pin creates or replaces the pin of queryID with colour s, live for ttl
+	// from now. An invalid colour is an error wrapping ErrInvalidStrategy.
+	Pin(ctx context.Context, scope Scope, queryID string, s Strategy, ttl time.Duration) error
+
+	// Lookup returns the live pin of queryID, or ErrNotFound when there is
+	// none or it has expired.
+	Lookup(ctx context.Context, scope Scope, queryID string) (Pin, error)
+
+	// Renew extends the live pins of queryIDs to ttl from now, in one round
+	// trip. It returns the ids that had no live pin (they stay absent).
+	Renew(ctx context.Context, scope Scope, ttl time.Duration, queryIDs ...string) (missing []string, err error)
+
+	// Release removes the pin of queryID, if any, and returns the live pins
+	// left in the scope, in one round trip. Releasing an absent pin is not an
+	// error.
+	Release(ctx context.Context, scope Scope, queryID string) (PinCounts, error)
+
+	// Count returns the live pins of scope per colour. Expired pins are not
+	// counted, and a backend may purge them on the way.
+	Count(ctx context.Context, scope Scope) (PinCounts, error)
+}
+
+// ProbeLeaser hands out the probe lease of a scope: one holder at a time
+// probes the engine for the fleet.
+type ProbeLeaser interface {
+	// AcquireProbeLease gives the lease to holder for ttl from now, if no
+	// other holder has a live one; holder may renew its own. It returns
+	// ErrLeaseHeld when another holder has it.
+	AcquireProbeLease(ctx context.Context, scope Scope, holder string, ttl time.Duration) error
+
+	// ReleaseProbeLease gives the lease up if holder has it; otherwise it
+	// does nothing and returns nil.
+	ReleaseProbeLease(ctx context.Context, scope Scope, holder string) error
+}
+
+// Watcher is implemented by stores that push changes of the record.
+type Watcher interface {
+	// Watch returns a channel that receives the records stored for scope
+	// from now on, in increasing generation order. The channel has a buffer
+	// of one and keeps only the newest record, so a slow reader skips
+	// generations but never sees an older one after a newer one, and the
+	// store never blocks on it. It is closed when ctx is done, the store is
+	// closed, or the subscription is lost; the caller then re-reads the
+	// record (delivery is at most once) and may watch again.
+	Watch(ctx context.Context, scope Scope) (<-chan State, error)
+}
