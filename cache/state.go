@@ -12,12 +12,14 @@ type Scope struct {
 	Engine  string // the engine's host:port
 }
 
-// String returns "cluster/engine", the form used in keys and logs.
+// String returns "cluster/engine", for logs. It is not a unique key: a
+// backend keys a scope by both fields, escaped.
 func (s Scope) String() string { return s.Cluster + "/" + s.Engine }
 
 // State is the shared record of a scope. Generation 0 means no record; every
 // stored record has a generation of at least 1, and a scope's generation
-// only grows.
+// only grows. Generations stay below 2^53, so that backends may keep them
+// in a double (Redis scripts do).
 type State struct {
 	// Active is the colour new calls carry, or Unknown while none is known.
 	Active Strategy
@@ -79,7 +81,8 @@ func orNone(s Strategy) string {
 }
 
 // Pin ties an in-flight query to the colour it was prepared with, until
-// Expires unless renewed.
+// Expires unless renewed. A pin, like a probe lease, is live while the
+// store's clock is before Expires, and dead from Expires on.
 type Pin struct {
 	QueryID  string
 	Strategy Strategy

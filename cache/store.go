@@ -20,8 +20,10 @@ type Store interface {
 // RecordStore keeps one [State] per scope.
 type RecordStore interface {
 	// Load returns the record of scope. It returns ErrNotFound when there is
-	// none, and an error wrapping ErrInvalidStrategy when the stored record
-	// names a colour that is not blue or green (the record is not returned).
+	// none. When the stored record names a colour that is not blue or green,
+	// it returns the record with that colour set to Unknown, and an error
+	// wrapping ErrInvalidStrategy: the caller must not use the colour, but
+	// may overwrite the record with a compare-and-swap on its generation.
 	Load(ctx context.Context, scope Scope) (State, error)
 
 	// CompareAndSwap stores next if the stored generation is old (0 for no

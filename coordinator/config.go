@@ -1,0 +1,206 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// Policy says when new queries move to a pending colour that the engine has
+// accepted.
+type Policy int
+
+const (
+	// Drain keeps new queries on the old colour until no query pinned to it
+	// remains anywhere in the fleet, or Config.DrainTimeout has passed since
+	// the engine accepted the new colour. It is the default.
+	Drain Policy = iota
+	// Eager moves new queries to the new colour as soon as the engine
+	// accepts it.
+	Eager
+)
+
+// String returns "drain" or "eager".
+func (p Policy) String() string {
+	switch p {
+	case Drain:
+		return "drain"
+	case Eager:
+		return "eager"
+	}
+	return fmt.Sprintf("policy(%d)", int(p))
+}
+
+// ParsePolicy parses "drain" or "eager".
+func ParsePolicy(s string) (Policy, error) {
+	switch s {
+	case "drain", "":
+		return Drain, nil
+	case "eager":
+		return Eager, nil
+	}
+	return 0, fmt.Errorf("coordinator: unknown policy %q (want drain or eager)", s)
+}
+
+// ProbeFunc asks the engine whether it accepts colour s now, typically by
+// authenticating with it. It returns nil when the engine accepts s, an error
+// that wraps [ErrRejected] when the engine rejects the colour (456), and any
+// other error (bad credentials, engine unreachable) as it is. It must be safe
+// for concurrent use.
+type ProbeFunc func(ctx context.Context, s cache.Strategy) error
+
+// Config configures a [Coordinator]. The zero value of every field means its
+// documented default.
+type Config struct {
+	// Scope names the engine whose record the coordinator shares.
+	Scope cache.Scope
+
+	// ID names this process in the shared record and as probe lease holder.
+	// Default: host name, process id and a random suffix.
+	ID string
+
+	// Policy says when new queries move to an accepted pending colour.
+	// Default: Drain.
+	Policy Policy
+
+	// CacheTTL is how long an active colour is trusted after it was last
+	// confirmed. Default: 5 minutes.
+	CacheTTL time.Duration
+
+	// DrainTimeout bounds how long a Drain switch waits for the old colour's
+	// queries, counted from when the engine accepted the new colour.
+	// Default: 60 seconds.
+	DrainTimeout time.Duration
+
+	// MaxAttempts bounds the attempts of one call in [Coordinator.Do]
+	// (rejections retried with a fresh colour). Default: 5.
+	MaxAttempts int
+
+	// PinTTL is the lease of a pinned query; the coordinator renews the pins
+	// it holds every PinTTL/3, so a crashed process's pins expire within
+	// PinTTL. Default: 15 seconds.
+	PinTTL time.Duration
+
+	// ProbeLeaseTTL is the lease of the prober of the fleet; others wait at
+	// most this long for its result before they try themselves.
+	// Default: 5 seconds.
+	ProbeLeaseTTL time.Duration
+
+	// ProbeTimeout bounds one probe call. Default: ProbeLeaseTTL.
+	ProbeTimeout time.Duration
+
+	// StoreTimeout bounds every store call. Default: 250 milliseconds.
+	StoreTimeout time.Duration
+
+	// RefreshInterval is how often the record is re-read from the store in
+	// the background; a negative value turns the periodic refresh off (tests
+	// call [Coordinator.Refresh] themselves). Default: 5 seconds.
+	RefreshInterval time.Duration
+
+	// PendingRefreshInterval replaces RefreshInterval while a switch is
+	// pending or the store is unreachable. Default: 100 milliseconds.
+	PendingRefreshInterval time.Duration
+
+	// WaitPoll is how often a process waiting for another's probe re-reads
+	// the record, in case a change notification is lost.
+	// Default: 50 milliseconds.
+	WaitPoll time.Duration
+
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+
+	// Logger receives INFO records for detection, invalidation, announced
+	// colours and switches, and WARN records for ignored invalid colours and
+	// store trouble. Default: nil, which discards.
+	Logger *slog.Logger
+
+	// OnChange, if set, is called after every change of the local snapshot,
+	// with the record before and after, outside any lock and in generation
+	// order. It must not block for long.
+	OnChange func(old, new cache.State)
+}
+
+// Defaults of [Config].
+const (
+	DefaultCacheTTL               = 5 * time.Minute
+	DefaultDrainTimeout           = 60 * time.Second
+	DefaultMaxAttempts            = 5
+	DefaultPinTTL                 = 15 * time.Second
+	DefaultProbeLeaseTTL          = 5 * time.Second
+	DefaultStoreTimeout           = 250 * time.Millisecond
+	DefaultRefreshInterval        = 5 * time.Second
+	DefaultPendingRefreshInterval = 100 * time.Millisecond
+	DefaultWaitPoll               = 50 * time.Millisecond
+)
+
+// withDefaults returns cfg with every zero field set to its default, or an
+// error for a value that cannot work.
+func (cfg Config) withDefaults() (Config, error) {
+	var errs []error
+	neg := func(name string, d time.Duration) {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %v", name, d))
+		}
+	}
+	neg("CacheTTL", cfg.CacheTTL)
+	neg("DrainTimeout", cfg.DrainTimeout)
+	neg("PinTTL", cfg.PinTTL)
+	neg("ProbeLeaseTTL", cfg.ProbeLeaseTTL)
+	neg("ProbeTimeout", cfg.ProbeTimeout)
+	neg("StoreTimeout", cfg.StoreTimeout)
+	neg("PendingRefreshInterval", cfg.PendingRefreshInterval)
+	neg("WaitPoll", cfg.WaitPoll)
+	if cfg.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("MaxAttempts must not be negative, got %d", cfg.MaxAttempts))
+	}
+	if cfg.Policy != Drain && cfg.Policy != Eager {
+		errs = append(errs, fmt.Errorf("unknown policy %d", cfg.Policy))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("coordinator: invalid config: %w", err)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.CacheTTL, DefaultCacheTTL)
+	def(&cfg.DrainTimeout, DefaultDrainTimeout)
+	def(&cfg.PinTTL, DefaultPinTTL)
+	def(&cfg.ProbeLeaseTTL, DefaultProbeLeaseTTL)
+	def(&cfg.ProbeTimeout, cfg.ProbeLeaseTTL)
+	def(&cfg.StoreTimeout, DefaultStoreTimeout)
+	def(&cfg.RefreshInterval, DefaultRefreshInterval)
+	def(&cfg.PendingRefreshInterval, DefaultPendingRefreshInterval)
+	def(&cfg.WaitPoll, DefaultWaitPoll)
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.ID == "" {
+		cfg.ID = defaultID()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+func defaultID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}

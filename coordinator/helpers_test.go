@@ -1,0 +1,354 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/memory"
+	"github.com/e6coord/e6coord/coordinator"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var (
+	scope = cache.Scope{Cluster: "c1", Engine: "127.0.0.1:50052"}
+	t0    = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+)
+
+// waitTimeout bounds every wait on a condition in these tests.
+const waitTimeout = 10 * time.Second
+
+// clock is a fake clock, safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// engine is a scripted engine behind a probe function: it accepts the
+// colours it is told to, or fails every probe with fatal.
+type engine struct {
+	mu     sync.Mutex
+	accept map[cache.Strategy]bool // guarded by mu
+	fatal  error                   // guarded by mu
+	calls  map[cache.Strategy]int  // guarded by mu
+	hold   chan struct{}           // guarded by mu; if set, probes wait for it to close
+
+	probed chan cache.Strategy // every probe, if there is room
+}
+
+func newEngine(accept ...cache.Strategy) *engine {
+	e := &engine{calls: map[cache.Strategy]int{}, probed: make(chan cache.Strategy, 1024)}
+	e.set(accept...)
+	return e
+}
+
+// set makes the engine accept exactly the given colours.
+func (e *engine) set(accept ...cache.Strategy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.accept = map[cache.Strategy]bool{}
+	for _, s := range accept {
+		e.accept[s] = true
+	}
+}
+
+func (e *engine) setFatal(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fatal = err
+}
+
+func (e *engine) probe(ctx context.Context, s cache.Strategy) error {
+	e.mu.Lock()
+	e.calls[s]++
+	hold, fatal, ok := e.hold, e.fatal, e.accept[s]
+	e.mu.Unlock()
+	select {
+	case e.probed <- s:
+	default:
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	switch {
+	case fatal != nil:
+		return fatal
+	case !ok:
+		return fmt.Errorf("status 456 for %s: %w", s, coordinator.ErrRejected)
+	}
+	return nil
+}
+
+func (e *engine) total() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[cache.Blue] + e.calls[cache.Green]
+}
+
+func (e *engine) callsOf(s cache.Strategy) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[s]
+}
+
+// env is a store and clock shared by the coordinators of one test.
+type env struct {
+	t     testing.TB
+	clock *clock
+	store cache.Store
+	eng   *engine
+}
+
+func newEnv(t testing.TB, accept ...cache.Strategy) *env {
+	t.Helper()
+	clk := newClock()
+	st := memory.New(memory.Options{Now: clk.Now})
+	t.Cleanup(func() { st.Close() })
+	return &env{t: t, clock: clk, store: st, eng: newEngine(accept...)}
+}
+
+// coord returns a coordinator on the env's store, engine and clock, with
+// the periodic refresh off; adjust changes its config.
+func (e *env) coord(adjust ...func(*coordinator.Config)) *coordinator.Coordinator {
+	e.t.Helper()
+	return e.coordOn(e.store, adjust...)
+}
+
+func (e *env) coordOn(st cache.Store, adjust ...func(*coordinator.Config)) *coordinator.Coordinator {
+	e.t.Helper()
+	cfg := coordinator.Config{
+		Scope:           scope,
+		Now:             e.clock.Now,
+		RefreshInterval: -1,
+		PinTTL:          30 * time.Second,
+		DrainTimeout:    time.Minute,
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	c, err := coordinator.New(st, e.eng.probe, cfg)
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func eager(cfg *coordinator.Config) { cfg.Policy = coordinator.Eager }
+
+// resolve calls Resolve and fails the test unless it returns want.
+func resolve(t *testing.T, c *coordinator.Coordinator, want cache.Strategy) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	got, err := c.Resolve(ctx)
+	if err != nil || got != want {
+		t.Fatalf("Resolve() = %v, %v; want %v, nil", got, err, want)
+	}
+}
+
+// waitFor waits until cond holds for c's record, or fails the test.
+func waitFor(t *testing.T, c *coordinator.Coordinator, what string, cond func(cache.State) bool) cache.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	st, err := c.WaitFor(ctx, cond)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v (record %s)", what, err, st)
+	}
+	return st
+}
+
+// forgetProbes empties the record of probes that waitProbe reads.
+func (e *engine) forgetProbes() {
+	for {
+		select {
+		case <-e.probed:
+		default:
+			return
+		}
+	}
+}
+
+// waitProbe waits for a probe of colour s, or fails the test.
+func (e *engine) waitProbe(t *testing.T, s cache.Strategy) {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case got := <-e.probed:
+			if got == s {
+				return
+			}
+		case <-timer.C:
+			t.Fatalf("no probe of %s", s)
+		}
+	}
+}
+
+// flakyStore is a real store that fails every call while down is set, and
+// can lose all its data, as a restarted Redis does.
+type flakyStore struct {
+	down    atomic.Bool
+	corrupt atomic.Bool // the next Load finds a newer record with an invalid colour
+	mu      sync.Mutex
+	cur     *memory.Store // guarded by mu
+	now     func() time.Time
+
+	renewed chan struct{} // a Renew call returned, if there is room
+}
+
+var errDown = errors.New("store down")
+
+func newFlakyStore(t testing.TB, now func() time.Time) *flakyStore {
+	f := &flakyStore{cur: memory.New(memory.Options{Now: now}), now: now, renewed: make(chan struct{}, 1)}
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.cur.Close()
+	})
+	return f
+}
+
+// wipe replaces the data with an empty store.
+func (f *flakyStore) wipe() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cur.Close()
+	f.cur = memory.New(memory.Options{Now: f.now})
+}
+
+func (f *flakyStore) get() (*memory.Store, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur, nil
+}
+
+func (f *flakyStore) Load(ctx context.Context, sc cache.Scope) (cache.State, error) {
+	s, err := f.get()
+	if err != nil {
+		return cache.State{}, err
+	}
+	st, err := s.Load(ctx, sc)
+	if err == nil && f.corrupt.Swap(false) {
+		st.Generation += 5
+		st.Active = cache.Unknown
+		return st, fmt.Errorf("load: active colour %q: %w", "purple", cache.ErrInvalidStrategy)
+	}
+	return st, err
+}
+
+func (f *flakyStore) CompareAndSwap(ctx context.Context, sc cache.Scope, old uint64, next cache.State) (cache.State, error) {
+	s, err := f.get()
+	if err != nil {
+		return cache.State{}, err
+	}
+	return s.CompareAndSwap(ctx, sc, old, next)
+}
+
+func (f *flakyStore) Pin(ctx context.Context, sc cache.Scope, id string, st cache.Strategy, ttl time.Duration) error {
+	s, err := f.get()
+	if err != nil {
+		return err
+	}
+	return s.Pin(ctx, sc, id, st, ttl)
+}
+
+func (f *flakyStore) Lookup(ctx context.Context, sc cache.Scope, id string) (cache.Pin, error) {
+	s, err := f.get()
+	if err != nil {
+		return cache.Pin{}, err
+	}
+	return s.Lookup(ctx, sc, id)
+}
+
+func (f *flakyStore) Renew(ctx context.Context, sc cache.Scope, ttl time.Duration, ids ...string) ([]string, error) {
+	s, err := f.get()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		select {
+		case f.renewed <- struct{}{}:
+		default:
+		}
+	}()
+	return s.Renew(ctx, sc, ttl, ids...)
+}
+
+// waitRenew waits for a Renew call that starts after it is called.
+func (f *flakyStore) waitRenew(t *testing.T) {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	// The first two may have started before the call: the third did not.
+	for range 3 {
+		select {
+		case <-f.renewed:
+		case <-timer.C:
+			t.Fatal("no pin renewal")
+		}
+	}
+}
+
+func (f *flakyStore) Release(ctx context.Context, sc cache.Scope, id string) (cache.PinCounts, error) {
+	s, err := f.get()
+	if err != nil {
+		return cache.PinCounts{}, err
+	}
+	return s.Release(ctx, sc, id)
+}
+
+func (f *flakyStore) Count(ctx context.Context, sc cache.Scope) (cache.PinCounts, error) {
+	s, err := f.get()
+	if err != nil {
+		return cache.PinCounts{}, err
+	}
+	return s.Count(ctx, sc)
+}
+
+func (f *flakyStore) AcquireProbeLease(ctx context.Context, sc cache.Scope, holder string, ttl time.Duration) error {
+	s, err := f.get()
+	if err != nil {
+		return err
+	}
+	return s.AcquireProbeLease(ctx, sc, holder, ttl)
+}
+
+func (f *flakyStore) ReleaseProbeLease(ctx context.Context, sc cache.Scope, holder string) error {
+	s, err := f.get()
+	if err != nil {
+		return err
+	}
+	return s.ReleaseProbeLease(ctx, sc, holder)
+}

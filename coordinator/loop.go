@@ -1,0 +1,106 @@
+package coordinator
+
+import (
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// maxRecoveryBackoff caps the wait between attempts to reach a failed store.
+const maxRecoveryBackoff = 500 * time.Millisecond
+
+// loop runs announcements, drain checks and the periodic refresh, one at a
+// time, until Close.
+func (c *Coordinator) loop() {
+	defer c.wg.Done()
+	backoff := c.cfg.PendingRefreshInterval
+	for {
+		var tick <-chan time.Time
+		var t *time.Timer
+		if d := c.refreshDelay(&backoff); d > 0 {
+			t = time.NewTimer(d)
+			tick = t.C
+		}
+		select {
+		case <-c.ctx.Done():
+		case s := <-c.announced:
+			c.recordAnnounced(c.ctx, s)
+		case <-c.drained:
+			c.maybeSwitch(c.ctx, nil)
+		case <-tick:
+			_ = c.Refresh(c.ctx)
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if c.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// refreshDelay returns how long until the next refresh, or 0 for none.
+// While the store is unreachable it backs off from PendingRefreshInterval
+// to maxRecoveryBackoff.
+func (c *Coordinator) refreshDelay(backoff *time.Duration) time.Duration {
+	if c.degraded.Load() {
+		d := *backoff
+		*backoff = min(2*d, maxRecoveryBackoff)
+		return d
+	}
+	*backoff = c.cfg.PendingRefreshInterval
+	if c.cfg.RefreshInterval < 0 {
+		return 0
+	}
+	if c.Snapshot().Pending.Valid() {
+		return c.cfg.PendingRefreshInterval
+	}
+	return c.cfg.RefreshInterval
+}
+
+// renewLoop renews the pins this process holds every PinTTL/3 until Close.
+func (c *Coordinator) renewLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.PinTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.renewPins(c.ctx)
+		}
+	}
+}
+
+// watchLoop applies the records the store pushes, and re-reads the record
+// after every (re)subscription, since delivery is at most once.
+func (c *Coordinator) watchLoop(w cache.Watcher) {
+	defer c.wg.Done()
+	backoff := c.cfg.WaitPoll
+	for c.ctx.Err() == nil {
+		ch, err := w.Watch(c.ctx, c.cfg.Scope)
+		if err != nil {
+			if c.ctx.Err() != nil {
+				return
+			}
+			c.storeFailed("watch", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-c.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, maxRecoveryBackoff)
+			continue
+		}
+		backoff = c.cfg.WaitPoll
+		if st, err := c.load(c.ctx); err == nil {
+			c.adopt(st)
+		}
+		for st := range ch {
+			c.adopt(st)
+		}
+	}
+}

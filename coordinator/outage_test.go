@@ -1,0 +1,163 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/coordinator"
+)
+
+// §8: with the store down, the coordinator serves from its snapshot, pins
+// without failing, switches locally, and on recovery writes its newer
+// record back with a compare-and-swap and carries its pins over.
+func TestStoreOutageAndRecovery(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	c := e.coordOn(fs, eager)
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+
+	fs.down.Store(true)
+	if err := c.Pin(ctx, "q1", cache.Blue); err != nil {
+		t.Fatalf("Pin during outage: %v", err)
+	}
+	if !c.Stats().Degraded {
+		t.Fatal("not degraded after a failed store call")
+	}
+	resolve(t, c, cache.Blue) // from the snapshot
+	e.eng.set(cache.Blue, cache.Green)
+	c.Announce("green")
+	waitFor(t, c, "green active, locally", active(cache.Green))
+	if err := c.Refresh(ctx); err == nil {
+		t.Fatal("Refresh succeeded with the store down")
+	}
+	local := c.Snapshot()
+
+	fs.down.Store(false)
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh after recovery: %v", err)
+	}
+	if c.Stats().Degraded {
+		t.Error("still degraded after recovery")
+	}
+	stored, err := fs.Load(ctx, scope)
+	if err != nil || stored.Active != cache.Green || stored.Generation <= local.Generation-1 {
+		t.Fatalf("stored record = %s, %v; want green at a generation ≥ %d", stored, err, local.Generation)
+	}
+	if pin, err := fs.Lookup(ctx, scope, "q1"); err != nil || pin.Strategy != cache.Blue {
+		t.Errorf("pin taken during the outage: %+v, %v; want blue", pin, err)
+	}
+	if c.Stats().StoreErrors == 0 {
+		t.Error("StoreErrors = 0")
+	}
+}
+
+// §8: a store that restarts empty gets the record back, at a generation
+// above any seen, and a newer record from elsewhere is adopted, not
+// overwritten.
+func TestStoreRestartedEmpty(t *testing.T) {
+	e := newEnv(t, cache.Green)
+	fs := newFlakyStore(t, e.clock.Now)
+	c := e.coordOn(fs)
+	resolve(t, c, cache.Green)
+	gen := c.Snapshot().Generation
+	ctx := context.Background()
+
+	fs.wipe()
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := fs.Load(ctx, scope)
+	if err != nil || stored.Active != cache.Green || stored.Generation <= gen {
+		t.Fatalf("after restart: stored %s, %v; want green above generation %d", stored, err, gen)
+	}
+
+	// Someone else wrote a newer record: adopt it.
+	newer := stored
+	newer.Generation += 5
+	newer.Active = cache.Blue
+	if _, err := fs.CompareAndSwap(ctx, scope, stored.Generation, newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Snapshot(); st.Generation != newer.Generation || st.Active != cache.Blue {
+		t.Errorf("after a newer record: local %s, want %s", st, newer)
+	}
+}
+
+// §8: Close releases the pins still held.
+func TestCloseReleasesPins(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	c := e.coord()
+	ctx := context.Background()
+	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.store.Count(ctx, scope); n.Blue != 1 {
+		t.Fatalf("Count = %+v, want one blue", n)
+	}
+	c.Close()
+	if n, _ := e.store.Count(ctx, scope); n.Total() != 0 {
+		t.Errorf("Count after Close = %+v, want none", n)
+	}
+	if _, err := c.Resolve(ctx); err != coordinator.ErrClosed {
+		t.Errorf("Resolve after Close = %v, want ErrClosed", err)
+	}
+}
+
+// §3: pins are renewed while held, so a long query's pin outlives PinTTL.
+func TestPinsRenewedWhileHeld(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	const ttl = 30 * time.Millisecond // renewed every 10ms of real time
+	c := e.coordOn(fs, func(cfg *coordinator.Config) { cfg.PinTTL = ttl })
+	ctx := context.Background()
+	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	first, err := fs.Lookup(ctx, scope, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(20 * time.Millisecond)
+	fs.waitRenew(t)
+	e.clock.Advance(20 * time.Millisecond) // past the first lease
+	pin, err := fs.Lookup(ctx, scope, "q")
+	if err != nil || !pin.Expires.After(first.Expires) {
+		t.Fatalf("pin after its first lease: %+v, %v; want renewed past %v", pin, err, first.Expires)
+	}
+	c.Release(ctx, "q")
+	if _, err := fs.Lookup(ctx, scope, "q"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Lookup after Release = %v, want ErrNotFound", err)
+	}
+}
+
+// An invalid colour read from the store is ignored and counted, never sent:
+// the fleet detects again and overwrites the record with a swap.
+func TestInvalidStoredColourIgnored(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	c := e.coordOn(fs)
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+	fs.corrupt.Store(true)
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Strategy(); got != cache.Unknown {
+		t.Fatalf("Strategy() after an invalid stored colour = %v, want unknown", got)
+	}
+	if got := c.Stats().InvalidStrategies; got != 1 {
+		t.Errorf("InvalidStrategies = %d, want 1", got)
+	}
+	resolve(t, c, cache.Blue)
+	stored, err := fs.Load(ctx, scope)
+	if err != nil || stored.Active != cache.Blue || stored.Generation != c.Snapshot().Generation {
+		t.Errorf("stored %s, %v; want blue at the local generation %d", stored, err, c.Snapshot().Generation)
+	}
+}

@@ -1,0 +1,161 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// maxSwapTries bounds the compare-and-swap retries of one update.
+const maxSwapTries = 8
+
+// update is the one way the shared record changes. It applies change to the
+// newest record known, stamps the result with a generation above every
+// generation seen (stored or local), and stores it with a compare-and-swap,
+// retrying on conflict with the record the store returned. change returns
+// false to leave the record as it is. While the store is unreachable the
+// change is applied to the local record only and written back on recovery.
+// It returns the record in force afterwards and whether change was applied.
+func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (cache.State, bool)) (cache.State, bool) {
+	if c.degraded.Load() {
+		return c.updateLocal(change)
+	}
+	base := c.Snapshot()
+	old := base.Generation
+	for range maxSwapTries {
+		next, ok := change(base)
+		if !ok {
+			return base, false
+		}
+		next.Generation = max(old, c.Snapshot().Generation) + 1
+		next.ChangedAt = c.cfg.Now()
+		next.ChangedBy = c.cfg.ID
+		sctx, cancel := c.storeCtx(ctx)
+		got, err := c.store.CompareAndSwap(sctx, c.cfg.Scope, old, next)
+		cancel()
+		switch {
+		case err == nil:
+			c.adopt(got)
+			return got, true
+		case errors.Is(err, cache.ErrConflict):
+			// Someone else changed the record. Build on theirs if it is
+			// newer than ours; if ours is newer (the store lost its data),
+			// build on ours, over their generation.
+			old = got.Generation
+			c.adopt(got)
+			base = c.Snapshot()
+		case errors.Is(err, cache.ErrInvalidStrategy):
+			c.stats.invalid.Add(1)
+			c.log.Warn("stored record has an invalid colour; overwriting", "err", err)
+			old = got.Generation
+			base = c.Snapshot()
+		case ctx.Err() != nil:
+			return c.Snapshot(), false
+		case errors.Is(err, cache.ErrInvalidRecord):
+			c.log.Error("refused record", "record", next.String(), "err", err)
+			return c.Snapshot(), false
+		default:
+			c.storeFailed("compare-and-swap", err)
+			return c.updateLocal(change)
+		}
+	}
+	c.log.Warn("record changed under us too often; giving up this change")
+	return c.Snapshot(), false
+}
+
+// updateLocal applies change to the local record only, and marks it for
+// writing back when the store returns.
+func (c *Coordinator) updateLocal(change func(cur cache.State) (cache.State, bool)) (cache.State, bool) {
+	for {
+		base := c.Snapshot()
+		next, ok := change(base)
+		if !ok {
+			return base, false
+		}
+		next.Generation = base.Generation + 1
+		next.ChangedAt = c.cfg.Now()
+		next.ChangedBy = c.cfg.ID
+		if c.adopt(next) {
+			c.mu.Lock()
+			c.dirty = true
+			c.mu.Unlock()
+			return next, true
+		}
+	}
+}
+
+// load reads the record from the store. A missing record is the zero State.
+// A record with an invalid colour is returned with that colour Unknown, and
+// counted. Store trouble marks the coordinator degraded.
+func (c *Coordinator) load(ctx context.Context) (cache.State, error) {
+	sctx, cancel := c.storeCtx(ctx)
+	st, err := c.store.Load(sctx, c.cfg.Scope)
+	cancel()
+	switch {
+	case err == nil:
+		return st, nil
+	case errors.Is(err, cache.ErrNotFound):
+		return cache.State{}, nil
+	case errors.Is(err, cache.ErrInvalidStrategy):
+		c.ignoreInvalid("store", err)
+		return st, nil
+	case ctx.Err() != nil:
+		return cache.State{}, ctx.Err()
+	}
+	c.storeFailed("load", err)
+	return cache.State{}, err
+}
+
+// storeFailed counts a failed store call and enters degraded mode.
+func (c *Coordinator) storeFailed(op string, err error) {
+	c.stats.storeErrors.Add(1)
+	if !c.degraded.Swap(true) {
+		c.log.Warn("store unreachable; serving from the local record", "op", op, "err", err)
+	}
+}
+
+// ignoreInvalid counts and logs an invalid colour that was ignored.
+func (c *Coordinator) ignoreInvalid(from string, err error) {
+	if n := c.stats.invalid.Add(1); n&(n-1) == 0 { // 1, 2, 4, 8...: no flood
+		c.log.Warn("ignored invalid colour", "from", from, "err", err, "count", n)
+	}
+}
+
+// recoverStore checks whether the store answers again. If it does, it leaves
+// degraded mode, adopts a newer stored record or writes the local one back
+// with a compare-and-swap, and carries over the pins held meanwhile.
+func (c *Coordinator) recoverStore(ctx context.Context) error {
+	sctx, cancel := c.storeCtx(ctx)
+	st, err := c.store.Load(sctx, c.cfg.Scope)
+	cancel()
+	switch {
+	case err == nil, errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrInvalidStrategy):
+	default:
+		c.stats.storeErrors.Add(1)
+		return err
+	}
+	c.degraded.Store(false)
+	c.adopt(st)
+	c.mu.Lock()
+	dirty := c.dirty
+	c.dirty = false
+	pins := make(map[string]cache.Strategy, len(c.pins))
+	for id, s := range c.pins {
+		pins[id] = s
+	}
+	released := c.releasedOffline
+	c.releasedOffline = nil
+	c.mu.Unlock()
+	if dirty || st.Generation < c.Snapshot().Generation {
+		c.update(ctx, func(cur cache.State) (cache.State, bool) { return cur, true })
+	}
+	for id, s := range pins {
+		c.storePin(ctx, id, s)
+	}
+	for _, id := range released {
+		c.storeRelease(ctx, id)
+	}
+	c.log.Info("store reachable again", "record", c.Snapshot().String(), "pins", len(pins))
+	return nil
+}
