@@ -1,0 +1,31 @@
+// Package enginetest provides a fake e6data engine for tests, demos and the
+// "e6coord fake-engine" command, in the manner of net/http/httptest.
+//
+// [NewServer] starts a real gRPC server on loopback (or on a given address or
+// listener) that serves QueryEngineService and ClusterService as the engine
+// does (see PROTOCOL.md): sessions, the query lifecycle, results in the
+// engine's own encodings (package internal/resultenc), a small catalog, and
+// above all the blue-green behaviour: the `strategy` request header is
+// checked against the colour being served, a wrong colour is rejected in one
+// of the three ways clients meet in the wild ([Rejection]), and a switch to
+// the other colour is announced with new_strategy and carried out in one of
+// the two ways engines do it ([SwitchMode]).
+//
+// Switches are driven step by step ([Server.BeginSwitch],
+// [Server.FinishSwitch], [Server.Announce], [Server.SetActive]), so that
+// tests need no sleeping, or on a schedule ([Options.FlipEvery]) by a
+// goroutine that [Server.Close] stops.
+//
+// Every call is recorded ([Server.Log], [Server.Counts]); [Server.MixedQueries]
+// lists the queries whose calls carried two different colours, which a
+// correct client never produces.
+//
+// Built-in queries: "SELECT 1" (one LONG column "1" holding 1), and
+// "SELECT * FROM demo.numbers" ([NumbersRows] rows of id LONG, name STRING,
+// ratio DOUBLE and even BOOLEAN, see [NumbersRow]), optionally with
+// "LIMIT n", served in batches of [Options.BatchSize]. "SELECT * FROM
+// demo.types" returns [TypesRows] rows of further types with NULLs and
+// constant vectors ([TypesRow]); "SELECT * FROM demo.one" returns one row.
+// [Server.SetResult] adds or replaces a query's result. Anything else fails
+// with InvalidArgument.
+package enginetest
