@@ -1,0 +1,267 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/memory"
+	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/coordinator"
+)
+
+// DefaultPrefetchBytes is the default of [Config.PrefetchBytes].
+const DefaultPrefetchBytes = 16 << 20
+
+// Config configures a [Conn]. Zero values mean the documented defaults.
+type Config struct {
+	// Addr is the engine's host:port. Required.
+	Addr string
+	// User and Password authenticate every session. The password is never
+	// logged nor put in an error.
+	User, Password string
+	// Catalog and Schema are used by queries and catalog calls.
+	Catalog, Schema string
+	// Cluster is the cluster name, sent lower-cased in the cluster-name
+	// header; it also names the scope of the shared state.
+	Cluster string
+	// TLS, if set, is used for the connection; nil means plaintext.
+	TLS *tls.Config
+
+	// Store shares the engine's state with the fleet. Default: an
+	// in-process memory store, which Close closes. A store given here is
+	// not closed by Close.
+	Store cache.Store
+	// Coordination configures the coordinator. Its Scope is set from
+	// Cluster and Addr; its Logger defaults to Logger.
+	Coordination coordinator.Config
+
+	// NoReplay turns off replaying a query from prepare when the engine
+	// rejects its colour before its rows reach the caller.
+	NoReplay bool
+	// PrefetchBytes is how many bytes of result batches Query reads before
+	// it returns. A query whose result fits is replayed on a 456 anywhere;
+	// past that, a 456 is returned to the caller. Default: 16 MiB.
+	PrefetchBytes int
+
+	// DialOptions are passed to grpc.NewClient after the client's own.
+	DialOptions []grpc.DialOption
+	// Logger receives the coordinator's records. Default: nil, discard.
+	Logger *slog.Logger
+}
+
+// Conn is a connection to one engine. It is safe for concurrent use by any
+// number of goroutines; make one per engine and process, and Close it.
+type Conn struct {
+	cfg       Config
+	cc        *grpc.ClientConn
+	engine    e6xpb.QueryEngineServiceClient
+	coord     *coordinator.Coordinator
+	ownStore  *memory.Store // closed by Close, if the Conn made it
+	attempts  int
+	authGroup singleflight.Group
+
+	// sessions holds the current session per colour; a session is
+	// replaced, never changed. The generation tells sessions apart.
+	sessions [3]atomic.Pointer[session]
+	sessGen  atomic.Uint64
+
+	replays atomic.Uint64
+	closed  sync.Once
+}
+
+// session is one authenticated session of the engine.
+type session struct {
+	id       string
+	strategy cache.Strategy
+	gen      uint64
+}
+
+// Open returns a connection to the engine at cfg.Addr. It does no I/O: the
+// first call authenticates, and connection problems surface there.
+func Open(cfg Config) (*Conn, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("client: no engine address")
+	}
+	if cfg.PrefetchBytes == 0 {
+		cfg.PrefetchBytes = DefaultPrefetchBytes
+	}
+	c := &Conn{cfg: cfg}
+	store := cfg.Store
+	if store == nil {
+		c.ownStore = memory.New(memory.Options{Now: cfg.Coordination.Now})
+		store = c.ownStore
+	}
+	ccfg := cfg.Coordination
+	ccfg.Scope = cache.Scope{Cluster: strings.ToLower(cfg.Cluster), Engine: cfg.Addr}
+	if ccfg.Logger == nil {
+		ccfg.Logger = cfg.Logger
+	}
+	coord, err := coordinator.New(store, c.probe, ccfg)
+	if err != nil {
+		c.closeStore()
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	c.coord = coord
+	c.attempts = coord.Config().MaxAttempts
+
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS)
+	}
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithUnaryInterceptor(UnaryInterceptor(coord, InterceptorOptions{Cluster: cfg.Cluster})),
+	}, cfg.DialOptions...)
+	cc, err := grpc.NewClient(cfg.Addr, opts...)
+	if err != nil {
+		coord.Close()
+		c.closeStore()
+		return nil, fmt.Errorf("client: connect to %s: %w", cfg.Addr, err)
+	}
+	c.cc = cc
+	c.engine = e6xpb.NewQueryEngineServiceClient(cc)
+	return c, nil
+}
+
+// Close releases the pins of open queries, closes the connection and, if
+// the Conn made it, the store.
+func (c *Conn) Close() error {
+	var err error
+	c.closed.Do(func() {
+		c.coord.Close()
+		err = c.cc.Close()
+		c.closeStore()
+	})
+	return err
+}
+
+func (c *Conn) closeStore() {
+	if c.ownStore != nil {
+		c.ownStore.Close()
+	}
+}
+
+// Coordinator returns the coordinator the Conn runs on, for its state and
+// statistics.
+func (c *Conn) Coordinator() *coordinator.Coordinator { return c.coord }
+
+// Engine returns the generated stub on the Conn's connection, whose calls
+// go through the strategy interceptor.
+func (c *Conn) Engine() e6xpb.QueryEngineServiceClient { return c.engine }
+
+// Stats counts what the Conn did.
+type Stats struct {
+	Replays     uint64 // queries replayed from prepare after a rejection
+	Coordinator coordinator.Stats
+}
+
+// Stats returns the Conn's counters.
+func (c *Conn) Stats() Stats {
+	return Stats{Replays: c.replays.Load(), Coordinator: c.coord.Stats()}
+}
+
+// probe is the coordinator's probe: it authenticates with colour s, and
+// keeps the session it gets.
+func (c *Conn) probe(ctx context.Context, s cache.Strategy) error {
+	_, err := c.authenticate(ctx, s)
+	return err
+}
+
+// authenticate opens a session with colour s and makes it the colour's
+// current session.
+func (c *Conn) authenticate(ctx context.Context, s cache.Strategy) (*session, error) {
+	resp, err := c.engine.Authenticate(WithStrategy(ctx, s, ""), &e6xpb.AuthenticateRequest{
+		User:     c.cfg.User,
+		Password: c.cfg.Password,
+	})
+	if err != nil {
+		if IsWrongStrategy(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("client: authenticate as %q: %w", c.cfg.User, err)
+	}
+	sess := &session{id: resp.GetSessionId(), strategy: s, gen: c.sessGen.Add(1)}
+	c.sessions[s].Store(sess)
+	return sess, nil
+}
+
+// session returns the current session for colour s, authenticating when
+// there is none; concurrent callers share one authentication.
+func (c *Conn) session(ctx context.Context, s cache.Strategy) (*session, error) {
+	if sess := c.sessions[s].Load(); sess != nil {
+		return sess, nil
+	}
+	v, err, _ := c.authGroup.Do(s.String(), func() (any, error) {
+		if sess := c.sessions[s].Load(); sess != nil {
+			return sess, nil
+		}
+		return c.authenticate(ctx, s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*session), nil
+}
+
+// dropSession forgets sess, if it is still current, so that the next call
+// authenticates again.
+func (c *Conn) dropSession(sess *session) {
+	if sess != nil {
+		c.sessions[sess.strategy].CompareAndSwap(sess, nil)
+	}
+}
+
+// do runs call, a call not tied to a query, with the colour and session it
+// must use, and recovers: a rejected colour is invalidated and detected
+// again, a lost session is re-authenticated, and the call is retried, up to
+// MaxAttempts in all, with jittered backoff from the third attempt.
+func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *session) error) error {
+	var last error
+	for attempt := 1; attempt <= c.attempts; attempt++ {
+		if err := sleep(ctx, coordinator.Backoff(attempt)); err != nil {
+			return err
+		}
+		s, err := c.coord.Resolve(ctx)
+		if err != nil {
+			if errors.Is(err, coordinator.ErrBothRejected) {
+				last = err
+				continue
+			}
+			return err
+		}
+		sess, err := c.session(ctx, s)
+		if err != nil {
+			if !IsWrongStrategy(err) {
+				return err // bad credentials, unreachable: no retry
+			}
+			c.coord.Invalidate(s)
+			last = err
+			continue
+		}
+		err = call(WithStrategy(ctx, s, ""), sess)
+		switch {
+		case err == nil:
+			return nil
+		case IsWrongStrategy(err):
+			c.coord.Invalidate(s)
+		case isSessionLost(err):
+			c.dropSession(sess)
+		default:
+			return err
+		}
+		last = err
+	}
+	return fmt.Errorf("client: gave up after %d attempts: %w", c.attempts, last)
+}

@@ -1,0 +1,206 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/resultenc"
+)
+
+// query is a prepared query, pinned to the colour and session it was
+// prepared with: every later call of it carries them.
+type query struct {
+	conn      *Conn
+	id        string
+	plannerIP string
+	sess      *session
+}
+
+func (q *query) strategy() cache.Strategy { return q.sess.strategy }
+
+// ctx returns ctx for a call of q: its colour and planner, fixed.
+func (q *query) ctx(ctx context.Context) context.Context {
+	return WithStrategy(ctx, q.sess.strategy, q.plannerIP)
+}
+
+// prepare prepares sql on the live colour and pins the query to it.
+func (c *Conn) prepare(ctx context.Context, sql string) (*query, error) {
+	var q *query
+	err := c.do(ctx, func(ctx context.Context, sess *session) error {
+		resp, err := c.engine.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{
+			SessionId:   sess.id,
+			Schema:      c.cfg.Schema,
+			Catalog:     c.cfg.Catalog,
+			QueryString: sql,
+		})
+		if err != nil {
+			return err
+		}
+		q = &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.coord.Pin(ctx, q.id, q.strategy()); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// run prepares and runs sql, replaying it from prepare when the engine
+// rejects its colour (or its session) before start returns, as long as
+// replays are allowed and attempts are left.
+func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Context, q *query) error) (*query, error) {
+	for attempt := 1; ; attempt++ {
+		q, err := c.prepare(ctx, sql)
+		if err != nil {
+			return nil, err
+		}
+		err = start(ctx, q)
+		if err == nil {
+			return q, nil
+		}
+		q.abandon(ctx, err)
+		wrong := IsWrongStrategy(err)
+		if (!wrong && !isSessionLost(err)) || c.cfg.NoReplay || attempt >= c.attempts {
+			return nil, q.wrap(ctx, err)
+		}
+		if wrong {
+			c.coord.Invalidate(q.strategy())
+		} else {
+			c.dropSession(q.sess)
+		}
+		c.replays.Add(1)
+		if err := sleep(ctx, coordinator.Backoff(attempt+1)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// execute runs the prepared query.
+func (q *query) execute(ctx context.Context) error {
+	_, err := q.conn.engine.ExecuteStatementV2(q.ctx(ctx), &e6xpb.ExecuteStatementV2Request{
+		EngineIP:  q.plannerIP,
+		SessionId: q.sess.id,
+		QueryId:   q.id,
+	})
+	return err
+}
+
+// clear tells the engine the query is done, and releases its pin. A
+// rejection of the colour is not an error: the query is gone with it.
+func (q *query) clear(ctx context.Context) error {
+	_, err := q.conn.engine.ClearOrCancelQuery(q.ctx(ctx), &e6xpb.ClearOrCancelQueryRequest{
+		EngineIP:  q.plannerIP,
+		SessionId: q.sess.id,
+		QueryId:   q.id,
+	})
+	q.conn.coord.Release(context.WithoutCancel(ctx), q.id)
+	if err != nil && !IsWrongStrategy(err) {
+		return fmt.Errorf("client: clear query %s: %w", q.id, err)
+	}
+	return nil
+}
+
+// abandon ends a query that failed: it clears it on the engine when the
+// engine may still hold it, and releases its pin.
+func (q *query) abandon(ctx context.Context, cause error) {
+	if IsWrongStrategy(cause) || isSessionLost(cause) {
+		q.conn.coord.Release(context.WithoutCancel(ctx), q.id)
+		return
+	}
+	// Bounded: the caller may have given up already.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = q.clear(cctx)
+}
+
+// wrap adds what the caller needs to know to an error of the query: for a
+// rejection, both colours.
+func (q *query) wrap(ctx context.Context, err error) error {
+	if !IsWrongStrategy(err) {
+		return err
+	}
+	c := q.conn
+	c.coord.Invalidate(q.strategy())
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	active, _ := c.coord.Resolve(rctx)
+	cancel()
+	se := &StrategyError{Err: err}
+	var inner *StrategyError
+	if errors.As(err, &inner) {
+		se.Err = inner.Err
+	}
+	se.Sent = q.strategy()
+	se.Active = active
+	se.Generation = c.coord.Snapshot().Generation
+	se.QueryID = q.id
+	return se
+}
+
+// Exec prepares and executes sql, and clears it, for statements whose rows
+// the caller does not want. A rejection of the colour at any step replays
+// the statement on the new colour.
+func (c *Conn) Exec(ctx context.Context, sql string) error {
+	q, err := c.run(ctx, sql, func(ctx context.Context, q *query) error { return q.execute(ctx) })
+	if err != nil {
+		return err
+	}
+	return q.clear(ctx)
+}
+
+// Query prepares and executes sql, reads its metadata and its first result
+// batches (up to PrefetchBytes), and returns its rows. A rejection of the
+// colour up to then replays the query on the new colour, so a result that
+// fits in PrefetchBytes never fails because of a switch. The caller must
+// Close the rows.
+func (c *Conn) Query(ctx context.Context, sql string) (*Rows, error) {
+	var rows *Rows
+	_, err := c.run(ctx, sql, func(ctx context.Context, q *query) error {
+		r, err := q.start(ctx)
+		rows = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// start executes q, reads its metadata and prefetches its batches.
+func (q *query) start(ctx context.Context) (*Rows, error) {
+	if err := q.execute(ctx); err != nil {
+		return nil, err
+	}
+	md, err := q.conn.engine.GetResultMetadata(q.ctx(ctx), &e6xpb.GetResultMetadataRequest{
+		EngineIP:  q.plannerIP,
+		SessionId: q.sess.id,
+		QueryId:   q.id,
+	})
+	if err != nil {
+		return nil, err
+	}
+	total, cols, err := resultenc.DecodeMetadata(md.GetResultMetaData())
+	if err != nil {
+		return nil, fmt.Errorf("client: query %s: result metadata: %w", q.id, err)
+	}
+	r := &Rows{q: q, total: total, cols: make([]Column, len(cols)), row: -1}
+	for i, col := range cols {
+		r.cols[i] = Column{Name: col.Name, Type: col.Type}
+	}
+	size := 0
+	for !r.done && size < q.conn.cfg.PrefetchBytes {
+		b, err := r.fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		size += len(b)
+	}
+	return r, nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/demo"
+)
+
+// errFailed ends a command that ran and reported its failure already.
+var errFailed = errors.New("failed")
+
+const usage = `usage: e6coord <command> [flags]
+
+commands:
+  demo          workers query a fake (or given) engine that switches colour
+  fake-engine   serve a fake engine until interrupted
+`
+
+// run runs the command named by args[0].
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errFailed
+	}
+	switch args[0] {
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
+	case "fake-engine":
+		return runFakeEngine(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "e6coord: unknown command %q\n%s", args[0], usage)
+	return errFailed
+}
+
+// newLogger returns the logger of the commands: text on stderr, at level.
+func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// engineFlags are the flags that shape a fake engine.
+type engineFlags struct {
+	mode, reject string
+	flipEvery    time.Duration
+}
+
+func (f *engineFlags) register(fs *flag.FlagSet, flipDefault time.Duration) {
+	fs.StringVar(&f.mode, "mode", "overlap", "fake engine's switch mode: overlap or switch-on-clear")
+	fs.StringVar(&f.reject, "reject", "http456", "fake engine's rejection of a wrong colour: http456, unknown or invalid-argument")
+	fs.DurationVar(&f.flipEvery, "flip-every", flipDefault, "fake engine: start a switch this often (0: never)")
+}
+
+func (f *engineFlags) parse() (enginetest.SwitchMode, enginetest.Rejection, error) {
+	mode, err := enginetest.ParseSwitchMode(f.mode)
+	if err != nil {
+		return 0, 0, err
+	}
+	reject, err := enginetest.ParseRejection(f.reject)
+	return mode, reject, err
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("e6coord demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		ef       engineFlags
+		o        demo.Options
+		policy   = fs.String("policy", "drain", "when new queries move to a new colour: drain or eager")
+		fetch    = fs.Bool("fetch", true, "read every row (false: run statements with Exec)")
+		asJSON   = fs.Bool("json", false, "end with the summary as one JSON line")
+		logLevel = fs.String("log-level", "warn", "library log level: debug, info, warn or error")
+	)
+	ef.register(fs, 3*time.Second)
+	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long workers start queries")
+	fs.IntVar(&o.Workers, "workers", 8, "concurrent workers")
+	fs.StringVar(&o.Engine, "engine", "", "an external engine's host:port instead of the embedded fake")
+	fs.StringVar(&o.User, "user", "", "external engine: user")
+	fs.StringVar(&o.Password, "password", "", "external engine: password")
+	fs.StringVar(&o.Catalog, "catalog", "", "external engine: catalog")
+	fs.StringVar(&o.Schema, "schema", "", "external engine: schema")
+	fs.StringVar(&o.Cluster, "cluster", "", "cluster name")
+	fs.StringVar(&o.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	var err error
+	if o.Mode, o.Reject, err = ef.parse(); err != nil {
+		return err
+	}
+	if o.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
+		return err
+	}
+	o.FlipEvery, o.NoFetch = ef.flipEvery, !*fetch
+	if o.Logger, err = newLogger(stderr, *logLevel); err != nil {
+		return err
+	}
+	sum, err := demo.Run(ctx, o, stdout)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := json.Marshal(sum)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(b))
+	}
+	if sum.Failed > 0 {
+		return errFailed
+	}
+	return nil
+}
+
+func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("e6coord fake-engine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		ef       engineFlags
+		listen   = fs.String("listen", "127.0.0.1:50052", "address to listen on")
+		start    = fs.String("start", "blue", "colour served at start")
+		user     = fs.String("user", "", "accepted user (empty: any credentials)")
+		password = fs.String("password", "", "accepted password")
+	)
+	ef.register(fs, 0)
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	mode, reject, err := ef.parse()
+	if err != nil {
+		return err
+	}
+	startColour, err := parseColour(*start)
+	if err != nil {
+		return err
+	}
+	srv, err := enginetest.NewServer(enginetest.Options{
+		Addr: *listen, Start: startColour, Mode: mode, Rejection: reject,
+		FlipEvery: ef.flipEvery, User: *user, Password: *password, MaxLog: 10000,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(stdout, "listening on %s\n", srv.Addr())
+	<-ctx.Done()
+	return nil
+}
+
+// flagError maps -h to success; the flag package printed the rest.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return errFailed
+}
