@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -21,10 +22,16 @@ const (
 // callKey is the context key of a call's fixed colour.
 type callKey struct{}
 
-// callInfo is a colour, and the planner of a query, fixed for a call.
+// callInfo is a colour, and the planner of a query, fixed for calls. It is
+// made once per query; the headers it stands for are built on first use.
 type callInfo struct {
 	strategy  cache.Strategy
 	plannerIP string
+	md        atomic.Pointer[metadata.MD] // the headers, with the cluster of the interceptor that built them
+}
+
+func newCallInfo(s cache.Strategy, plannerIP string) *callInfo {
+	return &callInfo{strategy: s, plannerIP: plannerIP}
 }
 
 // WithStrategy returns a context whose calls, through [UnaryInterceptor],
@@ -33,7 +40,7 @@ type callInfo struct {
 // was prepared with, and for probes. plannerIP, if not empty, is sent as
 // the plannerip header.
 func WithStrategy(ctx context.Context, s cache.Strategy, plannerIP string) context.Context {
-	return context.WithValue(ctx, callKey{}, callInfo{strategy: s, plannerIP: plannerIP})
+	return context.WithValue(ctx, callKey{}, newCallInfo(s, plannerIP))
 }
 
 // InterceptorOptions configures [UnaryInterceptor].
@@ -61,28 +68,38 @@ type InterceptorOptions struct {
 // engine's protocol.
 func UnaryInterceptor(coord *coordinator.Coordinator, opts InterceptorOptions) grpc.UnaryClientInterceptor {
 	ic := &interceptor{coord: coord, cluster: strings.ToLower(opts.Cluster)}
+	for _, s := range []cache.Strategy{cache.Unknown, cache.Blue, cache.Green} {
+		ic.mds[s] = ic.headers(s, "")
+	}
 	return ic.intercept
 }
 
 type interceptor struct {
 	coord   *coordinator.Coordinator
-	cluster string // lower-cased
+	cluster string         // lower-cased
+	mds     [3]metadata.MD // the headers of a call not tied to a query, per colour; read-only
 }
 
 func (ic *interceptor) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
-		return ic.invoke(ctx, info.strategy, info.plannerIP, method, req, reply, cc, invoker, opts)
+	if info, ok := ctx.Value(callKey{}).(*callInfo); ok {
+		md := info.md.Load()
+		if md == nil {
+			m := ic.headers(info.strategy, info.plannerIP)
+			md = &m
+			info.md.Store(md)
+		}
+		return ic.invoke(ctx, info.strategy, *md, method, req, reply, cc, invoker, opts)
 	}
 	return ic.coord.Do(ctx, func(ctx context.Context, s cache.Strategy) error {
-		return ic.invoke(ctx, s, "", method, req, reply, cc, invoker, opts)
+		return ic.invoke(ctx, s, ic.mds[s], method, req, reply, cc, invoker, opts)
 	})
 }
 
 // newStrategyReply is every response that has the new_strategy field.
 type newStrategyReply interface{ GetNewStrategy() string }
 
-func (ic *interceptor) invoke(ctx context.Context, s cache.Strategy, plannerIP, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	ctx = ic.stamp(ctx, s, plannerIP)
+func (ic *interceptor) invoke(ctx context.Context, s cache.Strategy, md metadata.MD, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	ctx = withHeaders(ctx, md)
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if err != nil {
 		if IsWrongStrategy(err) {
@@ -98,24 +115,37 @@ func (ic *interceptor) invoke(ctx context.Context, s cache.Strategy, plannerIP, 
 	return nil
 }
 
-// stamp adds the request headers in one metadata append.
-func (ic *interceptor) stamp(ctx context.Context, s cache.Strategy, plannerIP string) context.Context {
-	var kv [6]string
-	n := 0
+// headers returns the request headers of a call with colour s (none while
+// unknown), the interceptor's cluster, and plannerIP if not empty.
+func (ic *interceptor) headers(s cache.Strategy, plannerIP string) metadata.MD {
+	md := metadata.MD{}
 	if s.Valid() {
-		kv[n], kv[n+1] = headerStrategy, s.String()
-		n += 2
+		md.Set(headerStrategy, s.String())
 	}
 	if ic.cluster != "" {
-		kv[n], kv[n+1] = headerCluster, ic.cluster
-		n += 2
+		md.Set(headerCluster, ic.cluster)
 	}
 	if plannerIP != "" {
-		kv[n], kv[n+1] = headerPlannerIP, plannerIP
-		n += 2
+		md.Set(headerPlannerIP, plannerIP)
 	}
-	if n == 0 {
+	return md
+}
+
+// withHeaders adds md, which it does not copy and nobody changes, to the
+// outgoing headers of ctx: as the whole outgoing metadata when ctx has
+// none, which costs no copy, else appended to what the caller set.
+func withHeaders(ctx context.Context, md metadata.MD) context.Context {
+	if len(md) == 0 {
 		return ctx
 	}
-	return metadata.AppendToOutgoingContext(ctx, kv[:n]...)
+	if _, ok := metadata.FromOutgoingContext(ctx); !ok {
+		return metadata.NewOutgoingContext(ctx, md)
+	}
+	kv := make([]string, 0, 2*len(md))
+	for k, vs := range md {
+		for _, v := range vs {
+			kv = append(kv, k, v)
+		}
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
 }

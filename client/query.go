@@ -19,13 +19,14 @@ type query struct {
 	id        string
 	plannerIP string
 	sess      *session
+	call      *callInfo // the colour and planner every call of q carries
 }
 
 func (q *query) strategy() cache.Strategy { return q.sess.strategy }
 
 // ctx returns ctx for a call of q: its colour and planner, fixed.
 func (q *query) ctx(ctx context.Context) context.Context {
-	return WithStrategy(ctx, q.sess.strategy, q.plannerIP)
+	return context.WithValue(ctx, callKey{}, q.call)
 }
 
 // prepare prepares sql on the live colour and pins the query to it.
@@ -41,7 +42,8 @@ func (c *Conn) prepare(ctx context.Context, sql string) (*query, error) {
 		if err != nil {
 			return err
 		}
-		q = &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess}
+		q = &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess,
+			call: newCallInfo(sess.strategy, resp.GetEngineIP())}
 		return nil
 	})
 	if err != nil {

@@ -1,0 +1,246 @@
+package client_test
+
+import (
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/client/enginetest"
+)
+
+func TestSelectOne(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv)
+	rows, cols, err := readAll(ctxT(t), conn, "SELECT 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]any{{int64(1)}}, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if len(cols) != 1 || cols[0].Type != "LONG" {
+		t.Errorf("columns = %+v, want one LONG", cols)
+	}
+}
+
+// Every value of the 1,000-row table, over several batches, decodes to what
+// the engine holds.
+func TestNumbersTable(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv)
+	rows, cols, err := readAll(ctxT(t), conn, "SELECT * FROM demo.numbers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCols := []client.Column{{"id", "LONG"}, {"name", "STRING"}, {"ratio", "DOUBLE"}, {"even", "BOOLEAN"}}
+	if diff := cmp.Diff(wantCols, cols); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+	if len(rows) != enginetest.NumbersRows {
+		t.Fatalf("got %d rows, want %d", len(rows), enginetest.NumbersRows)
+	}
+	for i, row := range rows {
+		id, name, ratio, even := enginetest.NumbersRow(i)
+		if diff := cmp.Diff([]any{id, name, ratio, even}, row); diff != "" {
+			t.Fatalf("row %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if c := srv.Counts(); c.Prepared != 1 {
+		t.Errorf("prepared %d queries, want 1", c.Prepared)
+	}
+}
+
+// INTEGER, FLOAT, NULLs and constant vectors decode too.
+func TestTypesTable(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{BatchSize: 4})
+	conn := open(t, srv)
+	rows, _, err := readAll(ctxT(t), conn, "SELECT * FROM demo.types")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != enginetest.TypesRows {
+		t.Fatalf("got %d rows, want %d", len(rows), enginetest.TypesRows)
+	}
+	for i, row := range rows {
+		bigEq := cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })
+		if diff := cmp.Diff(enginetest.TypesRow(i), row, bigEq); diff != "" {
+			t.Fatalf("row %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+// Query calls carry the pinned colour, the lower-cased cluster name and the
+// planner; every call of the flow carries a colour.
+func TestHeaders(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv)
+	if _, _, err := readAll(ctxT(t), conn, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, c := range srv.Log() {
+		methods = append(methods, c.Method)
+		if c.Strategy == "" || (c.Accepted && c.Strategy != "blue") {
+			t.Errorf("%s carried strategy %q, want blue", c.Method, c.Strategy)
+		}
+		if got := c.Metadata.Get("cluster-name"); len(got) != 1 || got[0] != "prod-eu" {
+			t.Errorf("%s carried cluster-name %q, want prod-eu", c.Method, got)
+		}
+		if c.QueryID != "" && !strings.Contains(c.Method, "prepare") {
+			if got := c.Metadata.Get("plannerip"); len(got) != 1 || got[0] != "127.0.0.1" {
+				t.Errorf("%s carried plannerip %q, want 127.0.0.1", c.Method, got)
+			}
+		}
+	}
+	want := []string{"authenticate", "prepareStatementV2", "executeStatementV2", "getResultMetadata", "getNextResultBatch", "clearOrCancelQuery"}
+	for _, m := range want {
+		if !slicesContainsSuffix(methods, "/"+m) {
+			t.Errorf("no %s call in %v", m, methods)
+		}
+	}
+}
+
+func slicesContainsSuffix(list []string, suffix string) bool {
+	for _, s := range list {
+		if strings.HasSuffix(s, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Bad credentials: the error at once, no retry loop, no password in it.
+func TestBadCredentials(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv, func(cfg *client.Config) { cfg.Password = "wrong-pw-123" })
+	_, err := conn.Query(ctxT(t), "SELECT 1")
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("Query() error = %v, want Unauthenticated", err)
+	}
+	if strings.Contains(err.Error(), "wrong-pw-123") {
+		t.Errorf("error %q shows the password", err)
+	}
+	if c := srv.Counts(); c.Authenticates.Blue+c.Authenticates.Green != 2 || c.Calls != 2 {
+		t.Errorf("engine saw %+v; want one probe of each colour and nothing else", c)
+	}
+}
+
+// An expired session is re-authenticated and the call retried.
+func TestSessionExpired(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv)
+	ctx := ctxT(t)
+	if _, _, err := readAll(ctx, conn, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	srv.ExpireSessions()
+	if _, _, err := readAll(ctx, conn, "SELECT 1"); err != nil {
+		t.Fatalf("query after the session expired: %v", err)
+	}
+	if _, err := conn.Schemas(ctx); err != nil {
+		t.Fatalf("Schemas after re-authentication: %v", err)
+	}
+	if c := srv.Counts(); c.Authenticates.Blue != 2 {
+		t.Errorf("blue authenticates = %d, want 2 (probe, then re-authentication)", c.Authenticates.Blue)
+	}
+}
+
+func TestCatalogAndQueryCalls(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv)
+	ctx := ctxT(t)
+	schemas, err := conn.Schemas(ctx)
+	if err != nil || !slicesContainsSuffix(schemas, "demo") {
+		t.Errorf("Schemas() = %v, %v; want demo among them", schemas, err)
+	}
+	tables, err := conn.Tables(ctx, "demo")
+	if err != nil || !slicesContainsSuffix(tables, "numbers") {
+		t.Errorf("Tables() = %v, %v; want numbers among them", tables, err)
+	}
+	cols, err := conn.Columns(ctx, "demo", "numbers")
+	if err != nil || len(cols) != 4 || cols[0].Name != "id" {
+		t.Errorf("Columns() = %v, %v; want the 4 columns of numbers", cols, err)
+	}
+	if _, err := conn.DryRun(ctx, "SELECT 1"); err != nil {
+		t.Errorf("DryRun: %v", err)
+	}
+	if plan, err := conn.Explain(ctx, "SELECT 1"); err != nil || plan == "" {
+		t.Errorf("Explain() = %q, %v", plan, err)
+	}
+	if err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Errorf("Exec: %v", err)
+	}
+	if err := conn.HealthCheck(ctx); err != nil {
+		t.Errorf("HealthCheck: %v", err)
+	}
+
+	rows, err := conn.Query(ctx, "SELECT * FROM demo.numbers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, n, err := rows.Status(ctx); err != nil || !done || n != enginetest.NumbersRows {
+		t.Errorf("Status() = %v, %d, %v", done, n, err)
+	}
+	if _, err := rows.ExplainAnalyze(ctx); err != nil {
+		t.Errorf("ExplainAnalyze: %v", err)
+	}
+	if err := rows.Cancel(ctx); err != nil {
+		t.Errorf("Cancel: %v", err)
+	}
+	if rows.Next(ctx) {
+		t.Error("Next after Cancel returned true")
+	}
+	if got := conn.Coordinator().Pins(); got.Total() != 0 {
+		t.Errorf("pins left after every query ended: %+v", got)
+	}
+	if _, err := conn.Query(ctx, "SELECT nonsense"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad SQL: error %v, want InvalidArgument", err)
+	}
+	if got := conn.Coordinator().Pins(); got.Total() != 0 {
+		t.Errorf("pins left after a failed query: %+v", got)
+	}
+}
+
+// Past the point where rows reach the caller, a rejection is a typed error
+// that names both colours, and the pin is released.
+func TestRejectionAfterRowsReachedCaller(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv, func(cfg *client.Config) { cfg.PrefetchBytes = 1 })
+	ctx := ctxT(t)
+	rows, err := conn.Query(ctx, "SELECT * FROM demo.numbers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetActive(cache.Green); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next(ctx) {
+		n++
+	}
+	err = rows.Err()
+	var se *client.StrategyError
+	if !errors.As(err, &se) || !errors.Is(err, client.ErrWrongStrategy) {
+		t.Fatalf("after %d rows: Err() = %v, want a StrategyError", n, err)
+	}
+	if se.Sent != cache.Blue || se.Active != cache.Green || se.QueryID == "" {
+		t.Errorf("StrategyError = %+v, want sent blue, active green, a query id", se)
+	}
+	if status.Code(err) != codes.Unknown {
+		t.Errorf("status.Code = %v, want Unknown from the engine's 456", status.Code(err))
+	}
+	if !strings.Contains(err.Error(), "blue") || !strings.Contains(err.Error(), "green") {
+		t.Errorf("error %q does not name both colours", err)
+	}
+	if got := conn.Coordinator().Pins(); got.Total() != 0 {
+		t.Errorf("pins left: %+v", got)
+	}
+	rows.Close()
+}
