@@ -36,6 +36,9 @@ type State struct {
 	// AcceptedAt is when the engine was seen to accept Pending; zero until
 	// then. A Drain switch waits from here for old-colour queries to finish.
 	AcceptedAt time.Time
+	// ProbedAt is when Pending was last probed and not accepted; zero if
+	// it was not. The fleet waits a while before probing it again.
+	ProbedAt time.Time
 
 	// ChangedAt and ChangedBy tell when and by which process the record last
 	// changed.

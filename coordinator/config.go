@@ -93,7 +93,9 @@ type Config struct {
 	// Default: 5 seconds.
 	ProbeLeaseTTL time.Duration
 
-	// ProbeTimeout bounds one probe call. Default: ProbeLeaseTTL.
+	// ProbeTimeout bounds one probe call. A detection makes at most two
+	// rounds of probes, renewing the lease between them. Default:
+	// ProbeLeaseTTL/3.
 	ProbeTimeout time.Duration
 
 	// StoreTimeout bounds every store call. Default: 250 milliseconds.
@@ -107,6 +109,12 @@ type Config struct {
 	// PendingRefreshInterval replaces RefreshInterval while a switch is
 	// pending or the store is unreachable. Default: 100 milliseconds.
 	PendingRefreshInterval time.Duration
+
+	// PendingProbeInterval is how long after a probe rejected the pending
+	// colour the fleet may probe it again (one process, under the probe
+	// lease). Until then the switch waits for the engine to reject the
+	// old colour. Default: 5 seconds.
+	PendingProbeInterval time.Duration
 
 	// WaitPoll is how often a process waiting for another's probe re-reads
 	// the record, in case a change notification is lost.
@@ -122,8 +130,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// OnChange, if set, is called after every change of the local snapshot,
-	// with the record before and after, outside any lock and in generation
-	// order. It must not block for long.
+	// with the record before and after, in generation order. It must not
+	// block for long, and may call only Strategy, Snapshot, Pins and Stats
+	// of the coordinator: changes are reported one at a time.
 	OnChange func(old, new cache.State)
 }
 
@@ -138,6 +147,7 @@ const (
 	DefaultRefreshInterval        = 5 * time.Second
 	DefaultPendingRefreshInterval = 100 * time.Millisecond
 	DefaultWaitPoll               = 50 * time.Millisecond
+	DefaultPendingProbeInterval   = 5 * time.Second
 )
 
 // withDefaults returns cfg with every zero field set to its default, or an
@@ -157,6 +167,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("StoreTimeout", cfg.StoreTimeout)
 	neg("PendingRefreshInterval", cfg.PendingRefreshInterval)
 	neg("WaitPoll", cfg.WaitPoll)
+	neg("PendingProbeInterval", cfg.PendingProbeInterval)
 	if cfg.MaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("MaxAttempts must not be negative, got %d", cfg.MaxAttempts))
 	}
@@ -175,11 +186,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.DrainTimeout, DefaultDrainTimeout)
 	def(&cfg.PinTTL, DefaultPinTTL)
 	def(&cfg.ProbeLeaseTTL, DefaultProbeLeaseTTL)
-	def(&cfg.ProbeTimeout, cfg.ProbeLeaseTTL)
+	def(&cfg.ProbeTimeout, cfg.ProbeLeaseTTL/3)
 	def(&cfg.StoreTimeout, DefaultStoreTimeout)
 	def(&cfg.RefreshInterval, DefaultRefreshInterval)
 	def(&cfg.PendingRefreshInterval, DefaultPendingRefreshInterval)
 	def(&cfg.WaitPoll, DefaultWaitPoll)
+	def(&cfg.PendingProbeInterval, DefaultPendingProbeInterval)
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}

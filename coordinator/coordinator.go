@@ -32,6 +32,7 @@ type Coordinator struct {
 	notifyMu sync.Mutex
 
 	mu      sync.Mutex                // guards the fields below and replacing snap
+	closed  bool                      // Close has begun; no new background work
 	pins    map[string]cache.Strategy // pins this process holds
 	changed chan struct{}             // closed and replaced when snap changes
 	dirty   bool                      // snap has changes the store has not seen
@@ -40,6 +41,11 @@ type Coordinator struct {
 
 	announced chan cache.Strategy // latest announced colour for the loop; buffer 1
 	drained   chan struct{}       // an old-colour pin went away during a drain; buffer 1
+	wake      chan struct{}       // the loop's timing may have changed; buffer 1
+
+	// storeGen is the generation last read from or written to the store:
+	// on recovery it tells whether the fleet moved on meanwhile.
+	storeGen atomic.Uint64
 
 	ctx    context.Context // cancelled by Close; parent of background work
 	cancel context.CancelFunc
@@ -83,6 +89,7 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 		changed:   make(chan struct{}),
 		announced: make(chan cache.Strategy, 1),
 		drained:   make(chan struct{}, 1),
+		wake:      make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -101,9 +108,14 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 // process still holds (best effort, bounded by StoreTimeout). It does not
 // close the store. Calls after Close fail with ErrClosed.
 func (c *Coordinator) Close() error {
-	if c.ctx.Err() != nil {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.wg.Wait()
 		return nil
 	}
+	c.closed = true
+	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
 	c.mu.Lock()
@@ -121,6 +133,18 @@ func (c *Coordinator) Close() error {
 	return nil
 }
 
+// track registers background work that Close must wait for. It reports
+// false, registering nothing, once Close has begun.
+func (c *Coordinator) track() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
 // Config returns the configuration in force, defaults filled in.
 func (c *Coordinator) Config() Config { return c.cfg }
 
@@ -133,7 +157,7 @@ func (c *Coordinator) Strategy() cache.Strategy {
 	if s.rejected || !c.cfg.Now().Before(s.expires) {
 		return cache.Unknown
 	}
-	return s.state.Active
+	return s.state.Active // valid or Unknown: adopt validates every record
 }
 
 // Snapshot returns the local copy of the shared record.
@@ -167,6 +191,13 @@ func (c *Coordinator) WaitFor(ctx context.Context, cond func(cache.State) bool) 
 func (c *Coordinator) adopt(next cache.State) bool {
 	c.notifyMu.Lock()
 	defer c.notifyMu.Unlock()
+	if next.Generation <= c.snap.Load().state.Generation {
+		return false // fast path; checked again under the lock
+	}
+	if err := next.Validate(); err != nil {
+		c.ignoreInvalid("record", err)
+		return false
+	}
 	c.mu.Lock()
 	cur := c.snap.Load()
 	if next.Generation <= cur.state.Generation {
@@ -183,8 +214,17 @@ func (c *Coordinator) adopt(next cache.State) bool {
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
 
+	c.poke()
 	c.report(cur.state, next)
 	return true
+}
+
+// poke wakes the loop to recompute when it next refreshes.
+func (c *Coordinator) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // report logs and counts a change of the local record and calls OnChange.

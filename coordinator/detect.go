@@ -31,6 +31,10 @@ func (c *Coordinator) Resolve(ctx context.Context) (cache.Strategy, error) {
 		return cache.Unknown, ErrClosed
 	}
 	ch := c.group.DoChan("detect", func() (any, error) {
+		if !c.track() {
+			return cache.Unknown, ErrClosed
+		}
+		defer c.wg.Done()
 		// Detection outlives a caller that gives up: others may wait for it.
 		dctx, cancel := context.WithTimeout(c.ctx, 3*c.cfg.ProbeLeaseTTL+c.cfg.ProbeTimeout)
 		defer cancel()
@@ -128,9 +132,6 @@ func (c *Coordinator) acquireLease(ctx context.Context) (bool, error) {
 
 // releaseLease gives the probe lease up, best effort.
 func (c *Coordinator) releaseLease() {
-	if c.degraded.Load() {
-		return
-	}
 	ctx, cancel := c.storeCtx(context.Background())
 	defer cancel()
 	if err := c.store.ReleaseProbeLease(ctx, c.cfg.Scope, c.cfg.ID); err != nil {
@@ -169,7 +170,11 @@ func (c *Coordinator) probeAndCommit(ctx context.Context) (cache.Strategy, error
 		"pending", st.Pending.String(), "generation", st.Generation)
 
 	var r probeResult
+	rounds := 0
 	probe := func(ss ...cache.Strategy) {
+		if rounds++; rounds > 1 {
+			_, _ = c.acquireLease(ctx) // renew it for this round
+		}
 		var wg sync.WaitGroup
 		for _, s := range ss {
 			r.tried[s] = true
@@ -254,6 +259,10 @@ func (c *Coordinator) chooseOfBoth(st cache.State) cache.Strategy {
 func (c *Coordinator) commitDetected(ctx context.Context, chosen cache.Strategy, seen cache.State, r *probeResult) (cache.Strategy, error) {
 	now := c.cfg.Now()
 	c.update(ctx, func(cur cache.State) (cache.State, bool) {
+		if cur.Active.Valid() && cur.Active != seen.Active && cur.Active != chosen &&
+			!(r.tried[cur.Active] && r.err[cur.Active] != nil) {
+			return cur, false // another process decided since we looked; our probe says nothing against it
+		}
 		next := cur
 		next.Active = chosen
 		next.ConfirmedAt = now
@@ -279,4 +288,5 @@ func clearPending(st *cache.State) {
 	st.Pending = cache.Unknown
 	st.PendingSince = time.Time{}
 	st.AcceptedAt = time.Time{}
+	st.ProbedAt = time.Time{}
 }

@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -250,4 +251,51 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if _, err := coordinator.New(nil, e.eng.probe, coordinator.Config{}); err == nil {
 		t.Error("New(nil store) succeeded")
 	}
+}
+
+// §2, §5: a slow re-confirmation of an aged colour does not undo a switch
+// that another process committed meanwhile.
+func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
+	e := newEnv(t, cache.Blue, cache.Green)
+	slow := newEngine(cache.Blue, cache.Green)
+	a, err := coordinator.New(e.store, slow.probe, coordinator.Config{
+		Scope: scope, Now: e.clock.Now, RefreshInterval: -1, CacheTTL: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b := e.coord(func(cfg *coordinator.Config) { cfg.CacheTTL, cfg.DrainTimeout = time.Hour, time.Hour })
+	resolve(t, b, cache.Blue)
+	ctx := context.Background()
+	if err := b.Pin(ctx, "q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	b.Announce("green") // accepted, but the pin holds the drain
+	waitFor(t, a, "green accepted, on a", accepted(cache.Green))
+
+	hold := make(chan struct{})
+	slow.mu.Lock()
+	slow.hold = hold
+	slow.mu.Unlock()
+	e.clock.Advance(2 * time.Minute) // a's blue has aged
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Resolve(ctx)
+		done <- err
+	}()
+	slow.waitProbe(t, cache.Blue) // a holds the lease, re-confirming blue
+
+	b.Release(ctx, "q") // the drain ends: b switches the fleet
+	waitFor(t, b, "green on b", active(cache.Green))
+	close(hold) // a's probe: blue accepted, stale news
+	if err := <-done; err != nil {
+		t.Fatalf("a.Resolve: %v", err)
+	}
+	st, err := e.store.Load(ctx, scope)
+	if err != nil || st.Active != cache.Green {
+		t.Fatalf("stored record %s, %v; want green kept", st, err)
+	}
+	waitFor(t, a, "green on a", active(cache.Green))
 }

@@ -27,6 +27,7 @@ func (c *Coordinator) loop() {
 			c.recordAnnounced(c.ctx, s)
 		case <-c.drained:
 			c.maybeSwitch(c.ctx, nil)
+		case <-c.wake: // the record or the store's health changed: re-time
 		case <-tick:
 			_ = c.Refresh(c.ctx)
 		}
@@ -100,6 +101,7 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 			c.adopt(st)
 		}
 		for st := range ch {
+			c.sawStored(st.Generation)
 			c.adopt(st)
 		}
 	}

@@ -161,3 +161,37 @@ func TestInvalidStoredColourIgnored(t *testing.T) {
 		t.Errorf("stored %s, %v; want blue at the local generation %d", stored, err, c.Snapshot().Generation)
 	}
 }
+
+// §8: a process that changed its record while the store was down does not
+// overwrite what the fleet decided meanwhile, even at the same generation.
+func TestRecoveryTakesFleetRecord(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	a := e.coordOn(fs)
+	resolve(t, a, cache.Blue)
+	fs.mu.Lock()
+	shared := fs.cur // b reaches the store while a cannot
+	fs.mu.Unlock()
+	b := e.coordOn(shared)
+	resolve(t, b, cache.Blue)
+
+	fs.down.Store(true)
+	a.Announce("green") // rejected by the engine; recorded locally only
+	waitFor(t, a, "green pending on a", func(st cache.State) bool { return st.Pending == cache.Green })
+	e.eng.set(cache.Green)
+	b.Invalidate(cache.Blue)
+	resolve(t, b, cache.Green)
+
+	fs.down.Store(false)
+	ctx := context.Background()
+	if err := a.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Snapshot(); st.Active != cache.Green {
+		t.Errorf("a after recovery: %s, want the fleet's green", st)
+	}
+	stored, err := shared.Load(ctx, scope)
+	if err != nil || stored.Active != cache.Green {
+		t.Errorf("stored after recovery: %s, %v; want green", stored, err)
+	}
+}

@@ -17,6 +17,10 @@ func (c *Coordinator) Pin(ctx context.Context, id string, s cache.Strategy) erro
 		return fmt.Errorf("coordinator: pin %q: %w", id, cache.ErrInvalidStrategy)
 	}
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
 	c.pins[id] = s
 	c.mu.Unlock()
 	c.storePin(ctx, id, s)
@@ -114,6 +118,9 @@ func (c *Coordinator) storeRelease(ctx context.Context, id string) (cache.PinCou
 		if ctx.Err() == nil {
 			c.storeFailed("release", err)
 		}
+		c.mu.Lock()
+		c.releasedOffline = append(c.releasedOffline, id)
+		c.mu.Unlock()
 		return counts, false
 	}
 	return counts, true
@@ -143,12 +150,28 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 		}
 		return
 	}
+	repinned := make(map[string]cache.Strategy, len(missing))
 	for _, id := range missing {
 		c.mu.Lock()
 		s, ok := c.pins[id]
 		c.mu.Unlock()
 		if ok {
 			c.storePin(ctx, id, s)
+			repinned[id] = s
+		}
+	}
+	c.unpinGone(ctx, repinned)
+}
+
+// unpinGone releases from the store those of written, pins just written
+// from a copy, that were released locally meanwhile.
+func (c *Coordinator) unpinGone(ctx context.Context, written map[string]cache.Strategy) {
+	for id := range written {
+		c.mu.Lock()
+		_, held := c.pins[id]
+		c.mu.Unlock()
+		if !held {
+			c.storeRelease(ctx, id)
 		}
 	}
 }

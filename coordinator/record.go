@@ -36,23 +36,20 @@ func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (
 		cancel()
 		switch {
 		case err == nil:
+			c.sawStored(got.Generation)
 			c.adopt(got)
 			return got, true
 		case errors.Is(err, cache.ErrConflict):
 			// Someone else changed the record. Build on theirs if it is
 			// newer than ours; if ours is newer (the store lost its data),
 			// build on ours, over their generation.
+			c.sawStored(got.Generation)
 			old = got.Generation
 			c.adopt(got)
 			base = c.Snapshot()
-		case errors.Is(err, cache.ErrInvalidStrategy):
-			c.stats.invalid.Add(1)
-			c.log.Warn("stored record has an invalid colour; overwriting", "err", err)
-			old = got.Generation
-			base = c.Snapshot()
 		case ctx.Err() != nil:
 			return c.Snapshot(), false
-		case errors.Is(err, cache.ErrInvalidRecord):
+		case errors.Is(err, cache.ErrInvalidRecord), errors.Is(err, cache.ErrInvalidStrategy):
 			c.log.Error("refused record", "record", next.String(), "err", err)
 			return c.Snapshot(), false
 		default:
@@ -94,11 +91,13 @@ func (c *Coordinator) load(ctx context.Context) (cache.State, error) {
 	cancel()
 	switch {
 	case err == nil:
+		c.sawStored(st.Generation)
 		return st, nil
 	case errors.Is(err, cache.ErrNotFound):
 		return cache.State{}, nil
 	case errors.Is(err, cache.ErrInvalidStrategy):
 		c.ignoreInvalid("store", err)
+		c.sawStored(st.Generation)
 		return st, nil
 	case ctx.Err() != nil:
 		return cache.State{}, ctx.Err()
@@ -112,6 +111,69 @@ func (c *Coordinator) storeFailed(op string, err error) {
 	c.stats.storeErrors.Add(1)
 	if !c.degraded.Swap(true) {
 		c.log.Warn("store unreachable; serving from the local record", "op", op, "err", err)
+		c.poke()
+	}
+}
+
+// sawStored notes that the store held generation gen.
+func (c *Coordinator) sawStored(gen uint64) {
+	for {
+		cur := c.storeGen.Load()
+		if gen <= cur || c.storeGen.CompareAndSwap(cur, gen) {
+			return
+		}
+	}
+}
+
+// reconcile settles the local record with st, the record just read from
+// the store, never blindly:
+//   - the store has a newer record: adopt it;
+//   - the store lost the record (restarted empty): write ours back;
+//   - the store moved on while we could not see it (a generation other
+//     than the last we knew), but ours is numbered higher: take its
+//     content, at a generation above ours, so no process goes backwards;
+//   - we changed the record while the store was down (dirty) and the
+//     store did not move: write ours back.
+//
+// Every write is a compare-and-swap on st's generation.
+func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint64, dirty bool) {
+	if c.adopt(st) {
+		return
+	}
+	local := c.Snapshot()
+	switch {
+	case st.Generation > local.Generation:
+		return // not adoptable (invalid); ignored
+	case st.Generation == 0 && local.Generation > 0:
+		c.log.Info("store lost the record; writing ours back", "record", local.String())
+	case st.Generation != known:
+		c.log.Info("store moved on while unreachable; taking its record", "record", st.String())
+		c.writeOver(ctx, st.Generation, func(cache.State) (cache.State, bool) { return st, true })
+		return
+	case dirty && st.Generation == known:
+		c.log.Info("writing back the record changed while the store was unreachable", "record", local.String())
+	default:
+		return
+	}
+	c.writeOver(ctx, st.Generation, func(cur cache.State) (cache.State, bool) { return cur, true })
+}
+
+// writeOver stores change(local record) over the stored generation old,
+// once; a conflict means someone else wrote, and their record is adopted.
+func (c *Coordinator) writeOver(ctx context.Context, old uint64, change func(cache.State) (cache.State, bool)) {
+	next, _ := change(c.Snapshot())
+	next.Generation = max(old, c.Snapshot().Generation) + 1
+	next.ChangedAt = c.cfg.Now()
+	next.ChangedBy = c.cfg.ID
+	sctx, cancel := c.storeCtx(ctx)
+	got, err := c.store.CompareAndSwap(sctx, c.cfg.Scope, old, next)
+	cancel()
+	switch {
+	case err == nil, errors.Is(err, cache.ErrConflict):
+		c.sawStored(got.Generation)
+		c.adopt(got)
+	case ctx.Err() == nil:
+		c.storeFailed("write back", err)
 	}
 }
 
@@ -123,20 +185,22 @@ func (c *Coordinator) ignoreInvalid(from string, err error) {
 }
 
 // recoverStore checks whether the store answers again. If it does, it leaves
-// degraded mode, adopts a newer stored record or writes the local one back
-// with a compare-and-swap, and carries over the pins held meanwhile.
+// degraded mode, settles the record with the store's (see reconcile), and
+// carries over the pins held and released meanwhile.
 func (c *Coordinator) recoverStore(ctx context.Context) error {
 	sctx, cancel := c.storeCtx(ctx)
 	st, err := c.store.Load(sctx, c.cfg.Scope)
 	cancel()
 	switch {
-	case err == nil, errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrInvalidStrategy):
+	case err == nil, errors.Is(err, cache.ErrNotFound):
+	case errors.Is(err, cache.ErrInvalidStrategy):
+		c.ignoreInvalid("store", err)
 	default:
 		c.stats.storeErrors.Add(1)
 		return err
 	}
-	c.degraded.Store(false)
-	c.adopt(st)
+	known := c.storeGen.Load()
+	c.sawStored(st.Generation)
 	c.mu.Lock()
 	dirty := c.dirty
 	c.dirty = false
@@ -147,15 +211,15 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	released := c.releasedOffline
 	c.releasedOffline = nil
 	c.mu.Unlock()
-	if dirty || st.Generation < c.Snapshot().Generation {
-		c.update(ctx, func(cur cache.State) (cache.State, bool) { return cur, true })
-	}
+	c.degraded.Store(false)
+	c.reconcile(ctx, st, known, dirty)
 	for id, s := range pins {
 		c.storePin(ctx, id, s)
 	}
 	for _, id := range released {
 		c.storeRelease(ctx, id)
 	}
+	c.unpinGone(ctx, pins)
 	c.log.Info("store reachable again", "record", c.Snapshot().String(), "pins", len(pins))
 	return nil
 }

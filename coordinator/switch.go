@@ -49,6 +49,7 @@ func (c *Coordinator) recordAnnounced(ctx context.Context, s cache.Strategy) {
 		next.Pending = s
 		next.PendingSince = now
 		next.AcceptedAt = time.Time{}
+		next.ProbedAt = time.Time{}
 		return next, true
 	})
 	if !changed {
@@ -82,7 +83,8 @@ func (c *Coordinator) tryAccept(ctx context.Context) {
 				}
 			}
 			st = c.Snapshot()
-			if !st.Pending.Valid() || !st.AcceptedAt.IsZero() {
+			if !st.Pending.Valid() || !st.AcceptedAt.IsZero() ||
+				(!st.ProbedAt.IsZero() && c.cfg.Now().Before(st.ProbedAt.Add(c.cfg.PendingProbeInterval))) {
 				c.releaseLease()
 				return
 			}
@@ -97,6 +99,15 @@ func (c *Coordinator) tryAccept(ctx context.Context) {
 	defer c.releaseLease()
 	if err := c.probeOne(ctx, st.Pending); err != nil {
 		c.log.Info("pending colour not accepted yet", "colour", st.Pending.String(), "err", err)
+		probed := c.cfg.Now()
+		c.update(ctx, func(cur cache.State) (cache.State, bool) {
+			if cur.Pending != st.Pending || !cur.AcceptedAt.IsZero() {
+				return cur, false
+			}
+			next := cur
+			next.ProbedAt = probed
+			return next, true
+		})
 		return
 	}
 	now := c.cfg.Now()
@@ -174,15 +185,16 @@ func (c *Coordinator) Refresh(ctx context.Context) error {
 			return err
 		}
 	} else {
+		known := c.storeGen.Load()
 		st, err := c.load(ctx)
 		if err != nil {
 			return err
 		}
-		c.adopt(st)
-		if st.Generation < c.Snapshot().Generation {
-			// The store lost our record (restarted empty): write it back.
-			c.update(ctx, func(cur cache.State) (cache.State, bool) { return cur, true })
-		}
+		c.reconcile(ctx, st, known, false)
+	}
+	if st := c.Snapshot(); st.Pending.Valid() && st.AcceptedAt.IsZero() &&
+		!c.cfg.Now().Before(st.ProbedAt.Add(c.cfg.PendingProbeInterval)) {
+		c.tryAccept(ctx)
 	}
 	c.maybeSwitch(ctx, nil)
 	return nil
