@@ -109,11 +109,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		defer outMu.Unlock()
 		fmt.Fprintf(out, format, args...)
 	}
+	var switches atomic.Int64
+	var ended atomic.Bool // the workers are done: report no more switches
 	onChange := func(old, next cache.State) {
 		c := opened.Load()
-		if !old.Active.Valid() || old.Active == next.Active || c == nil {
+		if !old.Active.Valid() || old.Active == next.Active || c == nil || ended.Load() {
 			return
 		}
+		switches.Add(1)
 		printf("%7.3fs  switch %s -> %s  generation %d  pins in flight %d\n",
 			time.Since(start).Seconds(), old.Active, next.Active, next.Generation, c.Coordinator().Pins().Of(old.Active))
 	}
@@ -161,13 +164,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		})
 	}
 	wg.Wait()
+	ended.Store(true)
 
 	st := conn.Stats()
 	sum = Summary{
 		Queries:       queries.Load(),
 		Failed:        failed.Load(),
 		Rows:          rows.Load(),
-		Switches:      int64(st.Coordinator.Switches),
+		Switches:      switches.Load(),
 		Probes:        int64(st.Coordinator.Probes),
 		Mixed:         -1,
 		WrongStrategy: int64(st.Coordinator.WrongStrategy),

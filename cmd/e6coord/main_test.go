@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/e6coord/e6coord/client/e6xpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+func TestFakeEngineServesUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"fake-engine", "--listen", "127.0.0.1:0", "--start", "green", "--user", "u", "--password", "p"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the first line: %v", err)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		t.Fatalf("first line %q, want listening on <addr>", line)
+	}
+	go io.Copy(io.Discard, pr)
+
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := e6xpb.NewQueryEngineServiceClient(cc).Authenticate(ctx, &e6xpb.AuthenticateRequest{User: "u", Password: "p"}); err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+
+	cancel() // as SIGINT does
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run() = %v, want nil after the signal", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("fake-engine did not stop")
+	}
+}
+
+func TestDemoJSON(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"demo", "--duration", "500ms", "--flip-every", "100ms", "--workers", "2", "--json", "--mode", "switch-on-clear", "--reject", "invalid-argument", "--policy", "eager"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var sum map[string]int64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line %q is not JSON: %v", lines[len(lines)-1], err)
+	}
+	for _, k := range []string{"queries", "failed", "switches", "probes", "mixed", "wrong_strategy", "replays"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary %v lacks %q", sum, k)
+		}
+	}
+	if sum["failed"] != 0 || sum["mixed"] != 0 || sum["queries"] == 0 {
+		t.Errorf("summary %v", sum)
+	}
+}
+
+func TestBadInvocations(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"frobnicate"},
+		{"demo", "--mode", "sideways"},
+		{"demo", "--policy", "lazy"},
+		{"demo", "--no-such-flag"},
+		{"fake-engine", "--start", "red"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, &out, &errOut); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package demo_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/demo"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A short demo for every switch mode, rejection style and policy: no query
+// fails, none carries two colours, and the switches are reported.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, mode := range []enginetest.SwitchMode{enginetest.Overlap, enginetest.SwitchOnClear} {
+		for _, reject := range []enginetest.Rejection{enginetest.RejectHTTP456, enginetest.RejectUnknown, enginetest.RejectInvalidArgument} {
+			for _, p := range []coordinator.Policy{coordinator.Drain, coordinator.Eager} {
+				t.Run(fmt.Sprintf("mode=%s/reject=%s/policy=%s", mode, reject, p), func(t *testing.T) {
+					var out bytes.Buffer
+					sum, err := demo.Run(context.Background(), demo.Options{
+						Duration: time.Second, FlipEvery: 150 * time.Millisecond, Workers: 4,
+						Mode: mode, Reject: reject, Policy: p,
+					}, &out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if sum.Failed != 0 || sum.Mixed != 0 || sum.Queries == 0 || sum.Switches < 2 {
+						t.Errorf("summary %+v: want queries, no failed or mixed, 2 switches or more\n%s", sum, out.String())
+					}
+					if sum.Rows != sum.Queries*enginetest.NumbersRows {
+						t.Errorf("read %d rows in %d queries, want %d each", sum.Rows, sum.Queries, enginetest.NumbersRows)
+					}
+					if got := strings.Count(out.String(), " switch "); int64(got) != sum.Switches {
+						t.Errorf("printed %d switch lines, summary says %d\n%s", got, sum.Switches, out.String())
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestDemoExecWithoutFetch(t *testing.T) {
+	var out bytes.Buffer
+	sum, err := demo.Run(context.Background(), demo.Options{
+		Duration: 300 * time.Millisecond, FlipEvery: 100 * time.Millisecond, Workers: 2, NoFetch: true,
+	}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 0 || sum.Queries == 0 || sum.Rows != 0 {
+		t.Errorf("summary %+v: want queries without rows, none failed", sum)
+	}
+}
