@@ -42,6 +42,7 @@ type Coordinator struct {
 	announced chan cache.Strategy // latest announced colour for the loop; buffer 1
 	drained   chan struct{}       // an old-colour pin went away during a drain; buffer 1
 	wake      chan struct{}       // the loop's timing may have changed; buffer 1
+	probing   chan struct{}       // held with the probe lease: one prober per process too; buffer 1
 
 	// storeGen is the generation last read from or written to the store:
 	// on recovery it tells whether the fleet moved on meanwhile.
@@ -90,6 +91,7 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 		announced: make(chan cache.Strategy, 1),
 		drained:   make(chan struct{}, 1),
 		wake:      make(chan struct{}, 1),
+		probing:   make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -108,10 +108,26 @@ func (c *Coordinator) waitChange(ctx context.Context) error {
 	return nil
 }
 
-// acquireLease takes the probe lease of the scope. It reports false when
-// another process holds it. With the store unreachable it reports true: the
-// process probes for itself rather than fail.
+// acquireLease takes the probe lease of the scope: first the process's own
+// (detection and the pending probe take turns), then the fleet's. It
+// reports false when another process holds it. With the store unreachable
+// it reports true: the process probes for itself rather than fail. After
+// true, the caller must call releaseLease.
 func (c *Coordinator) acquireLease(ctx context.Context) (bool, error) {
+	select {
+	case c.probing <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	won, err := c.renewLease(ctx)
+	if !won {
+		<-c.probing
+	}
+	return won, err
+}
+
+// renewLease takes or extends the fleet's probe lease.
+func (c *Coordinator) renewLease(ctx context.Context) (bool, error) {
 	if c.degraded.Load() {
 		return true, nil
 	}
@@ -132,6 +148,7 @@ func (c *Coordinator) acquireLease(ctx context.Context) (bool, error) {
 
 // releaseLease gives the probe lease up, best effort.
 func (c *Coordinator) releaseLease() {
+	defer func() { <-c.probing }()
 	ctx, cancel := c.storeCtx(context.Background())
 	defer cancel()
 	if err := c.store.ReleaseProbeLease(ctx, c.cfg.Scope, c.cfg.ID); err != nil {
@@ -173,7 +190,7 @@ func (c *Coordinator) probeAndCommit(ctx context.Context) (cache.Strategy, error
 	rounds := 0
 	probe := func(ss ...cache.Strategy) {
 		if rounds++; rounds > 1 {
-			_, _ = c.acquireLease(ctx) // renew it for this round
+			_, _ = c.renewLease(ctx) // for this round
 		}
 		var wg sync.WaitGroup
 		for _, s := range ss {
