@@ -1,0 +1,127 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// pinKeys returns the keys the pin scripts take: pins:blue, pins:green,
+// pincolour.
+func (k keys) pins() []string { return []string{k.blue, k.green, k.colour} }
+
+// Pin implements [cache.PinStore] with one script. A ttl of zero or less
+// leaves no live pin.
+func (s *Store) Pin(ctx context.Context, scope cache.Scope, queryID string, st cache.Strategy, ttl time.Duration) error {
+	ctx, cancel, err := s.begin(ctx, "pin", scope)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if !st.Valid() {
+		return fmt.Errorf("redis: pin %q in %s: %w: %d", queryID, scope, cache.ErrInvalidStrategy, st)
+	}
+	now := s.now()
+	err = pinScript.Run(ctx, s.c, s.keysOf(scope).pins(),
+		queryID, st.String(), ms(now.Add(ttl)), ms(now), gcAfter(ttl)).Err()
+	if err != nil {
+		return fail(ctx, "pin", scope, err)
+	}
+	return nil
+}
+
+// Lookup implements [cache.PinStore] with one script, which purges the pin
+// if it has expired.
+func (s *Store) Lookup(ctx context.Context, scope cache.Scope, queryID string) (cache.Pin, error) {
+	ctx, cancel, err := s.begin(ctx, "lookup", scope)
+	if err != nil {
+		return cache.Pin{}, err
+	}
+	defer cancel()
+	res, err := lookupScript.Run(ctx, s.c, s.keysOf(scope).pins(), queryID, ms(s.now())).Slice()
+	if isNil(err) {
+		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: %w", queryID, scope, cache.ErrNotFound)
+	}
+	if err != nil {
+		return cache.Pin{}, fail(ctx, "lookup", scope, err)
+	}
+	if len(res) != 2 {
+		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: unexpected script reply %v", queryID, scope, res)
+	}
+	colour, _ := res[0].(string)
+	expires, ok := res[1].(int64)
+	if !ok {
+		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: unexpected script reply %v", queryID, scope, res)
+	}
+	st, err := cache.ParseStrategy(colour)
+	if err != nil {
+		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: stored pin: %w", queryID, scope, err)
+	}
+	return cache.Pin{QueryID: queryID, Strategy: st, Expires: time.UnixMilli(expires)}, nil
+}
+
+// Renew implements [cache.PinStore] with one script. A ttl of zero or less
+// ends the live pins. With no ids it does nothing.
+func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration, queryIDs ...string) ([]string, error) {
+	ctx, cancel, err := s.begin(ctx, "renew", scope)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if len(queryIDs) == 0 {
+		return nil, nil
+	}
+	now := s.now()
+	args := make([]any, 0, 3+len(queryIDs))
+	args = append(args, ms(now), ms(now.Add(ttl)), gcAfter(ttl))
+	for _, id := range queryIDs {
+		args = append(args, id)
+	}
+	missing, err := renewScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).StringSlice()
+	if err != nil && !isNil(err) {
+		return nil, fail(ctx, "renew", scope, err)
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	return missing, nil
+}
+
+// Release implements [cache.PinStore] with one script, which also purges
+// the expired pins of the scope.
+func (s *Store) Release(ctx context.Context, scope cache.Scope, queryID string) (cache.PinCounts, error) {
+	ctx, cancel, err := s.begin(ctx, "release", scope)
+	if err != nil {
+		return cache.PinCounts{}, err
+	}
+	defer cancel()
+	res, err := releaseScript.Run(ctx, s.c, s.keysOf(scope).pins(), queryID, ms(s.now())).Int64Slice()
+	if err != nil {
+		return cache.PinCounts{}, fail(ctx, "release", scope, err)
+	}
+	return counts(res)
+}
+
+// Count implements [cache.PinStore] with one script, which purges the
+// expired pins of the scope.
+func (s *Store) Count(ctx context.Context, scope cache.Scope) (cache.PinCounts, error) {
+	ctx, cancel, err := s.begin(ctx, "count", scope)
+	if err != nil {
+		return cache.PinCounts{}, err
+	}
+	defer cancel()
+	res, err := countScript.Run(ctx, s.c, s.keysOf(scope).pins(), ms(s.now())).Int64Slice()
+	if err != nil {
+		return cache.PinCounts{}, fail(ctx, "count", scope, err)
+	}
+	return counts(res)
+}
+
+func counts(res []int64) (cache.PinCounts, error) {
+	if len(res) != 2 {
+		return cache.PinCounts{}, fmt.Errorf("redis: unexpected count reply %v", res)
+	}
+	return cache.PinCounts{Blue: int(res[0]), Green: int(res[1])}, nil
+}

@@ -1,0 +1,183 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// Defaults of [Options].
+const (
+	DefaultTimeout           = 250 * time.Millisecond
+	DefaultHeartbeatInterval = 500 * time.Millisecond
+	DefaultHeartbeatTimeout  = 1500 * time.Millisecond
+)
+
+// Options configures a [Store]. The zero value is ready to use.
+type Options struct {
+	// Prefix starts every key and channel name, so that tenants can share a
+	// Redis with ACLs per prefix. It must not contain '{' or '}', which
+	// would move the hash tag. Default: "e6coord".
+	Prefix string
+
+	// Timeout bounds every call to Redis, within the caller's context.
+	// Default: 250ms.
+	Timeout time.Duration
+
+	// Now is the clock of pin and probe leases. Default: time.Now.
+	Now func() time.Time
+
+	// HeartbeatInterval is how often a watch pings its subscription
+	// connection. Default: 500ms.
+	HeartbeatInterval time.Duration
+
+	// HeartbeatTimeout is how long a watch's subscription may stay silent
+	// (no message, no reply to a ping) before it counts as lost and the
+	// watch channel closes. Values not above HeartbeatInterval are raised
+	// to three intervals. Default: 1.5s.
+	HeartbeatTimeout time.Duration
+}
+
+// Store is a [cache.Store] and [cache.Watcher] over Redis. Create it with
+// [New] or [Open]; it is safe for concurrent use by any number of
+// goroutines and processes. Close it to end its watches.
+type Store struct {
+	c      goredis.UniversalClient
+	owned  bool // Close closes c
+	prefix string
+	// timeout, heartbeat and hbTimeout are Options.Timeout,
+	// HeartbeatInterval and HeartbeatTimeout with defaults applied.
+	timeout, heartbeat, hbTimeout time.Duration
+	now                           func() time.Time
+
+	// done is cancelled by Close; every watch goroutine stops with it.
+	done   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // counts the watch goroutines
+
+	// mu orders Watch's wg.Add before Close's wg.Wait: closed is set, and
+	// tested by Watch, with mu held.
+	mu     sync.Mutex
+	closed atomic.Bool
+}
+
+var (
+	_ cache.Store   = (*Store)(nil)
+	_ cache.Watcher = (*Store)(nil)
+)
+
+// New returns a store over c. It does no I/O and does not take ownership of
+// c: Close leaves it open.
+//
+// go-redis ignores context deadlines unless the client is made with
+// ContextTimeoutEnabled: make c with it (as [Open] does), or calls are
+// bounded by the client's read and write timeouts instead of
+// [Options.Timeout].
+func New(c goredis.UniversalClient, opts Options) *Store {
+	s := &Store{
+		c:         c,
+		prefix:    opts.Prefix,
+		timeout:   opts.Timeout,
+		heartbeat: opts.HeartbeatInterval,
+		hbTimeout: opts.HeartbeatTimeout,
+		now:       opts.Now,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultHeartbeatInterval
+	}
+	if s.hbTimeout <= 0 {
+		s.hbTimeout = DefaultHeartbeatTimeout
+	}
+	if s.hbTimeout <= s.heartbeat {
+		s.hbTimeout = 3 * s.heartbeat
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.done, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Client returns the Redis client of the store.
+func (s *Store) Client() goredis.UniversalClient { return s.c }
+
+// Close closes every watch channel and waits for the watch goroutines, then
+// closes the client if [Open] made it. Every later call of a method, Close
+// included, returns an error wrapping [cache.ErrClosed].
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return fmt.Errorf("redis: close: %w", cache.ErrClosed)
+	}
+	s.closed.Store(true)
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	if s.owned {
+		if err := s.c.Close(); err != nil {
+			return fmt.Errorf("redis: close client: %w", err)
+		}
+	}
+	return nil
+}
+
+// begin starts a call named op on scope: it fails when ctx is done or the
+// store is closed, and otherwise returns ctx bounded by the store's
+// timeout.
+func (s *Store) begin(ctx context.Context, op string, scope cache.Scope) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("redis: %s %s: %w", op, scope, err)
+	}
+	if s.closed.Load() {
+		return nil, nil, fmt.Errorf("redis: %s %s: %w", op, scope, cache.ErrClosed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	return ctx, cancel, nil
+}
+
+// fail wraps err, an error of a call named op on scope made with ctx. When
+// ctx is done, or its deadline has passed (the socket deadline may fire
+// before the context's timer), the error wraps the context's error too, so
+// that errors.Is(err, context.DeadlineExceeded) holds for a timeout.
+func fail(ctx context.Context, op string, scope cache.Scope, err error) error {
+	return fmt.Errorf("redis: %s %s: %w", op, scope, contextError(ctx, err))
+}
+
+// contextError returns err, made to wrap ctx's error too when ctx is done
+// or its deadline has passed.
+func contextError(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
+}
+
+// ms returns t in unix milliseconds, as the scripts take it.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// gcAfter returns how long, in milliseconds, a key holding a lease that
+// ends in ttl is kept before it is garbage-collected: well past the lease,
+// so that expiry by the store's clock always comes first.
+func gcAfter(ttl time.Duration) int64 {
+	return (2*ttl + time.Second).Milliseconds()
+}

@@ -1,0 +1,364 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
+	"github.com/e6coord/e6coord/cache/redis"
+	"github.com/e6coord/e6coord/internal/redistest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// makeStore returns a cachetest.MakeStore over a fresh client of addr for
+// each subtest.
+func makeStore(addr string) cachetest.MakeStore {
+	return func(t *testing.T, now func() time.Time) (cache.Store, func()) {
+		c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		s := redis.New(c, redis.Options{Now: now, Timeout: 2 * time.Second})
+		return s, func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close() error = %v", err)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("client Close() error = %v", err)
+			}
+		}
+	}
+}
+
+func TestConformanceMiniredis(t *testing.T) {
+	m := miniredis.RunT(t)
+	cachetest.Run(t, makeStore(m.Addr()))
+}
+
+// TestConformanceRedisServer runs the suite on one real redis-server: each
+// subtest uses scopes of its own.
+func TestConformanceRedisServer(t *testing.T) {
+	redistest.Require(t)
+	srv := redistest.Start(t)
+	cachetest.Run(t, makeStore(srv.Addr()))
+}
+
+// backends runs fn on miniredis and, when installed, on redis-server, each
+// with a client of its own.
+func backends(t *testing.T, fn func(t *testing.T, c *goredis.Client)) {
+	t.Run("backend=miniredis", func(t *testing.T) {
+		m := miniredis.RunT(t)
+		c := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
+		defer c.Close()
+		fn(t, c)
+	})
+	t.Run("backend=redis-server", func(t *testing.T) {
+		redistest.Require(t)
+		srv := redistest.Start(t)
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+		defer c.Close()
+		fn(t, c)
+	})
+}
+
+var scope = cache.Scope{Cluster: "c", Engine: "e:1"}
+
+// TestKeyLayout checks the documented names of a scope's keys, and that a
+// swap publishes on the scope's channel.
+func TestKeyLayout(t *testing.T) {
+	backends(t, func(t *testing.T, c *goredis.Client) {
+		ctx := t.Context()
+		s := redis.New(c, redis.Options{Prefix: "tenant"})
+		defer s.Close()
+		odd := cache.Scope{Cluster: "a/b%", Engine: "{x}:1"}
+		for _, tt := range []struct {
+			scope cache.Scope
+			tag   string
+		}{
+			{scope, "{c/e:1}"},
+			{odd, "{a%2Fb%25/%7Bx%7D:1}"},
+			{cache.Scope{Engine: "e:1"}, "{/e:1}"},
+		} {
+			ps := c.Subscribe(ctx, "tenant:"+tt.tag+":events")
+			if _, err := ps.Receive(ctx); err != nil {
+				t.Fatalf("subscribe: %v", err)
+			}
+			if _, err := s.CompareAndSwap(ctx, tt.scope, 0, cache.State{Active: cache.Blue, Generation: 3}); err != nil {
+				t.Fatalf("CompareAndSwap(%v) error = %v", tt.scope, err)
+			}
+			if err := s.Pin(ctx, tt.scope, "q", cache.Green, time.Minute); err != nil {
+				t.Fatalf("Pin(%v) error = %v", tt.scope, err)
+			}
+			if err := s.AcquireProbeLease(ctx, tt.scope, "me", time.Minute); err != nil {
+				t.Fatalf("AcquireProbeLease(%v) error = %v", tt.scope, err)
+			}
+			base := "tenant:" + tt.tag + ":"
+			if got, err := c.HGet(ctx, base+"record", "gen").Result(); err != nil || got != "3" {
+				t.Errorf("HGET %srecord gen = %q, %v; want \"3\"", base, got, err)
+			}
+			if got, err := c.ZScore(ctx, base+"pins:green", "q").Result(); err != nil || got <= 0 {
+				t.Errorf("ZSCORE %spins:green q = %v, %v; want an expiry", base, got, err)
+			}
+			if got, err := c.HGet(ctx, base+"pincolour", "q").Result(); err != nil || got != "green" {
+				t.Errorf("HGET %spincolour q = %q, %v; want \"green\"", base, got, err)
+			}
+			if got, err := c.HGet(ctx, base+"lease", "holder").Result(); err != nil || got != "me" {
+				t.Errorf("HGET %slease holder = %q, %v; want \"me\"", base, got, err)
+			}
+			msg, err := ps.ReceiveMessage(ctx)
+			if err != nil {
+				t.Fatalf("receive the swap's event: %v", err)
+			}
+			if want := `"generation":3`; !strings.Contains(msg.Payload, want) {
+				t.Errorf("event payload = %s, want it to hold %s", msg.Payload, want)
+			}
+			ps.Close()
+		}
+	})
+}
+
+// TestLoadInvalidColour writes a record with a colour that is not blue or
+// green directly, as a corrupt or newer writer would.
+func TestLoadInvalidColour(t *testing.T) {
+	backends(t, func(t *testing.T, c *goredis.Client) {
+		ctx := t.Context()
+		s := redis.New(c, redis.Options{})
+		defer s.Close()
+		key := "e6coord:{c/e:1}:record"
+		data := `{"active":"purple","pending":"green","generation":7,"changed_at":1700000000123,"changed_by":"other"}`
+		if err := c.HSet(ctx, key, "gen", "7", "data", data).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Load(ctx, scope)
+		if !errors.Is(err, cache.ErrInvalidStrategy) {
+			t.Fatalf("Load() error = %v, want one wrapping %v", err, cache.ErrInvalidStrategy)
+		}
+		want := cache.State{Active: cache.Unknown, Pending: cache.Green, Generation: 7,
+			ChangedAt: time.UnixMilli(1700000000123), ChangedBy: "other"}
+		if got.Active != want.Active || got.Pending != want.Pending || got.Generation != want.Generation ||
+			!got.ChangedAt.Equal(want.ChangedAt) || got.ChangedBy != want.ChangedBy {
+			t.Fatalf("Load() = %+v, want %+v", got, want)
+		}
+
+		// The caller may overwrite it with a swap on its generation.
+		fixed := cache.State{Active: cache.Green, Generation: 8}
+		if _, err := s.CompareAndSwap(ctx, scope, 7, fixed); err != nil {
+			t.Fatalf("CompareAndSwap(7) over the corrupt record error = %v", err)
+		}
+		if got, err := s.Load(ctx, scope); err != nil || got.Active != cache.Green || got.Generation != 8 {
+			t.Fatalf("Load() after the fix = %+v, %v; want green at generation 8", got, err)
+		}
+	})
+}
+
+// TestLoadCorrupt checks records that cannot be decoded at all.
+func TestLoadCorrupt(t *testing.T) {
+	backends(t, func(t *testing.T, c *goredis.Client) {
+		ctx := t.Context()
+		s := redis.New(c, redis.Options{})
+		defer s.Close()
+		key := "e6coord:{c/e:1}:record"
+		for _, fields := range [][]string{
+			{"gen", "7", "data", "not json"},
+			{"gen", "seven", "data", `{"active":"blue"}`},
+		} {
+			if err := c.HSet(ctx, key, fields).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Load(ctx, scope); err == nil || errors.Is(err, cache.ErrNotFound) {
+				t.Errorf("Load() of %q = %+v, %v; want a decode error", fields, got, err)
+			}
+		}
+	})
+}
+
+// countHook counts the commands a client sends, by name.
+type countHook struct {
+	mu    sync.Mutex // guards names
+	names []string
+}
+
+func (h *countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.mu.Lock()
+		h.names = append(h.names, cmd.Name())
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.mu.Lock()
+		for _, cmd := range cmds {
+			h.names = append(h.names, cmd.Name())
+		}
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns the names counted since the last take.
+func (h *countHook) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.names
+	h.names = nil
+	return n
+}
+
+// TestRoundTrips checks the budget of DESIGN.md: a pin, a release, a load
+// and a swap are one command each once the scripts are loaded.
+func TestRoundTrips(t *testing.T) {
+	backends(t, func(t *testing.T, c *goredis.Client) {
+		ctx := t.Context()
+		hook := &countHook{}
+		c.AddHook(hook)
+		s := redis.New(c, redis.Options{})
+		defer s.Close()
+		ops := []struct {
+			name string
+			want string
+			call func(round int) error
+		}{
+			{"Pin", "evalsha", func(int) error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) }},
+			{"Lookup", "evalsha", func(int) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
+			{"Renew", "evalsha", func(int) error { _, err := s.Renew(ctx, scope, time.Minute, "q", "r"); return err }},
+			{"Count", "evalsha", func(int) error { _, err := s.Count(ctx, scope); return err }},
+			{"Release", "evalsha", func(int) error { _, err := s.Release(ctx, scope, "q"); return err }},
+			{"CompareAndSwap", "evalsha", func(round int) error {
+				_, err := s.CompareAndSwap(ctx, scope, uint64(round), cache.State{Active: cache.Blue, Generation: uint64(round + 1)})
+				return err
+			}},
+			{"Load", "hmget", func(int) error { _, err := s.Load(ctx, scope); return err }},
+			{"AcquireProbeLease", "evalsha", func(int) error { return s.AcquireProbeLease(ctx, scope, "me", time.Minute) }},
+			{"ReleaseProbeLease", "evalsha", func(int) error { return s.ReleaseProbeLease(ctx, scope, "me") }},
+		}
+		for round := range 3 { // round 0 loads the scripts
+			for _, op := range ops {
+				if err := op.call(round); err != nil {
+					t.Fatalf("round %d: %s error = %v", round, op.name, err)
+				}
+				got := hook.take()
+				if round == 0 {
+					continue
+				}
+				if len(got) != 1 || got[0] != op.want {
+					t.Errorf("round %d: %s sent %q, want one %q", round, op.name, got, op.want)
+				} else if round == 1 {
+					t.Logf("%s: %d command (%s)", op.name, len(got), got[0])
+				}
+			}
+		}
+	})
+}
+
+// TestTimeout checks that a call to a server that does not answer, and a
+// watch's subscription, fail within the store's timeout with an error that
+// wraps context.DeadlineExceeded.
+func TestTimeout(t *testing.T) {
+	redistest.Require(t)
+	srv := redistest.Start(t)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	defer c.Close()
+	s := redis.New(c, redis.Options{Timeout: 100 * time.Millisecond})
+	defer s.Close()
+	ctx := t.Context()
+	if err := s.Pin(ctx, scope, "q", cache.Blue, time.Minute); err != nil { // connects, loads the script
+		t.Fatalf("Pin() error = %v", err)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	start := time.Now()
+	_, err := s.Load(ctx, scope)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Load() from a paused server error = %v, want one wrapping %v", err, context.DeadlineExceeded)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Load() from a paused server took %v, want about the 100ms timeout", d)
+	}
+	start = time.Now()
+	if _, err := s.Watch(ctx, scope); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Watch() on a paused server error = %v, want one wrapping %v", err, context.DeadlineExceeded)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Watch() on a paused server took %v, want about the 100ms timeout", d)
+	}
+}
+
+// TestClosed checks that a closed store fails every call with ErrClosed and
+// leaves a client it did not make open.
+func TestClosed(t *testing.T) {
+	m := miniredis.RunT(t)
+	c := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
+	defer c.Close()
+	s := redis.New(c, redis.Options{})
+	ch, err := s.Watch(t.Context(), scope)
+	if err != nil {
+		t.Fatalf("Watch() error = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() error = %v", err)
+	}
+	select {
+	case _, ok := <-ch:
+		if ok {
+			t.Error("watch channel sent a record after Close, want it closed")
+		}
+	default:
+		t.Error("watch channel not closed when Close returns")
+	}
+	ctx := t.Context()
+	calls := map[string]func() error{
+		"Close":             s.Close,
+		"Load":              func() error { _, err := s.Load(ctx, scope); return err },
+		"Watch":             func() error { _, err := s.Watch(ctx, scope); return err },
+		"Pin":               func() error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) },
+		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
+		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, cache.ErrClosed) {
+			t.Errorf("%s after Close error = %v, want one wrapping %v", name, err, cache.ErrClosed)
+		}
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Errorf("the client is unusable after the store's Close: %v", err)
+	}
+}
+
+// BenchmarkPinRelease measures a query's share of store round trips: one
+// pin and one release.
+func BenchmarkPinRelease(b *testing.B) {
+	var addr string
+	if redistest.Available() {
+		addr = redistest.Start(b).Addr()
+	} else {
+		addr = miniredis.RunT(b).Addr()
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	s := redis.New(c, redis.Options{})
+	defer s.Close()
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Pin(ctx, scope, "q", cache.Blue, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Release(ctx, scope, "q"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// Watch implements [cache.Watcher]. It subscribes to the scope's channel on
+// a connection of its own and returns once Redis has confirmed the
+// subscription, so that every swap that starts after Watch returns is
+// delivered, unless the subscription is lost.
+//
+// A goroutine reads the channel and puts each record in the returned
+// channel (buffer of one, newest wins, generations only grow); messages
+// that do not decode, or name an invalid colour, are skipped. It pings the
+// subscription every [Options.HeartbeatInterval], and when nothing (no
+// message, no pong) has arrived for [Options.HeartbeatTimeout], or on any
+// receive error, the subscription counts as lost: the goroutine closes it
+// and the returned channel. The channel is also closed when ctx is done or
+// the store is closed; Close waits for the goroutine.
+func (s *Store) Watch(ctx context.Context, scope cache.Scope) (<-chan cache.State, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redis: watch %s: %w", scope, err)
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("redis: watch %s: %w", scope, cache.ErrClosed)
+	}
+	s.wg.Add(1) // Close waits for the subscription and the goroutine
+	s.mu.Unlock()
+
+	channel := s.keysOf(scope).events
+	ps, err := s.subscribe(ctx, channel)
+	if err != nil {
+		s.wg.Done()
+		return nil, fmt.Errorf("redis: watch %s: %w", scope, err)
+	}
+
+	out := make(chan cache.State, 1)
+	// Both ends of the watch close ps, which interrupts a blocked receive.
+	// afters counts the callbacks that have started, so that the goroutine
+	// returns only when they are done.
+	var afters sync.WaitGroup
+	closeOn := func(c context.Context) (stop func()) {
+		afters.Add(1)
+		st := context.AfterFunc(c, func() {
+			defer afters.Done()
+			_ = ps.Close()
+		})
+		return func() {
+			if st() {
+				afters.Done() // will never run
+			}
+		}
+	}
+	stopCtx, stopDone := closeOn(ctx), closeOn(s.done)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		s.receive(ctx, ps, channel, out)
+		stopCtx()
+		stopDone()
+		afters.Wait()
+		_ = ps.Close()
+	}()
+	return out, nil
+}
+
+// subscribe subscribes to channel on a new connection and waits, within the
+// store's timeout, for Redis to confirm it. A Close meanwhile waits for it;
+// the watch goroutine then stops at once.
+func (s *Store) subscribe(ctx context.Context, channel string) (*goredis.PubSub, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+
+	ps := s.c.Subscribe(ctx) // no channel yet: no I/O
+	// A cancelled ctx closes ps, which ends a blocked receive at once.
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		_ = ps.Close()
+	})
+	err := confirm(ctx, ps, channel)
+	if !stop() {
+		<-closed
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		_ = ps.Close()
+		return nil, contextError(ctx, err)
+	}
+	return ps, nil
+}
+
+// confirm sends SUBSCRIBE and reads replies until its confirmation.
+func confirm(ctx context.Context, ps *goredis.PubSub, channel string) error {
+	if err := ps.Subscribe(ctx, channel); err != nil {
+		return err
+	}
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		if sub, ok := msg.(*goredis.Subscription); ok && sub.Kind == "subscribe" && sub.Channel == channel {
+			return nil
+		}
+	}
+}
+
+// receive delivers the records published on channel to out until ctx is
+// done, the store is closed, or the subscription is lost.
+func (s *Store) receive(ctx context.Context, ps *goredis.PubSub, channel string, out chan cache.State) {
+	var last uint64 // the generation last put in out
+	heard := time.Now()
+	nextPing := heard.Add(s.heartbeat)
+	for ctx.Err() == nil && s.done.Err() == nil {
+		now := time.Now()
+		dead := heard.Add(s.hbTimeout)
+		if !now.Before(dead) {
+			return // silent for too long
+		}
+		if !now.Before(nextPing) {
+			if err := ps.Ping(ctx); err != nil {
+				return
+			}
+			nextPing = now.Add(s.heartbeat)
+		}
+		wait := nextPing.Sub(now)
+		if d := dead.Sub(now); d < wait {
+			wait = d
+		}
+		// A timeout of 0 would block without a deadline.
+		msg, err := ps.ReceiveTimeout(ctx, max(wait, time.Millisecond))
+		if err != nil {
+			if isTimeout(err) {
+				continue
+			}
+			return
+		}
+		heard = time.Now()
+		m, ok := msg.(*goredis.Message)
+		if !ok || m.Channel != channel {
+			continue // a pong, or a subscription reply
+		}
+		st, err := decodeState(m.Payload)
+		if err != nil || st.Generation <= last {
+			continue
+		}
+		select {
+		case <-out: // replaced by the newer record
+		default:
+		}
+		out <- st // never blocks: this goroutine is the only sender
+		last = st.Generation
+	}
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
