@@ -10,50 +10,59 @@ import (
 const maxRecoveryBackoff = 500 * time.Millisecond
 
 // loop runs announcements, drain checks and the periodic refresh, one at a
-// time, until Close.
+// time, until Close. Events never postpone a refresh that is due: they can
+// only bring it forward (a switch became pending, the store failed).
 func (c *Coordinator) loop() {
 	defer c.wg.Done()
 	backoff := c.cfg.PendingRefreshInterval
-	for {
-		var tick <-chan time.Time
-		var t *time.Timer
-		if d := c.refreshDelay(&backoff); d > 0 {
-			t = time.NewTimer(d)
-			tick = t.C
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var due time.Time // when the armed refresh fires; zero when none is armed
+	arm := func() {
+		d := c.refreshDelay(backoff)
+		if d <= 0 {
+			return
 		}
+		if at := time.Now().Add(d); due.IsZero() || at.Before(due) {
+			due = at
+			timer.Reset(d)
+		}
+	}
+	arm()
+	for {
 		select {
 		case <-c.ctx.Done():
+			return
 		case s := <-c.announced:
 			c.recordAnnounced(c.ctx, s)
 		case <-c.drained:
 			c.maybeSwitch(c.ctx, nil)
 		case <-c.wake: // the record or the store's health changed: re-time
-		case <-tick:
+		case <-timer.C:
+			due = time.Time{}
 			_ = c.Refresh(c.ctx)
+			if c.degraded.Load() {
+				backoff = min(2*backoff, maxRecoveryBackoff)
+			} else {
+				backoff = c.cfg.PendingRefreshInterval
+			}
 		}
-		if t != nil {
-			t.Stop()
-		}
-		if c.ctx.Err() != nil {
-			return
-		}
+		arm()
 	}
 }
 
-// refreshDelay returns how long until the next refresh, or 0 for none.
-// While the store is unreachable it backs off from PendingRefreshInterval
-// to maxRecoveryBackoff.
-func (c *Coordinator) refreshDelay(backoff *time.Duration) time.Duration {
-	if c.degraded.Load() {
-		d := *backoff
-		*backoff = min(2*d, maxRecoveryBackoff)
-		return d
-	}
-	*backoff = c.cfg.PendingRefreshInterval
-	if c.cfg.RefreshInterval < 0 {
+// refreshDelay returns how long until the next refresh, or 0 for none:
+// backoff while the store is unreachable (from PendingRefreshInterval to
+// maxRecoveryBackoff), PendingRefreshInterval while a switch is pending,
+// else RefreshInterval.
+func (c *Coordinator) refreshDelay(backoff time.Duration) time.Duration {
+	switch {
+	case c.degraded.Load():
+		return backoff
+	case c.cfg.RefreshInterval < 0:
 		return 0
-	}
-	if c.Snapshot().Pending.Valid() {
+	case c.Snapshot().Pending.Valid():
 		return c.cfg.PendingRefreshInterval
 	}
 	return c.cfg.RefreshInterval

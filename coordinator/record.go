@@ -197,6 +197,7 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 		c.ignoreInvalid("store", err)
 	default:
 		c.stats.storeErrors.Add(1)
+		c.log.Debug("store still unreachable", "err", err)
 		return err
 	}
 	known := c.storeGen.Load()
