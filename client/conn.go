@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/cache/memory"
+	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/coordinator"
 )
@@ -39,9 +41,15 @@ type Config struct {
 	// TLS, if set, is used for the connection; nil means plaintext.
 	TLS *tls.Config
 
-	// Store shares the engine's state with the fleet. Default: an
-	// in-process memory store, which Close closes. A store given here is
-	// not closed by Close.
+	// RedisURL, if set and Store is nil, shares the engine's state with
+	// the fleet through Redis: redis://[user:password@]host:port/db,
+	// rediss://... with optional ca= and server_name= parameters, or
+	// unix:///path. Close closes the connection. The password is never
+	// shown in errors or logs.
+	RedisURL string
+	// Store shares the engine's state with the fleet. Default: a Redis
+	// store for RedisURL, else an in-process memory store; Close closes
+	// either. A store given here is not closed by Close.
 	Store cache.Store
 	// Coordination configures the coordinator. Its Scope is set from
 	// Cluster and Addr; its Logger defaults to Logger.
@@ -68,7 +76,7 @@ type Conn struct {
 	cc        *grpc.ClientConn
 	engine    e6xpb.QueryEngineServiceClient
 	coord     *coordinator.Coordinator
-	ownStore  *memory.Store // closed by Close, if the Conn made it
+	ownStore  io.Closer // the store, if the Conn made it: Close closes it
 	attempts  int
 	authGroup singleflight.Group
 
@@ -99,9 +107,17 @@ func Open(cfg Config) (*Conn, error) {
 	}
 	c := &Conn{cfg: cfg}
 	store := cfg.Store
-	if store == nil {
-		c.ownStore = memory.New(memory.Options{Now: cfg.Coordination.Now})
-		store = c.ownStore
+	switch {
+	case store != nil:
+	case cfg.RedisURL != "":
+		rs, err := redisstore.Open(cfg.RedisURL, redisstore.Options{Now: cfg.Coordination.Now})
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		c.ownStore, store = rs, rs
+	default:
+		ms := memory.New(memory.Options{Now: cfg.Coordination.Now})
+		c.ownStore, store = ms, ms
 	}
 	ccfg := cfg.Coordination
 	ccfg.Scope = cache.Scope{Cluster: strings.ToLower(cfg.Cluster), Engine: cfg.Addr}

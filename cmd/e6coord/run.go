@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/demo"
+	"github.com/e6coord/e6coord/internal/fleet"
 )
 
 // errFailed ends a command that ran and reported its failure already.
@@ -36,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fake-engine":
 		return runFakeEngine(ctx, args[1:], stdout, stderr)
+	case "demo-worker": // a worker process of `demo --processes`
+		return runDemoWorker(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -95,10 +100,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.Schema, "schema", "", "external engine: schema")
 	fs.StringVar(&o.Cluster, "cluster", "", "cluster name")
 	fs.StringVar(&o.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
+	fs.IntVar(&o.Processes, "processes", 1, "worker processes sharing the state through Redis")
+	fs.StringVar(&o.RedisURL, "redis", "", "Redis URL to share the state (default with --processes > 1: an embedded in-memory Redis)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
-	var err error
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o.WorkerCommand = func(args []string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, exe, append([]string{"demo-worker", "--log-level", *logLevel}, args...)...)
+		cmd.Stderr = stderr
+		return cmd
+	}
 	if o.Mode, o.Reject, err = ef.parse(); err != nil {
 		return err
 	}
@@ -159,6 +174,45 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fmt.Fprintf(stdout, "listening on %s\n", srv.Addr())
 	<-ctx.Done()
 	return nil
+}
+
+// runDemoWorker is one worker process of `demo --processes`: it runs the
+// workers until its standard input closes, and reports on stdout.
+func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("e6coord demo-worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg      fleet.Config
+		policy   = fs.String("policy", "drain", "drain or eager")
+		fetch    = fs.Bool("fetch", true, "read every row")
+		logLevel = fs.String("log-level", "warn", "library log level")
+	)
+	fs.StringVar(&cfg.Engine, "engine", "", "engine host:port")
+	fs.StringVar(&cfg.User, "user", "", "user (the password comes in E6COORD_PASSWORD)")
+	fs.StringVar(&cfg.Catalog, "catalog", "", "catalog")
+	fs.StringVar(&cfg.Schema, "schema", "", "schema")
+	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name")
+	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
+	fs.IntVar(&cfg.Workers, "workers", 8, "concurrent workers")
+	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis URL")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	var err error
+	if cfg.Coordination.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
+		return err
+	}
+	if cfg.Logger, err = newLogger(stderr, *logLevel); err != nil {
+		return err
+	}
+	cfg.NoFetch = !*fetch
+	cfg.Password = os.Getenv("E6COORD_PASSWORD")
+	stop := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		close(stop)
+	}()
+	return fleet.Serve(ctx, cfg, stop, stdout)
 }
 
 // flagError maps -h to success; the flag package printed the rest.

@@ -1,22 +1,25 @@
 // Package demo runs workers that query an engine through e6coord while the
-// engine switches colour, and reports what happened: the main job of
-// `e6coord demo`.
+// engine switches colour, in this process or in several worker processes
+// that share the state through Redis, and reports what happened: the main
+// job of `e6coord demo`.
 package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"os/exec"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/client"
+	"github.com/alicebob/miniredis/v2"
+
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/fleet"
 )
 
 // DefaultQuery is what the workers run against the embedded engine: 1,000
@@ -28,7 +31,7 @@ const DefaultQuery = "SELECT * FROM demo.numbers"
 type Options struct {
 	Duration  time.Duration // how long workers start queries; default 20s
 	FlipEvery time.Duration // embedded engine: switch period; default 3s
-	Workers   int           // concurrent workers; default 8
+	Workers   int           // concurrent workers per process; default 8
 
 	Mode   enginetest.SwitchMode // embedded engine: how it switches
 	Reject enginetest.Rejection  // embedded engine: how it rejects
@@ -41,6 +44,15 @@ type Options struct {
 	Catalog, Schema, Cluster string
 	Query                    string // default DefaultQuery
 	NoFetch                  bool   // run statements with Exec instead of reading rows
+
+	// Processes is the number of worker processes; with more than one, they
+	// share the state through RedisURL, or through an embedded in-memory
+	// Redis when RedisURL is empty. WorkerCommand makes the command of a
+	// worker process from the arguments of [WorkerFlags]; the worker runs
+	// [fleet.Serve]. The password reaches it in E6COORD_PASSWORD.
+	Processes     int
+	RedisURL      string
+	WorkerCommand func(args []string) *exec.Cmd
 
 	Logger *slog.Logger // the library's records; nil discards
 }
@@ -56,6 +68,10 @@ type Summary struct {
 	Mixed         int64 `json:"mixed"` // queries whose calls carried two colours; -1 with an external engine
 	WrongStrategy int64 `json:"wrong_strategy"`
 	Replays       int64 `json:"replays"`
+	Processes     int64 `json:"processes"`
+	// MaxConvergeMs is the longest time from a switch being committed to
+	// the last process adopting it, in milliseconds, rounded up.
+	MaxConvergeMs int64 `json:"max_converge_ms"`
 }
 
 func (o Options) withDefaults() Options {
@@ -71,6 +87,7 @@ func (o Options) withDefaults() Options {
 	if o.Query == "" {
 		o.Query = DefaultQuery
 	}
+	o.Processes = max(o.Processes, 1)
 	return o
 }
 
@@ -78,7 +95,7 @@ func (o Options) withDefaults() Options {
 // out. It returns the summary; the error is for a demo that could not run.
 func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	o = o.withDefaults()
-	var sum Summary
+	sum := Summary{Mixed: -1, Processes: int64(o.Processes)}
 	addr := o.Engine
 	var srv *enginetest.Server
 	if addr == "" {
@@ -100,112 +117,176 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		fmt.Fprintf(out, "fake engine on %s: start blue, %s, rejects with %s, flips every %s\n",
 			addr, o.Mode, o.Reject, o.FlipEvery)
 	}
-
-	start := time.Now()
-	var opened atomic.Pointer[client.Conn] // for onChange, which may run before Open returns
-	var outMu sync.Mutex
-	printf := func(format string, args ...any) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		fmt.Fprintf(out, format, args...)
-	}
-	var switches atomic.Int64
-	var ended atomic.Bool // the workers are done: report no more switches
-	onChange := func(old, next cache.State) {
-		c := opened.Load()
-		if !old.Active.Valid() || old.Active == next.Active || c == nil || ended.Load() {
-			return
-		}
-		switches.Add(1)
-		printf("%7.3fs  switch %s -> %s  generation %d  pins in flight %d\n",
-			time.Since(start).Seconds(), old.Active, next.Active, next.Generation, c.Coordinator().Pins().Of(old.Active))
-	}
-	conn, err := client.Open(client.Config{
-		Addr: addr, User: o.User, Password: o.Password,
+	cfg := fleet.Config{
+		Engine: addr, User: o.User, Password: o.Password,
 		Catalog: o.Catalog, Schema: o.Schema, Cluster: o.Cluster,
-		Coordination: coordinator.Config{Policy: o.Policy, OnChange: onChange},
+		Query: o.Query, NoFetch: o.NoFetch, Workers: o.Workers,
+		RedisURL:     o.RedisURL,
+		Coordination: coordinator.Config{Policy: o.Policy},
 		Logger:       o.Logger,
-	})
+	}
+	t := newTracker(out)
+	var st fleet.Stats
+	var err error
+	if o.Processes == 1 {
+		t.printf("%d workers for %s, policy %s: %s\n", o.Workers, o.Duration, o.Policy, o.Query)
+		stop := make(chan struct{})
+		timer := time.AfterFunc(o.Duration, func() { close(stop) })
+		defer timer.Stop()
+		st, err = fleet.Run(ctx, cfg, stop, t.report)
+	} else {
+		st, err = runProcesses(ctx, o, cfg, t)
+	}
+	t.end()
 	if err != nil {
 		return sum, err
 	}
-	defer conn.Close()
-	opened.Store(conn)
-	printf("%d workers for %s, policy %s: %s\n", o.Workers, o.Duration, o.Policy, o.Query)
-
-	// Workers start queries until the duration ends; a query under way
-	// then finishes with the parent ctx.
-	stop := make(chan struct{})
-	time.AfterFunc(o.Duration, func() { close(stop) })
-	var queries, failed, rows atomic.Int64
-	var wg sync.WaitGroup
-	for range o.Workers {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case <-ctx.Done():
-					return
-				default:
-				}
-				n, err := runOne(ctx, conn, o)
-				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-					return
-				}
-				queries.Add(1)
-				rows.Add(n)
-				if err != nil {
-					if failed.Add(1) <= 10 {
-						printf("%7.3fs  query failed: %v\n", time.Since(start).Seconds(), err)
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	ended.Store(true)
-
-	st := conn.Stats()
-	sum = Summary{
-		Queries:       queries.Load(),
-		Failed:        failed.Load(),
-		Rows:          rows.Load(),
-		Switches:      switches.Load(),
-		Probes:        int64(st.Coordinator.Probes),
-		Mixed:         -1,
-		WrongStrategy: int64(st.Coordinator.WrongStrategy),
-		Replays:       int64(st.Replays),
-	}
+	sum.Queries, sum.Failed, sum.Rows = st.Queries, st.Failed, st.Rows
+	sum.Probes, sum.WrongStrategy, sum.Replays = st.Probes, st.WrongStrategy, st.Replays
+	sum.Switches, sum.MaxConvergeMs = t.switches(), t.maxConvergeMs()
 	if srv != nil {
 		sum.Mixed = int64(len(srv.MixedQueries()))
 	}
-	printf("queries %d, failed %d, rows %d, switches %d, probes %d, mixed %d, 456s %d, replays %d\n",
-		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays)
+	t.printf("queries %d, failed %d, rows %d, switches %d, probes %d, mixed %d, 456s %d, replays %d, processes %d, max converge %d ms\n",
+		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays,
+		sum.Processes, sum.MaxConvergeMs)
 	return sum, ctx.Err()
 }
 
-// runOne runs the query once, reading every row unless NoFetch, and returns
-// the rows read.
-func runOne(ctx context.Context, conn *client.Conn, o Options) (int64, error) {
-	if o.NoFetch {
-		return 0, conn.Exec(ctx, o.Query)
+// runProcesses runs the workers in o.Processes processes sharing a Redis.
+func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) (fleet.Stats, error) {
+	var st fleet.Stats
+	if o.WorkerCommand == nil {
+		return st, fmt.Errorf("demo: no way to start worker processes")
 	}
-	r, err := conn.Query(ctx, o.Query)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for r.Next(ctx) {
-		if _, err := r.Values(); err != nil {
-			r.Close()
-			return n, err
+	url := o.RedisURL
+	if url == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return st, fmt.Errorf("demo: start an in-memory redis: %w", err)
 		}
-		n++
+		defer mr.Close()
+		url = "redis://" + mr.Addr()
+		t.printf("in-memory redis on %s\n", mr.Addr())
 	}
-	if err := r.Err(); err != nil {
-		r.Close()
-		return n, err
+	cfg.RedisURL = url
+	args := WorkerFlags(cfg)
+	procs, err := fleet.Start(o.Processes, func(int) *exec.Cmd {
+		cmd := o.WorkerCommand(args)
+		cmd.Env = append(cmd.Environ(), "E6COORD_PASSWORD="+cfg.Password)
+		return cmd
+	})
+	if err != nil {
+		return st, err
 	}
-	return n, r.Close()
+	t.printf("%d processes × %d workers for %s, policy %s: %s\n", o.Processes, o.Workers, o.Duration, o.Policy, o.Query)
+	timer := time.AfterFunc(o.Duration, procs.Stop)
+	defer timer.Stop()
+	stopOnCancel := context.AfterFunc(ctx, procs.Stop)
+	defer stopOnCancel()
+	summaries := 0
+	for r := range procs.Reports() {
+		t.report(r)
+		if r.Event == "summary" && r.Stats != nil {
+			st.Add(*r.Stats)
+			summaries++
+		}
+	}
+	if err := procs.Wait(); err != nil {
+		return st, err
+	}
+	if summaries != o.Processes {
+		return st, fmt.Errorf("demo: %d of %d worker processes reported", summaries, o.Processes)
+	}
+	return st, nil
+}
+
+// WorkerFlags returns the flags of `e6coord demo-worker` for cfg, the
+// password excepted.
+func WorkerFlags(cfg fleet.Config) []string {
+	return []string{
+		"--engine", cfg.Engine, "--user", cfg.User,
+		"--catalog", cfg.Catalog, "--schema", cfg.Schema, "--cluster", cfg.Cluster,
+		"--query", cfg.Query, "--fetch=" + strconv.FormatBool(!cfg.NoFetch),
+		"--workers", strconv.Itoa(cfg.Workers), "--redis", cfg.RedisURL,
+		"--policy", cfg.Coordination.Policy.String(),
+	}
+}
+
+// tracker prints and tallies the reports of the workers.
+type tracker struct {
+	start time.Time
+	mu    sync.Mutex // guards out and the fields below
+	out   io.Writer
+	ended bool
+	gens  map[uint64]*switchSeen // switches by generation
+	fails int
+}
+
+type switchSeen struct {
+	changedAtMs, lastSeenNs int64
+}
+
+func newTracker(out io.Writer) *tracker {
+	return &tracker{start: time.Now(), out: out, gens: map[uint64]*switchSeen{}}
+}
+
+func (t *tracker) printf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.out, format, args...)
+}
+
+// report takes a worker's report.
+func (t *tracker) report(r fleet.Report) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended {
+		return
+	}
+	elapsed := time.Since(t.start).Seconds()
+	switch r.Event {
+	case "change":
+		if r.Old == "" {
+			return // the first colour a process learnt, not a switch
+		}
+		s, ok := t.gens[r.Generation]
+		if !ok {
+			s = &switchSeen{changedAtMs: r.ChangedAtMs}
+			t.gens[r.Generation] = s
+			fmt.Fprintf(t.out, "%7.3fs  switch %s -> %s  generation %d  pins in flight %d\n",
+				elapsed, r.Old, r.Active, r.Generation, r.Pins)
+		}
+		s.lastSeenNs = max(s.lastSeenNs, r.SeenAtNs)
+	case "failed":
+		if t.fails++; t.fails <= 10 {
+			fmt.Fprintf(t.out, "%7.3fs  query failed: %s\n", elapsed, r.Error)
+		}
+	}
+}
+
+// end stops taking reports.
+func (t *tracker) end() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ended = true
+}
+
+func (t *tracker) switches() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int64(len(t.gens))
+}
+
+// maxConvergeMs is the longest time from a switch's commit to the last
+// process adopting it.
+func (t *tracker) maxConvergeMs() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var worst int64
+	for _, s := range t.gens {
+		d := s.lastSeenNs - s.changedAtMs*int64(time.Millisecond)
+		worst = max(worst, int64(math.Ceil(float64(d)/float64(time.Millisecond))))
+	}
+	return worst
 }

@@ -1,0 +1,193 @@
+package integration
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/internal/fleet"
+	"github.com/e6coord/e6coord/internal/redistest"
+)
+
+// Budgets of DESIGN.md's reliability section.
+const (
+	convergeBudget = time.Second     // fleet re-converged after Redis is back
+	detectBudget   = 2 * time.Second // a silent cut detected
+)
+
+// newEngine starts a fake engine that flips colour on a schedule.
+func newEngine(t *testing.T, mode enginetest.SwitchMode, flipEvery time.Duration, adjust ...func(*enginetest.Options)) *enginetest.Server {
+	t.Helper()
+	o := enginetest.Options{Mode: mode, FlipEvery: flipEvery, User: user, Password: password, MaxLog: 1}
+	for _, f := range adjust {
+		f(&o)
+	}
+	srv, err := enginetest.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFaults runs worker processes that loop queries through switches while
+// Redis fails in three ways: no query fails, none carries two colours, no
+// generation goes backwards, the fault is detected and the fleet
+// re-converges within budget.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fleets of processes")
+	}
+	redistest.Require(t)
+	for _, sc := range []struct {
+		name  string
+		proxy bool
+		fault func(t *testing.T, r *redistest.Server, p *redistest.Proxy) (back func())
+	}{
+		{"redis-restart-empty", false, func(t *testing.T, r *redistest.Server, _ *redistest.Proxy) func() {
+			r.Kill()
+			return r.Restart
+		}},
+		{"redis-paused-3s", false, func(t *testing.T, r *redistest.Server, _ *redistest.Proxy) func() {
+			r.Pause()
+			return func() {
+				<-time.After(3 * time.Second) // the fault lasts 3 s
+				r.Resume()
+			}
+		}},
+		{"silent-cut", true, func(t *testing.T, _ *redistest.Server, p *redistest.Proxy) func() {
+			p.Cut()
+			return p.Heal
+		}},
+	} {
+		t.Run("backend=redis/scenario="+sc.name, func(t *testing.T) {
+			r := redistest.Start(t)
+			var p *redistest.Proxy
+			url := r.URL()
+			if sc.proxy {
+				p = redistest.NewProxy(t, r.Addr())
+				url = "redis://" + p.Addr() + "/0"
+			}
+			srv := newEngine(t, enginetest.SwitchOnClear, 300*time.Millisecond)
+			procs := startWorkers(t, 4, spec{
+				Engine: srv.Addr(), RedisURL: url, Workers: 3,
+				StatusEvery: 20 * time.Millisecond, PinTTL: 3 * time.Second,
+			})
+			obs := observe(procs)
+			pids := procs.PIDs()
+			obs.waitUntil(t, "workers ready", 30*time.Second, func() bool { return len(obs.ready) == len(pids) })
+			start := time.Now()
+			obs.waitUntil(t, "two switches before the fault", 20*time.Second, func() bool { return obs.switchesSince(start) >= 2 })
+
+			faultAt := time.Now()
+			back := sc.fault(t, r, p)
+			var detected time.Time
+			obs.waitUntil(t, "every process degraded", 10*time.Second, func() bool {
+				var ok bool
+				detected, ok = obs.allStatus(pids, faultAt, func(r fleet.Report) bool { return r.Degraded })
+				return ok
+			})
+			t.Logf("fault detected by every process after %v", detected.Sub(faultAt))
+			if sc.proxy && detected.Sub(faultAt) > detectBudget {
+				t.Errorf("silent cut detected after %v, budget %v", detected.Sub(faultAt), detectBudget)
+			}
+
+			back()
+			backAt := time.Now()
+			var converged time.Time
+			obs.waitUntil(t, "every process back on the store", 10*time.Second, func() bool {
+				var ok bool
+				converged, ok = obs.allStatus(pids, backAt, func(r fleet.Report) bool { return !r.Degraded })
+				return ok
+			})
+			t.Logf("fleet re-converged %v after the store was back", converged.Sub(backAt))
+			if converged.Sub(backAt) > convergeBudget {
+				t.Errorf("re-converged after %v, budget %v", converged.Sub(backAt), convergeBudget)
+			}
+			after := time.Now()
+			obs.waitUntil(t, "two switches after the fault", 20*time.Second, func() bool { return obs.switchesSince(after) >= 2 })
+
+			procs.Stop()
+			obs.waitUntil(t, "every summary", 30*time.Second, func() bool { return len(obs.summaries) == len(pids) })
+			sum := obs.check(t)
+			if mixed := srv.MixedQueries(); len(mixed) > 0 {
+				t.Errorf("%d queries carried two colours", len(mixed))
+			}
+			t.Logf("queries %d, engine switches %d, probes %d, replays %d, 456s %d, store errors %d",
+				sum.Queries, srv.State().Switches, sum.Probes, sum.Replays, sum.WrongStrategy, sum.StoreErrors)
+		})
+	}
+}
+
+// TestCrashedWorkerPinsExpire kills a worker process that holds pins: they
+// are gone within the lease TTL plus a second, and stop holding a Drain
+// switch.
+func TestCrashedWorkerPinsExpire(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fleets of processes")
+	}
+	redistest.Require(t)
+	r := redistest.Start(t)
+	// Once blocking, hold queries between prepare and execute: each holds
+	// a pin on blue.
+	var blocking atomic.Bool
+	release := make(chan struct{})
+	srv := newEngine(t, enginetest.Overlap, 0, func(o *enginetest.Options) {
+		o.Inject = func(ctx context.Context, method string, _ proto.Message) error {
+			if blocking.Load() && method == e6xpb.QueryEngineService_ExecuteStatementV2_FullMethodName {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	const pinTTL = 2 * time.Second
+	procs := startWorkers(t, 1, spec{Engine: srv.Addr(), RedisURL: r.URL(), Workers: 4, PinTTL: pinTTL})
+	obs := observe(procs)
+	obs.waitUntil(t, "worker ready", 30*time.Second, func() bool { return len(obs.ready) == 1 })
+	blocking.Store(true)
+
+	watcher := openConn(t, srv, r.URL())
+	ctx := context.Background()
+	waitPins(t, r.URL(), srv.Addr(), 4)
+
+	// A switch is announced and accepted; the pins hold it (Drain).
+	if err := srv.BeginSwitch(cache.Green); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watcher.Schemas(ctx); err != nil { // hears new_strategy
+		t.Fatal(err)
+	}
+	waitRecord(t, watcher, "green accepted", func(st cache.State) bool {
+		return st.Pending == cache.Green && !st.AcceptedAt.IsZero()
+	})
+	if err := watcher.Coordinator().Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := watcher.Coordinator().Snapshot().Active; got != cache.Blue {
+		t.Fatalf("switched with pins held: active %v", got)
+	}
+
+	killedAt := time.Now()
+	if err := procs.Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	waitRecord(t, watcher, "green active", func(st cache.State) bool { return st.Active == cache.Green })
+	took := time.Since(killedAt)
+	t.Logf("dead worker's pins expired and the drain ended %v after the kill (lease %v)", took, pinTTL)
+	if took > pinTTL+time.Second {
+		t.Errorf("switch %v after the kill, budget %v", took, pinTTL+time.Second)
+	}
+	if n := watcher.Coordinator().Pins(); n.Total() != 0 {
+		t.Errorf("watcher holds pins: %+v", n)
+	}
+}

@@ -1,0 +1,110 @@
+// Package integration runs fleets of real worker processes against a real
+// redis-server and the fake engine, and injects faults: Redis killed and
+// restarted empty, paused, cut off silently; a worker killed.
+//
+// The tests need redis-server; they skip without it unless
+// E6COORD_REQUIRE_REDIS=1 (as .ci/run sets). `go test -short` skips them.
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/fleet"
+)
+
+// workerEnv carries a worker process's spec from the test to the worker.
+const workerEnv = "E6COORD_INTEGRATION_WORKER"
+
+// spec is what a worker process runs.
+type spec struct {
+	Engine      string
+	RedisURL    string
+	Workers     int
+	Query       string
+	Policy      string
+	PinTTL      time.Duration
+	StatusEvery time.Duration
+}
+
+// TestMain runs the worker body when the test binary is started as a
+// worker process, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if raw := os.Getenv(workerEnv); raw != "" {
+		os.Exit(worker(raw))
+	}
+	os.Exit(m.Run())
+}
+
+func worker(raw string) int {
+	var sp spec
+	if err := json.Unmarshal([]byte(raw), &sp); err != nil {
+		fmt.Fprintln(os.Stderr, "worker spec:", err)
+		return 2
+	}
+	policy, err := coordinator.ParsePolicy(sp.Policy)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	stop := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	cfg := fleet.Config{
+		Engine: sp.Engine, User: user, Password: password,
+		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+		Query: sp.Query, Workers: sp.Workers, RedisURL: sp.RedisURL, StatusEvery: sp.StatusEvery,
+		Coordination: coordinator.Config{Policy: policy, PinTTL: sp.PinTTL},
+	}
+	if os.Getenv("E6COORD_WORKER_LOG") != "" { // debugging a scenario: the workers' records on stderr
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if err := fleet.Serve(context.Background(), cfg, stop, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 1
+	}
+	return 0
+}
+
+const user, password = "fleet", "fleet-secret"
+
+// startWorkers starts n worker processes running sp.
+func startWorkers(t *testing.T, n int, sp spec) *fleet.Processes {
+	t.Helper()
+	if sp.Query == "" {
+		sp.Query = "SELECT * FROM demo.numbers"
+	}
+	if sp.Policy == "" {
+		sp.Policy = "drain"
+	}
+	raw, err := json.Marshal(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := fleet.Start(n, func(int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
+		return cmd
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		procs.Stop()
+		for range procs.Reports() {
+		}
+		procs.Wait()
+	})
+	return procs
+}

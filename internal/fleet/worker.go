@@ -1,0 +1,244 @@
+// Package fleet runs workers that loop queries through e6coord, in this
+// process or in worker processes that report to a parent as JSON lines: the
+// machinery of `e6coord demo --processes` and of the integration tests.
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/coordinator"
+)
+
+// Config configures the workers of one process.
+type Config struct {
+	Engine                   string // the engine's host:port
+	User, Password           string
+	Catalog, Schema, Cluster string
+	Query                    string        // the SQL each worker runs
+	NoFetch                  bool          // Exec instead of reading every row
+	Workers                  int           // concurrent workers; 0 makes one call to learn the colour, then waits
+	StatusEvery              time.Duration // how often to report status; 0: never
+	Store                    cache.Store
+	RedisURL                 string // when Store is nil: share the state through this Redis
+	Coordination             coordinator.Config
+	Logger                   *slog.Logger
+}
+
+// Report is one line a worker process writes: a change of the active
+// colour it saw, a failed query, or its summary at the end.
+type Report struct {
+	Event string `json:"event"` // "ready", "change", "status", "failed" or "summary"
+	PID   int    `json:"pid"`
+
+	// status: the process's view, every StatusEvery
+	Degraded bool   `json:"degraded,omitempty"`
+	Probes   uint64 `json:"probes,omitempty"`
+
+	// change
+	Generation  uint64 `json:"gen,omitempty"`
+	Old         string `json:"old,omitempty"`
+	Active      string `json:"active,omitempty"`
+	ChangedAtMs int64  `json:"changed_at_ms,omitempty"` // when the record changed (committer's clock)
+	SeenAtNs    int64  `json:"seen_at_ns,omitempty"`    // when this process adopted it
+	Pins        int    `json:"pins,omitempty"`          // this process's pins on the old colour then
+
+	// failed
+	Error string `json:"error,omitempty"`
+
+	// summary
+	Stats *Stats `json:"stats,omitempty"`
+}
+
+// Stats counts what the workers of one process did.
+type Stats struct {
+	Queries       int64 `json:"queries"`
+	Failed        int64 `json:"failed"`
+	Rows          int64 `json:"rows"`
+	Probes        int64 `json:"probes"`
+	WrongStrategy int64 `json:"wrong_strategy"`
+	Replays       int64 `json:"replays"`
+	Switches      int64 `json:"switches"`
+	StoreErrors   int64 `json:"store_errors"`
+}
+
+// Add adds o to s.
+func (s *Stats) Add(o Stats) {
+	s.Queries += o.Queries
+	s.Failed += o.Failed
+	s.Rows += o.Rows
+	s.Probes += o.Probes
+	s.WrongStrategy += o.WrongStrategy
+	s.Replays += o.Replays
+	s.Switches += o.Switches
+	s.StoreErrors += o.StoreErrors
+}
+
+// Run opens a connection and runs cfg.Workers workers that loop the query
+// until stop is closed or ctx is done; a query under way when stop closes
+// finishes. report is called for every change of the active colour and
+// every failed query, from any goroutine. It returns the workers' stats.
+func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Report)) (Stats, error) {
+	var opened atomic.Pointer[client.Conn]
+	var switches atomic.Int64
+	pid := os.Getpid()
+	ccfg := cfg.Coordination
+	userChange := ccfg.OnChange
+	ccfg.OnChange = func(old, next cache.State) {
+		if userChange != nil {
+			userChange(old, next)
+		}
+		if next.Generation <= old.Generation {
+			report(Report{Event: "failed", PID: pid, Error: fmt.Sprintf("generation went from %d to %d", old.Generation, next.Generation)})
+		}
+		if old.Active == next.Active || !next.Active.Valid() {
+			return
+		}
+		r := Report{Event: "change", PID: pid, Generation: next.Generation, Old: old.Active.String(),
+			Active: next.Active.String(), ChangedAtMs: next.ChangedAt.UnixMilli(), SeenAtNs: time.Now().UnixNano()}
+		if c := opened.Load(); c != nil {
+			r.Pins = c.Coordinator().Pins().Of(old.Active)
+		}
+		if old.Active.Valid() {
+			switches.Add(1)
+		}
+		report(r)
+	}
+	conn, err := client.Open(client.Config{
+		Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
+		Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
+		Store: cfg.Store, RedisURL: cfg.RedisURL,
+		Coordination: ccfg, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	defer conn.Close()
+	opened.Store(conn)
+	if err := conn.HealthCheck(ctx); err != nil {
+		return Stats{}, fmt.Errorf("fleet: first call: %w", err)
+	}
+	report(Report{Event: "ready", PID: pid, Generation: conn.Coordinator().Snapshot().Generation,
+		Active: conn.Coordinator().Snapshot().Active.String()})
+
+	var wg sync.WaitGroup
+	if cfg.StatusEvery > 0 {
+		done := make(chan struct{})
+		defer func() {
+			close(done)
+			wg.Wait()
+		}()
+		wg.Go(func() {
+			t := time.NewTicker(cfg.StatusEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+				c := conn.Coordinator()
+				snap, st := c.Snapshot(), c.Stats()
+				report(Report{Event: "status", PID: pid, Generation: snap.Generation, Active: snap.Active.String(),
+					Degraded: st.Degraded, Probes: st.Probes, SeenAtNs: time.Now().UnixNano()})
+			}
+		})
+	}
+	var queries, failed, rows atomic.Int64
+	var workers sync.WaitGroup
+	if cfg.Workers == 0 {
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		}
+	}
+	for range cfg.Workers {
+		workers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				n, err := runOne(ctx, conn, cfg)
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					return
+				}
+				queries.Add(1)
+				rows.Add(n)
+				if err != nil {
+					failed.Add(1)
+					report(Report{Event: "failed", PID: pid, Error: err.Error()})
+				}
+			}
+		})
+	}
+	workers.Wait()
+	st := conn.Stats()
+	return Stats{
+		Queries:       queries.Load(),
+		Failed:        failed.Load(),
+		Rows:          rows.Load(),
+		Probes:        int64(st.Coordinator.Probes),
+		WrongStrategy: int64(st.Coordinator.WrongStrategy),
+		Replays:       int64(st.Replays),
+		Switches:      switches.Load(),
+		StoreErrors:   int64(st.Coordinator.StoreErrors),
+	}, ctx.Err()
+}
+
+// runOne runs the query once, reading every row unless NoFetch, and returns
+// the rows read.
+func runOne(ctx context.Context, conn *client.Conn, cfg Config) (int64, error) {
+	if cfg.NoFetch {
+		return 0, conn.Exec(ctx, cfg.Query)
+	}
+	r, err := conn.Query(ctx, cfg.Query)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for r.Next(ctx) {
+		if _, err := r.Values(); err != nil {
+			r.Close()
+			return n, err
+		}
+		n++
+	}
+	if err := r.Err(); err != nil {
+		r.Close()
+		return n, err
+	}
+	return n, r.Close()
+}
+
+// Serve is the body of a worker process: it runs the workers until stop
+// closes (or ctx is done), writing every report and then its summary to out
+// as JSON lines. It writes a "ready" report once its connection is open.
+func Serve(ctx context.Context, cfg Config, stop <-chan struct{}, out io.Writer) error {
+	var mu sync.Mutex
+	enc := json.NewEncoder(out)
+	write := func(r Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(r)
+	}
+	st, err := Run(ctx, cfg, stop, write)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		write(Report{Event: "failed", PID: os.Getpid(), Error: err.Error()})
+	}
+	write(Report{Event: "summary", PID: os.Getpid(), Stats: &st})
+	return err
+}
