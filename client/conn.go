@@ -21,6 +21,7 @@ import (
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/retry"
 )
 
 // DefaultPrefetchBytes is the default of [Config.PrefetchBytes].
@@ -246,7 +247,7 @@ func (c *Conn) dropSession(sess *session) {
 func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *session) error) error {
 	var last error
 	for attempt := 1; attempt <= c.attempts; attempt++ {
-		if err := sleep(ctx, coordinator.Backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
 			return err
 		}
 		s, err := c.coord.Resolve(ctx)

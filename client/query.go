@@ -8,8 +8,8 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
-	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/internal/retry"
 )
 
 // query is a prepared query, pinned to the colour and session it was
@@ -79,7 +79,7 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 			c.dropSession(q.sess)
 		}
 		c.replays.Add(1)
-		if err := sleep(ctx, coordinator.Backoff(attempt+1)); err != nil {
+		if err := retry.Sleep(ctx, retry.Backoff(attempt+1)); err != nil {
 			return nil, err
 		}
 	}

@@ -196,22 +196,6 @@ func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	for n := 1; n <= 2; n++ {
-		if d := coordinator.Backoff(n); d != 0 {
-			t.Errorf("Backoff(%d) = %v, want 0", n, d)
-		}
-	}
-	for n := 3; n <= 20; n++ {
-		base := min(20*time.Millisecond<<min(n-3, 10), time.Second)
-		for range 50 {
-			if d := coordinator.Backoff(n); d < base/2 || d >= base*3/2 {
-				t.Fatalf("Backoff(%d) = %v, want in [%v, %v)", n, d, base/2, base*3/2)
-			}
-		}
-	}
-}
-
 // §1, §6: a stale cache or a 456 with a pending colour known costs one probe.
 func TestRejectionWithPendingProbesPendingFirst(t *testing.T) {
 	e := newEnv(t, cache.Blue)

@@ -4,17 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"github.com/e6coord/e6coord/cache"
-)
-
-// Backoff before the third and later attempts of [Coordinator.Do]: base
-// doubles per attempt, jittered by ±50%, capped.
-const (
-	retryBase = 20 * time.Millisecond
-	retryCap  = time.Second
+	"github.com/e6coord/e6coord/internal/retry"
 )
 
 // Do runs call, a call not tied to a query, with the colour it must carry,
@@ -27,7 +19,7 @@ func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s c
 	var last error
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
 		if attempt > 2 {
-			if err := sleep(ctx, Backoff(attempt)); err != nil {
+			if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
 				return err
 			}
 		}
@@ -47,31 +39,4 @@ func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s c
 		c.Invalidate(s)
 	}
 	return fmt.Errorf("coordinator: gave up after %d attempts: %w", c.cfg.MaxAttempts, last)
-}
-
-// Backoff returns the jittered wait before attempt n (1-based) of a retried
-// call: none before the first two, then 20ms doubling per attempt, ±50%,
-// capped at a second.
-func Backoff(n int) time.Duration {
-	if n <= 2 {
-		return 0
-	}
-	d := retryBase << min(n-3, 10)
-	d = min(d, retryCap)
-	return d/2 + rand.N(d)
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

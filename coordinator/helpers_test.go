@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/memory"
 	"github.com/e6coord/e6coord/coordinator"
 )
@@ -25,26 +26,6 @@ var (
 
 // waitTimeout bounds every wait on a condition in these tests.
 const waitTimeout = 10 * time.Second
-
-// clock is a fake clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // engine is a scripted engine behind a probe function: it accepts the
 // colours it is told to, or fails every probe with fatal.
@@ -120,14 +101,14 @@ func (e *engine) callsOf(s cache.Strategy) int {
 // env is a store and clock shared by the coordinators of one test.
 type env struct {
 	t     testing.TB
-	clock *clock
+	clock *cachetest.Clock
 	store cache.Store
 	eng   *engine
 }
 
 func newEnv(t testing.TB, accept ...cache.Strategy) *env {
 	t.Helper()
-	clk := newClock()
+	clk := cachetest.NewClock(t0)
 	st := memory.New(memory.Options{Now: clk.Now})
 	t.Cleanup(func() { st.Close() })
 	return &env{t: t, clock: clk, store: st, eng: newEngine(accept...)}

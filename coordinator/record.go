@@ -28,12 +28,7 @@ func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (
 		if !ok {
 			return base, false
 		}
-		next.Generation = max(old, c.Snapshot().Generation) + 1
-		next.ChangedAt = c.cfg.Now()
-		next.ChangedBy = c.cfg.ID
-		sctx, cancel := c.storeCtx(ctx)
-		got, err := c.store.CompareAndSwap(sctx, c.cfg.Scope, old, next)
-		cancel()
+		got, err := c.swap(ctx, old, next)
 		switch {
 		case err == nil:
 			c.sawStored(got.Generation)
@@ -59,6 +54,18 @@ func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (
 	}
 	c.log.Warn("record changed under us too often; giving up this change")
 	return c.Snapshot(), false
+}
+
+// swap stamps next with a generation above old and above the local one, and
+// with this process as its changer, and stores it if the stored generation
+// is old.
+func (c *Coordinator) swap(ctx context.Context, old uint64, next cache.State) (cache.State, error) {
+	next.Generation = max(old, c.Snapshot().Generation) + 1
+	next.ChangedAt = c.cfg.Now()
+	next.ChangedBy = c.cfg.ID
+	sctx, cancel := c.storeCtx(ctx)
+	defer cancel()
+	return c.store.CompareAndSwap(sctx, c.cfg.Scope, old, next)
 }
 
 // updateLocal applies change to the local record only, and marks it for
@@ -148,26 +155,20 @@ func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint6
 		c.log.Info("store lost the record; writing ours back", "record", local.String())
 	case st.Generation != known:
 		c.log.Info("store moved on while unreachable; taking its record", "record", st.String())
-		c.writeOver(ctx, st.Generation, func(cache.State) (cache.State, bool) { return st, true })
+		c.writeOver(ctx, st.Generation, st)
 		return
 	case dirty && st.Generation == known:
 		c.log.Info("writing back the record changed while the store was unreachable", "record", local.String())
 	default:
 		return
 	}
-	c.writeOver(ctx, st.Generation, func(cur cache.State) (cache.State, bool) { return cur, true })
+	c.writeOver(ctx, st.Generation, local)
 }
 
-// writeOver stores change(local record) over the stored generation old,
-// once; a conflict means someone else wrote, and their record is adopted.
-func (c *Coordinator) writeOver(ctx context.Context, old uint64, change func(cache.State) (cache.State, bool)) {
-	next, _ := change(c.Snapshot())
-	next.Generation = max(old, c.Snapshot().Generation) + 1
-	next.ChangedAt = c.cfg.Now()
-	next.ChangedBy = c.cfg.ID
-	sctx, cancel := c.storeCtx(ctx)
-	got, err := c.store.CompareAndSwap(sctx, c.cfg.Scope, old, next)
-	cancel()
+// writeOver stores content over the stored generation old, once; a
+// conflict means someone else wrote, and their record is adopted.
+func (c *Coordinator) writeOver(ctx context.Context, old uint64, content cache.State) {
+	got, err := c.swap(ctx, old, content)
 	switch {
 	case err == nil, errors.Is(err, cache.ErrConflict):
 		c.sawStored(got.Generation)
