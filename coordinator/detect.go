@@ -200,6 +200,14 @@ func (c *Coordinator) probeAndCommit(ctx context.Context) (cache.Strategy, error
 		wg.Wait()
 	}
 
+	// The active colour was rejected and the engine accepted the pending
+	// one a moment ago (an overlap ending): that is the switch, no probe.
+	if p := st.Pending; snap.rejected && p.Valid() && !st.AcceptedAt.IsZero() &&
+		c.cfg.Now().Before(st.AcceptedAt.Add(c.cfg.CacheTTL)) {
+		r.tried[p] = true
+		c.log.Info("active colour rejected; switching to the accepted pending colour", "colour", p.String())
+		return c.commitDetected(ctx, p, st, &r)
+	}
 	// An aged colour: one call confirms it.
 	if st.Active.Valid() && !snap.rejected {
 		probe(st.Active)

@@ -283,3 +283,33 @@ func TestLateStarterAdoptsRecord(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// §5, §6: when the engine ends an overlap, a rejection of the old colour
+// switches to the pending colour it accepted, without another probe.
+func TestOverlapEndSwitchesWithoutProbe(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	c := e.coord()
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	e.eng.set(cache.Blue, cache.Green)
+	c.Announce("green")
+	waitFor(t, c, "green accepted", accepted(cache.Green))
+	probes := e.eng.total()
+
+	e.eng.set(cache.Green) // the overlap ends
+	c.Invalidate(cache.Blue)
+	resolve(t, c, cache.Green)
+	if n := e.eng.total() - probes; n != 0 {
+		t.Errorf("probes after the overlap ended = %d, want 0", n)
+	}
+	if st := c.Snapshot(); !active(cache.Green)(st) {
+		t.Errorf("record %s, want green active", st)
+	}
+	// The pinned query keeps blue; its pin goes on holding nothing up.
+	if pin, err := e.store.Lookup(ctx, scope, "q"); err != nil || pin.Strategy != cache.Blue {
+		t.Errorf("Lookup(q) = %+v, %v; want blue", pin, err)
+	}
+}

@@ -74,7 +74,7 @@ func TestFaults(t *testing.T) {
 				p = redistest.NewProxy(t, r.Addr())
 				url = "redis://" + p.Addr() + "/0"
 			}
-			srv := newEngine(t, enginetest.SwitchOnClear, 300*time.Millisecond)
+			srv := newEngine(t, enginetest.SwitchOnClear, time.Second)
 			procs := startWorkers(t, 4, spec{
 				Engine: srv.Addr(), RedisURL: url, Workers: 3,
 				StatusEvery: 20 * time.Millisecond, PinTTL: 3 * time.Second,
