@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -72,6 +73,10 @@ type Summary struct {
 	// MaxConvergeMs is the longest time from a switch being committed to
 	// the last process adopting it, in milliseconds, rounded up.
 	MaxConvergeMs int64 `json:"max_converge_ms"`
+	// ConvergeP50Us and ConvergeP99Us are percentiles of the time from a
+	// switch being committed to each process adopting it, in microseconds.
+	ConvergeP50Us int64 `json:"converge_p50_us"`
+	ConvergeP99Us int64 `json:"converge_p99_us"`
 }
 
 func (o Options) withDefaults() Options {
@@ -144,12 +149,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	sum.Queries, sum.Failed, sum.Rows = st.Queries, st.Failed, st.Rows
 	sum.Probes, sum.WrongStrategy, sum.Replays = st.Probes, st.WrongStrategy, st.Replays
 	sum.Switches, sum.MaxConvergeMs = t.switches(), t.maxConvergeMs()
+	sum.ConvergeP50Us, sum.ConvergeP99Us = t.lagPercentile(50), t.lagPercentile(99)
 	if srv != nil {
 		sum.Mixed = int64(len(srv.MixedQueries()))
 	}
-	t.printf("queries %d, failed %d, rows %d, switches %d, probes %d, mixed %d, 456s %d, replays %d, processes %d, max converge %d ms\n",
-		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays,
-		sum.Processes, sum.MaxConvergeMs)
+	t.printf("queries %d, failed %d, rows %d, switches %d, probes %d, mixed %d, 456s %d, replays %d\n",
+		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays)
+	t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
+		sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
 	return sum, ctx.Err()
 }
 
@@ -220,6 +227,7 @@ type tracker struct {
 	out   io.Writer
 	ended bool
 	gens  map[uint64]*switchSeen // switches by generation
+	lags  []time.Duration        // from each switch's commit to each process adopting it
 	fails int
 }
 
@@ -258,6 +266,7 @@ func (t *tracker) report(r fleet.Report) {
 				elapsed, r.Old, r.Active, r.Generation, r.Pins)
 		}
 		s.lastSeenNs = max(s.lastSeenNs, r.SeenAtNs)
+		t.lags = append(t.lags, time.Duration(r.SeenAtNs-r.ChangedAtMs*int64(time.Millisecond)))
 	case "failed":
 		if t.fails++; t.fails <= 10 {
 			fmt.Fprintf(t.out, "%7.3fs  query failed: %s\n", elapsed, r.Error)
@@ -289,4 +298,19 @@ func (t *tracker) maxConvergeMs() int64 {
 		worst = max(worst, int64(math.Ceil(float64(d)/float64(time.Millisecond))))
 	}
 	return worst
+}
+
+// lagPercentile returns the p-th percentile of the adoption lags, in
+// microseconds. The commit time is kept to the millisecond, so a lag is
+// overstated by up to a millisecond.
+func (t *tracker) lagPercentile(p int) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lags) == 0 {
+		return 0
+	}
+	lags := slices.Clone(t.lags)
+	slices.Sort(lags)
+	i := min(len(lags)-1, (len(lags)*p+99)/100-1)
+	return lags[max(i, 0)].Microseconds()
 }
