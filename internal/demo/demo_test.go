@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 					if sum.Rows != sum.Queries*enginetest.NumbersRows {
 						t.Errorf("read %d rows in %d queries, want %d each", sum.Rows, sum.Queries, enginetest.NumbersRows)
 					}
-					if got := strings.Count(out.String(), " switch "); int64(got) != sum.Switches {
+					if got := strings.Count(out.String(), " -> "); int64(got) != sum.Switches {
 						t.Errorf("printed %d switch lines, summary says %d\n%s", got, sum.Switches, out.String())
 					}
 				})
