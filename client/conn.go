@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
@@ -86,6 +87,10 @@ type Conn struct {
 	sessions [3]atomic.Pointer[session]
 	sessGen  atomic.Uint64
 
+	// calls holds the fixed call info of calls not tied to a query, per
+	// colour, so that their headers are built once.
+	calls [3]*callInfo
+
 	replays atomic.Uint64
 	closed  sync.Once
 }
@@ -107,6 +112,9 @@ func Open(cfg Config) (*Conn, error) {
 		cfg.PrefetchBytes = DefaultPrefetchBytes
 	}
 	c := &Conn{cfg: cfg}
+	for _, s := range cache.Strategies {
+		c.calls[s] = newCallInfo(s, "")
+	}
 	store := cfg.Store
 	switch {
 	case store != nil:
@@ -175,7 +183,9 @@ func (c *Conn) closeStore() {
 func (c *Conn) Coordinator() *coordinator.Coordinator { return c.coord }
 
 // Engine returns the generated stub on the Conn's connection, whose calls
-// go through the strategy interceptor.
+// go through the strategy interceptor. A call made on it without a colour
+// fixed by [WithStrategy] carries the live colour of the moment: the calls
+// of one query must fix the colour its prepare carried, as Query does.
 func (c *Conn) Engine() e6xpb.QueryEngineServiceClient { return c.engine }
 
 // Stats counts what the Conn did.
@@ -199,7 +209,7 @@ func (c *Conn) probe(ctx context.Context, s cache.Strategy) error {
 // authenticate opens a session with colour s and makes it the colour's
 // current session.
 func (c *Conn) authenticate(ctx context.Context, s cache.Strategy) (*session, error) {
-	resp, err := c.engine.Authenticate(WithStrategy(ctx, s, ""), &e6xpb.AuthenticateRequest{
+	resp, err := c.engine.Authenticate(c.callCtx(ctx, s), &e6xpb.AuthenticateRequest{
 		User:     c.cfg.User,
 		Password: c.cfg.Password,
 	})
@@ -214,22 +224,38 @@ func (c *Conn) authenticate(ctx context.Context, s cache.Strategy) (*session, er
 	return sess, nil
 }
 
+// authTimeout bounds an authentication that callers share.
+const authTimeout = 30 * time.Second
+
 // session returns the current session for colour s, authenticating when
-// there is none; concurrent callers share one authentication.
+// there is none. Concurrent callers share one authentication, which no
+// single caller's cancellation ends; each waits on its own ctx.
 func (c *Conn) session(ctx context.Context, s cache.Strategy) (*session, error) {
 	if sess := c.sessions[s].Load(); sess != nil {
 		return sess, nil
 	}
-	v, err, _ := c.authGroup.Do(s.String(), func() (any, error) {
+	ch := c.authGroup.DoChan(s.String(), func() (any, error) {
 		if sess := c.sessions[s].Load(); sess != nil {
 			return sess, nil
 		}
-		return c.authenticate(ctx, s)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), authTimeout)
+		defer cancel()
+		return c.authenticate(actx, s)
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*session), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return v.(*session), nil
+}
+
+// callCtx returns ctx for a call not tied to a query that carries colour s.
+func (c *Conn) callCtx(ctx context.Context, s cache.Strategy) context.Context {
+	return context.WithValue(ctx, callKey{}, c.calls[s])
 }
 
 // dropSession forgets sess, if it is still current, so that the next call
@@ -245,8 +271,18 @@ func (c *Conn) dropSession(sess *session) {
 // again, a lost session is re-authenticated, and the call is retried, up to
 // MaxAttempts in all, with jittered backoff from the third attempt.
 func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *session) error) error {
+	left := c.attempts
+	return c.doWithin(ctx, &left, call)
+}
+
+// doWithin is do with an attempt budget shared with the caller: each
+// attempt takes one from *left, so that an operation made of several
+// retried steps stays within MaxAttempts in all.
+func (c *Conn) doWithin(ctx context.Context, left *int, call func(ctx context.Context, sess *session) error) error {
 	var last error
-	for attempt := 1; attempt <= c.attempts; attempt++ {
+	for *left > 0 {
+		attempt := c.attempts - *left + 1
+		*left--
 		if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
 			return err
 		}
@@ -267,7 +303,7 @@ func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *sess
 			last = err
 			continue
 		}
-		err = call(WithStrategy(ctx, s, ""), sess)
+		err = call(c.callCtx(ctx, s), sess)
 		switch {
 		case err == nil:
 			return nil
@@ -279,6 +315,9 @@ func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *sess
 			return err
 		}
 		last = err
+	}
+	if last == nil {
+		last = errors.New("no attempt left")
 	}
 	return fmt.Errorf("client: gave up after %d attempts: %w", c.attempts, last)
 }

@@ -91,8 +91,9 @@ func hasWord(s, w string) bool {
 	}
 }
 
+// isAlnum reports whether c is part of a word: a letter, digit or '_'.
 func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
 }
 
 // isSessionLost reports whether the engine refused a call because its

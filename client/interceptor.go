@@ -65,7 +65,10 @@ type InterceptorOptions struct {
 //     made once.
 //
 // It can be used alone on any grpc.ClientConn whose stubs speak the
-// engine's protocol.
+// engine's protocol. It does not pin queries: a caller that runs a query
+// through it must make every call after prepare with [WithStrategy] and the
+// colour and planner of the prepare, and pin the query with the
+// coordinator if switches should wait for it.
 func UnaryInterceptor(coord *coordinator.Coordinator, opts InterceptorOptions) grpc.UnaryClientInterceptor {
 	ic := &interceptor{coord: coord, cluster: strings.ToLower(opts.Cluster)}
 	for _, s := range []cache.Strategy{cache.Unknown, cache.Blue, cache.Green} {

@@ -9,7 +9,6 @@ import (
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/internal/resultenc"
-	"github.com/e6coord/e6coord/internal/retry"
 )
 
 // query is a prepared query, pinned to the colour and session it was
@@ -29,10 +28,11 @@ func (q *query) ctx(ctx context.Context) context.Context {
 	return context.WithValue(ctx, callKey{}, q.call)
 }
 
-// prepare prepares sql on the live colour and pins the query to it.
-func (c *Conn) prepare(ctx context.Context, sql string) (*query, error) {
+// prepare prepares sql on the live colour and pins the query to it, taking
+// its attempts from *left.
+func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, error) {
 	var q *query
-	err := c.do(ctx, func(ctx context.Context, sess *session) error {
+	err := c.doWithin(ctx, left, func(ctx context.Context, sess *session) error {
 		resp, err := c.engine.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{
 			SessionId:   sess.id,
 			Schema:      c.cfg.Schema,
@@ -50,6 +50,7 @@ func (c *Conn) prepare(ctx context.Context, sql string) (*query, error) {
 		return nil, err
 	}
 	if err := c.coord.Pin(ctx, q.id, q.strategy()); err != nil {
+		q.abandon(ctx, err)
 		return nil, err
 	}
 	return q, nil
@@ -57,10 +58,12 @@ func (c *Conn) prepare(ctx context.Context, sql string) (*query, error) {
 
 // run prepares and runs sql, replaying it from prepare when the engine
 // rejects its colour (or its session) before start returns, as long as
-// replays are allowed and attempts are left.
+// replays are allowed and attempts are left: MaxAttempts for the whole
+// operation, prepares and replays together.
 func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Context, q *query) error) (*query, error) {
-	for attempt := 1; ; attempt++ {
-		q, err := c.prepare(ctx, sql)
+	left := c.attempts
+	for {
+		q, err := c.prepare(ctx, &left, sql)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +73,7 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 		}
 		q.abandon(ctx, err)
 		wrong := IsWrongStrategy(err)
-		if (!wrong && !isSessionLost(err)) || c.cfg.NoReplay || attempt >= c.attempts {
+		if (!wrong && !isSessionLost(err)) || c.cfg.NoReplay || left <= 0 {
 			return nil, q.wrap(ctx, err)
 		}
 		if wrong {
@@ -79,9 +82,6 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 			c.dropSession(q.sess)
 		}
 		c.replays.Add(1)
-		if err := retry.Sleep(ctx, retry.Backoff(attempt+1)); err != nil {
-			return nil, err
-		}
 	}
 }
 
@@ -95,15 +95,22 @@ func (q *query) execute(ctx context.Context) error {
 	return err
 }
 
+// clearTimeout bounds the clear of a query, which runs even when the
+// caller's context has ended.
+const clearTimeout = 5 * time.Second
+
 // clear tells the engine the query is done, and releases its pin. A
-// rejection of the colour is not an error: the query is gone with it.
+// rejection of the colour is not an error: the query is gone with it. It
+// runs even if ctx is cancelled, within clearTimeout.
 func (q *query) clear(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clearTimeout)
+	defer cancel()
 	_, err := q.conn.engine.ClearOrCancelQuery(q.ctx(ctx), &e6xpb.ClearOrCancelQueryRequest{
 		EngineIP:  q.plannerIP,
 		SessionId: q.sess.id,
 		QueryId:   q.id,
 	})
-	q.conn.coord.Release(context.WithoutCancel(ctx), q.id)
+	q.conn.coord.Release(ctx, q.id)
 	if err != nil && !IsWrongStrategy(err) {
 		return fmt.Errorf("client: clear query %s: %w", q.id, err)
 	}
@@ -117,10 +124,7 @@ func (q *query) abandon(ctx context.Context, cause error) {
 		q.conn.coord.Release(context.WithoutCancel(ctx), q.id)
 		return
 	}
-	// Bounded: the caller may have given up already.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = q.clear(cctx)
+	_ = q.clear(ctx)
 }
 
 // wrap adds what the caller needs to know to an error of the query: for a
@@ -198,11 +202,11 @@ func (q *query) start(ctx context.Context) (*Rows, error) {
 	}
 	size := 0
 	for !r.done && size < q.conn.cfg.PrefetchBytes {
-		b, err := r.fetch(ctx)
+		n, err := r.fetch(ctx)
 		if err != nil {
 			return nil, err
 		}
-		size += len(b)
+		size += n
 	}
 	return r, nil
 }

@@ -24,10 +24,10 @@ type Rows struct {
 	total int64
 	cols  []Column
 
-	pending [][]byte        // fetched batches not decoded yet
-	chunk   resultenc.Chunk // the batch being read
-	row     int             // the row of chunk Values reads; -1 before the first
-	done    bool            // the engine sent its last batch
+	pending []resultenc.Chunk // fetched batches not read yet
+	chunk   resultenc.Chunk   // the batch being read
+	row     int               // the row of chunk Values reads; -1 before the first
+	done    bool              // the engine sent its last batch
 	values  []any
 	err     error
 	closed  bool
@@ -66,22 +66,8 @@ func (r *Rows) Next(ctx context.Context) bool {
 			}
 			continue
 		}
-		b := r.pending[0]
+		r.chunk, r.row = r.pending[0], 0
 		r.pending = r.pending[1:]
-		chunk, err := resultenc.DecodeChunk(b)
-		if err != nil {
-			r.fail(ctx, fmt.Errorf("client: query %s: result batch: %w", r.q.id, err))
-			return false
-		}
-		if chunk.Size <= 0 { // the engine's other way to say "no more"
-			r.done, r.pending = true, nil
-			continue
-		}
-		if len(chunk.Vectors) != len(r.cols) {
-			r.fail(ctx, fmt.Errorf("client: query %s: batch has %d columns, metadata %d", r.q.id, len(chunk.Vectors), len(r.cols)))
-			return false
-		}
-		r.chunk, r.row = chunk, 0
 	}
 	return true
 }
@@ -118,7 +104,7 @@ func (r *Rows) Close() error {
 	if r.err != nil {
 		return nil // fail cleared it
 	}
-	return r.q.clear(context.Background())
+	return r.q.clear(context.Background()) // bounded by clearTimeout
 }
 
 // fail ends the rows with err and the query with them.
@@ -127,8 +113,10 @@ func (r *Rows) fail(ctx context.Context, err error) {
 	r.err = r.q.wrap(ctx, err)
 }
 
-// fetch reads the next batch into pending, and marks the end.
-func (r *Rows) fetch(ctx context.Context) ([]byte, error) {
+// fetch reads and decodes the next batch into pending, and marks the end:
+// an empty batch, or a chunk of no rows. It returns the batch's size in
+// bytes.
+func (r *Rows) fetch(ctx context.Context) (int, error) {
 	q := r.q
 	resp, err := q.conn.engine.GetNextResultBatch(q.ctx(ctx), &e6xpb.GetNextResultBatchRequest{
 		EngineIP:  q.plannerIP,
@@ -136,15 +124,26 @@ func (r *Rows) fetch(ctx context.Context) ([]byte, error) {
 		QueryId:   q.id,
 	})
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	b := resp.GetResultBatch()
 	if len(b) == 0 {
 		r.done = true
-		return b, nil
+		return 0, nil
 	}
-	r.pending = append(r.pending, b)
-	return b, nil
+	chunk, err := resultenc.DecodeChunk(b)
+	if err != nil {
+		return 0, fmt.Errorf("client: query %s: result batch: %w", q.id, err)
+	}
+	if chunk.Size <= 0 {
+		r.done = true
+		return len(b), nil
+	}
+	if len(chunk.Vectors) != len(r.cols) {
+		return 0, fmt.Errorf("client: query %s: batch has %d columns, metadata %d", q.id, len(chunk.Vectors), len(r.cols))
+	}
+	r.pending = append(r.pending, chunk)
+	return len(b), nil
 }
 
 // Status reports whether the query has finished, and its row count.

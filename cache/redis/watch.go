@@ -128,23 +128,23 @@ func (s *Store) receive(ctx context.Context, ps *goredis.PubSub, channel string,
 	for ctx.Err() == nil && s.done.Err() == nil {
 		now := time.Now()
 		dead := heard.Add(s.hbTimeout)
-		if !now.Before(dead) {
-			return // silent for too long
-		}
-		if !now.Before(nextPing) {
+		// Silent for too long: one last short look, since under load a
+		// pong may be waiting unread, then give up.
+		final := !now.Before(dead)
+		if !final && !now.Before(nextPing) {
 			if err := ps.Ping(ctx); err != nil {
 				return
 			}
 			nextPing = now.Add(s.heartbeat)
 		}
-		wait := nextPing.Sub(now)
-		if d := dead.Sub(now); d < wait {
-			wait = d
+		wait := min(nextPing.Sub(now), dead.Sub(now))
+		if final {
+			wait = lastLook
 		}
 		// A timeout of 0 would block without a deadline.
 		msg, err := ps.ReceiveTimeout(ctx, max(wait, time.Millisecond))
 		if err != nil {
-			if isTimeout(err) {
+			if isTimeout(err) && !final {
 				continue
 			}
 			return
@@ -166,6 +166,10 @@ func (s *Store) receive(ctx context.Context, ps *goredis.PubSub, channel string,
 		last = st.Generation
 	}
 }
+
+// lastLook is how long a silent subscription gets to answer before it is
+// given up.
+const lastLook = 50 * time.Millisecond
 
 // isTimeout reports whether err is a network timeout.
 func isTimeout(err error) bool {

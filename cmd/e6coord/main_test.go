@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,42 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
+
+// TestMain lets the test binary stand in for e6coord as a worker process of
+// `demo --processes`, which re-executes os.Executable.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "demo-worker" {
+		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// Worker processes share the state through an embedded in-memory Redis;
+// the password never reaches their command lines.
+func TestDemoProcesses(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"demo", "--processes", "2", "--workers", "2", "--duration", "1500ms", "--flip-every", "300ms", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var sum map[string]int64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line %q is not JSON: %v", lines[len(lines)-1], err)
+	}
+	if sum["processes"] != 2 || sum["failed"] != 0 || sum["mixed"] != 0 || sum["queries"] == 0 || sum["switches"] == 0 {
+		t.Errorf("summary %v", sum)
+	}
+	if sum["probes"] > 2*sum["switches"]+2 {
+		t.Errorf("probes %d for %d switches", sum["probes"], sum["switches"])
+	}
+	if _, ok := sum["max_converge_ms"]; !ok {
+		t.Errorf("summary %v lacks max_converge_ms", sum)
+	}
+}
 
 func TestFakeEngineServesUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

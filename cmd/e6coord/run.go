@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/e6coord/e6coord/client/enginetest"
@@ -109,9 +110,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	workerStderr := &lockedWriter{w: stderr} // the workers write to it at once
 	o.WorkerCommand = func(args []string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, exe, append([]string{"demo-worker", "--log-level", *logLevel}, args...)...)
-		cmd.Stderr = stderr
+		cmd.Stderr = workerStderr
 		return cmd
 	}
 	if o.Mode, o.Reject, err = ef.parse(); err != nil {
@@ -188,13 +190,12 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		logLevel = fs.String("log-level", "warn", "library log level")
 	)
 	fs.StringVar(&cfg.Engine, "engine", "", "engine host:port")
-	fs.StringVar(&cfg.User, "user", "", "user (the password comes in E6COORD_PASSWORD)")
+	fs.StringVar(&cfg.User, "user", "", "user (the password comes in E6COORD_PASSWORD, the Redis URL in E6COORD_REDIS_URL)")
 	fs.StringVar(&cfg.Catalog, "catalog", "", "catalog")
 	fs.StringVar(&cfg.Schema, "schema", "", "schema")
 	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name")
 	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
 	fs.IntVar(&cfg.Workers, "workers", 8, "concurrent workers")
-	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis URL")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -207,12 +208,25 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	cfg.NoFetch = !*fetch
 	cfg.Password = os.Getenv("E6COORD_PASSWORD")
+	cfg.RedisURL = os.Getenv("E6COORD_REDIS_URL")
 	stop := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, stdin)
 		close(stop)
 	}()
 	return fleet.Serve(ctx, cfg, stop, stdout)
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // flagError maps -h to success; the flag package printed the rest.

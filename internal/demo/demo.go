@@ -50,7 +50,8 @@ type Options struct {
 	// share the state through RedisURL, or through an embedded in-memory
 	// Redis when RedisURL is empty. WorkerCommand makes the command of a
 	// worker process from the arguments of [WorkerFlags]; the worker runs
-	// [fleet.Serve]. The password reaches it in E6COORD_PASSWORD.
+	// [fleet.Serve]. The password and the Redis URL reach it in
+	// E6COORD_PASSWORD and E6COORD_REDIS_URL.
 	Processes     int
 	RedisURL      string
 	WorkerCommand func(args []string) *exec.Cmd
@@ -180,7 +181,8 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 	args := WorkerFlags(cfg)
 	procs, err := fleet.Start(o.Processes, func(int) *exec.Cmd {
 		cmd := o.WorkerCommand(args)
-		cmd.Env = append(cmd.Environ(), "E6COORD_PASSWORD="+cfg.Password)
+		// Secrets go in the environment, not on the command line.
+		cmd.Env = append(cmd.Environ(), "E6COORD_PASSWORD="+cfg.Password, "E6COORD_REDIS_URL="+cfg.RedisURL)
 		return cmd
 	})
 	if err != nil {
@@ -209,13 +211,14 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 }
 
 // WorkerFlags returns the flags of `e6coord demo-worker` for cfg, the
-// password excepted.
+// password and the Redis URL excepted: they go in the environment
+// (E6COORD_PASSWORD, E6COORD_REDIS_URL), out of sight of ps.
 func WorkerFlags(cfg fleet.Config) []string {
 	return []string{
 		"--engine", cfg.Engine, "--user", cfg.User,
 		"--catalog", cfg.Catalog, "--schema", cfg.Schema, "--cluster", cfg.Cluster,
 		"--query", cfg.Query, "--fetch=" + strconv.FormatBool(!cfg.NoFetch),
-		"--workers", strconv.Itoa(cfg.Workers), "--redis", cfg.RedisURL,
+		"--workers", strconv.Itoa(cfg.Workers),
 		"--policy", cfg.Coordination.Policy.String(),
 	}
 }

@@ -173,8 +173,8 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 				default:
 				}
 				n, err := runOne(ctx, conn, cfg)
-				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-					return
+				if ctx.Err() != nil && err != nil {
+					return // cut off by the caller, not failed
 				}
 				queries.Add(1)
 				rows.Add(n)
