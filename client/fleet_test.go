@@ -144,8 +144,8 @@ func (f *fleet) waitAll(s cache.Strategy) {
 // style and policy: no query fails, none carries two colours.
 func TestFleetAcrossSwitches(t *testing.T) {
 	const switches = 20
-	for _, mode := range []enginetest.SwitchMode{enginetest.Overlap, enginetest.SwitchOnClear} {
-		for _, reject := range []enginetest.Rejection{enginetest.RejectHTTP456, enginetest.RejectUnknown, enginetest.RejectInvalidArgument} {
+	for _, mode := range modes {
+		for _, reject := range rejections {
 			for _, p := range []coordinator.Policy{coordinator.Drain, coordinator.Eager} {
 				t.Run(fmt.Sprintf("mode=%s/reject=%s/policy=%s", mode, reject, p), func(t *testing.T) {
 					srv := newEngine(t, enginetest.Options{Mode: mode, Rejection: reject, MaxLog: 1})
@@ -187,58 +187,88 @@ func TestFleetAcrossSwitches(t *testing.T) {
 	}
 }
 
+var (
+	modes      = []enginetest.SwitchMode{enginetest.Overlap, enginetest.SwitchOnClear}
+	rejections = []enginetest.Rejection{enginetest.RejectHTTP456, enginetest.RejectUnknown, enginetest.RejectInvalidArgument}
+)
+
 // A client that starts while a switch is announced but not accepted uses
 // the old colour until the engine switches, then the new one.
 func TestStartDuringAnnouncedSwitch(t *testing.T) {
-	srv := newEngine(t, enginetest.Options{Mode: enginetest.SwitchOnClear})
-	if err := srv.BeginSwitch(cache.Green); err != nil {
-		t.Fatal(err)
-	}
-	conn := open(t, srv)
-	ctx := ctxT(t)
-	rows, err := conn.Query(ctx, "SELECT 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := rows.Strategy(); got != cache.Blue {
-		t.Errorf("first query pinned to %v, want blue (green is announced, not accepted)", got)
-	}
-	if st := conn.Coordinator().Snapshot(); st.Pending != cache.Green {
-		t.Errorf("record %s, want green pending", st)
-	}
-	if err := rows.Close(); err != nil { // this clear switches the engine
-		t.Fatal(err)
-	}
-	for range 5 {
-		if _, _, err := readAll(ctx, conn, "SELECT * FROM demo.numbers"); err != nil {
-			t.Fatalf("query after the switch: %v", err)
+	for _, mode := range modes {
+		for _, reject := range rejections {
+			t.Run(fmt.Sprintf("mode=%s/reject=%s", mode, reject), func(t *testing.T) {
+				srv := newEngine(t, enginetest.Options{Mode: mode, Rejection: reject})
+				// Announced, green still rejected: switch-on-clear's way; an
+				// overlap engine that announces before it accepts.
+				var err error
+				if mode == enginetest.SwitchOnClear {
+					err = srv.BeginSwitch(cache.Green)
+				} else {
+					err = srv.Announce(cache.Green)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn := open(t, srv)
+				ctx := ctxT(t)
+				rows, err := conn.Query(ctx, "SELECT 1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := rows.Strategy(); got != cache.Blue {
+					t.Errorf("first query pinned to %v, want blue (green is announced, not accepted)", got)
+				}
+				if st := conn.Coordinator().Snapshot(); st.Pending != cache.Green || !st.AcceptedAt.IsZero() {
+					t.Errorf("record %s, want green pending, not accepted", st)
+				}
+				if err := rows.Close(); err != nil { // switch-on-clear: this clear switches the engine
+					t.Fatal(err)
+				}
+				if mode == enginetest.Overlap {
+					if err := srv.SetActive(cache.Green); err != nil { // the engine moves without overlap
+						t.Fatal(err)
+					}
+				}
+				for range 5 {
+					if _, _, err := readAll(ctx, conn, "SELECT * FROM demo.numbers"); err != nil {
+						t.Fatalf("query after the switch: %v", err)
+					}
+				}
+				if got := conn.Coordinator().Strategy(); got != cache.Green {
+					t.Errorf("colour after the switch = %v, want green", got)
+				}
+				if mixed := srv.MixedQueries(); len(mixed) > 0 {
+					t.Errorf("queries with two colours: %v", mixed)
+				}
+				if n := conn.Stats().Coordinator.Probes; n > 4 {
+					t.Errorf("probes = %d, want at most 4 (cold start and one switch)", n)
+				}
+			})
 		}
-	}
-	if got := conn.Coordinator().Strategy(); got != cache.Green {
-		t.Errorf("colour after the switch = %v, want green", got)
-	}
-	if mixed := srv.MixedQueries(); len(mixed) > 0 {
-		t.Errorf("queries with two colours: %v", mixed)
-	}
-	if n := conn.Stats().Coordinator.Probes; n > 4 {
-		t.Errorf("probes = %d, want at most 4 (cold start and one switch)", n)
 	}
 }
 
 // A client that starts when the engine is already green uses green.
 func TestStartWhenGreen(t *testing.T) {
-	srv := newEngine(t, enginetest.Options{Start: cache.Green})
-	conn := open(t, srv)
-	rows, _, err := readAll(ctxT(t), conn, "SELECT * FROM demo.numbers")
-	if err != nil || len(rows) != enginetest.NumbersRows {
-		t.Fatalf("query: %d rows, %v", len(rows), err)
-	}
-	for _, c := range srv.Log() {
-		if c.Accepted && c.Strategy != "green" {
-			t.Errorf("%s accepted with strategy %q", c.Method, c.Strategy)
+	for _, mode := range modes {
+		for _, reject := range rejections {
+			t.Run(fmt.Sprintf("mode=%s/reject=%s", mode, reject), func(t *testing.T) {
+				srv := newEngine(t, enginetest.Options{Start: cache.Green, Mode: mode, Rejection: reject})
+				conn := open(t, srv)
+				rows, _, err := readAll(ctxT(t), conn, "SELECT * FROM demo.numbers")
+				if err != nil || len(rows) != enginetest.NumbersRows {
+					t.Fatalf("query: %d rows, %v", len(rows), err)
+				}
+				for _, c := range srv.Log() {
+					if c.Accepted && c.Strategy != "green" {
+						t.Errorf("%s accepted with strategy %q", c.Method, c.Strategy)
+					}
+				}
+				if c := srv.Counts(); c.Rejections.Blue > 1 {
+					t.Errorf("blue rejected %d times, want at most the one probe", c.Rejections.Blue)
+				}
+			})
 		}
-	}
-	if c := srv.Counts(); c.Rejections.Blue > 1 {
-		t.Errorf("blue rejected %d times, want at most the one probe", c.Rejections.Blue)
 	}
 }
