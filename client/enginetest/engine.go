@@ -109,10 +109,9 @@ func (e *engine) Authenticate(ctx context.Context, req *e6xpb.AuthenticateReques
 	return &e6xpb.AuthenticateResponse{SessionId: id, EngineIP: proto.String(s.opts.EngineIP)}, nil
 }
 
-func (e *engine) prepare(ctx context.Context, sessionID, sql string) (*e6xpb.PrepareStatementResponse, error) {
-	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// result checks the session and finds the result of sql, or its error.
+// s.mu must be held.
+func (s *Server) result(ctx context.Context, sessionID, sql string) (*encodedResult, error) {
 	if err := s.checkSession(ctx, sessionID); err != nil {
 		return nil, err
 	}
@@ -122,6 +121,17 @@ func (e *engine) prepare(ctx context.Context, sessionID, sql string) (*e6xpb.Pre
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	return r, nil
+}
+
+func (e *engine) prepare(ctx context.Context, sessionID, sql string) (*e6xpb.PrepareStatementResponse, error) {
+	s := e.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.result(ctx, sessionID, sql)
+	if err != nil {
+		return nil, err
 	}
 	id := s.newID("query")
 	s.queries[id] = &query{sql: sql, result: r}
@@ -344,15 +354,8 @@ func (e *engine) dryRun(ctx context.Context, sessionID, sql string) (*e6xpb.DryR
 	s := e.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkSession(ctx, sessionID); err != nil {
+	if _, err := s.result(ctx, sessionID, sql); err != nil {
 		return nil, err
-	}
-	r, err := s.lookup(sql)
-	if err != nil {
-		return nil, err
-	}
-	if r.err != nil {
-		return nil, r.err
 	}
 	return &e6xpb.DryRunResponse{DryrunValue: `{"valid":true}`}, nil
 }
