@@ -22,7 +22,6 @@ import (
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/coordinator"
-	"github.com/e6coord/e6coord/internal/retry"
 )
 
 // DefaultPrefetchBytes is the default of [Config.PrefetchBytes].
@@ -79,7 +78,6 @@ type Conn struct {
 	engine    e6xpb.QueryEngineServiceClient
 	coord     *coordinator.Coordinator
 	ownStore  io.Closer // the store, if the Conn made it: Close closes it
-	attempts  int
 	authGroup singleflight.Group
 
 	// sessions holds the current session per colour; a session is
@@ -139,7 +137,6 @@ func Open(cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	c.coord = coord
-	c.attempts = coord.Config().MaxAttempts
 
 	creds := insecure.NewCredentials()
 	if cfg.TLS != nil {
@@ -267,57 +264,26 @@ func (c *Conn) dropSession(sess *session) {
 }
 
 // do runs call, a call not tied to a query, with the colour and session it
-// must use, and recovers: a rejected colour is invalidated and detected
-// again, a lost session is re-authenticated, and the call is retried, up to
-// MaxAttempts in all, with jittered backoff from the third attempt.
+// must use, and recovers as [coordinator.Coordinator.Do] does; a lost
+// session is dropped and the call retried with a new one.
 func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *session) error) error {
-	left := c.attempts
+	left := c.coord.Config().MaxAttempts
 	return c.doWithin(ctx, &left, call)
 }
 
-// doWithin is do with an attempt budget shared with the caller: each
-// attempt takes one from *left, so that an operation made of several
-// retried steps stays within MaxAttempts in all.
+// doWithin is do with an attempt budget shared with the caller, so that an
+// operation made of several retried steps stays within MaxAttempts in all.
 func (c *Conn) doWithin(ctx context.Context, left *int, call func(ctx context.Context, sess *session) error) error {
-	var last error
-	for *left > 0 {
-		attempt := c.attempts - *left + 1
-		*left--
-		if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
-			return err
-		}
-		s, err := c.coord.Resolve(ctx)
-		if err != nil {
-			if errors.Is(err, coordinator.ErrBothRejected) {
-				last = err
-				continue
-			}
-			return err
-		}
+	return c.coord.DoWithin(ctx, left, func(ctx context.Context, s cache.Strategy) error {
 		sess, err := c.session(ctx, s)
 		if err != nil {
-			if !IsWrongStrategy(err) {
-				return err // bad credentials, unreachable: no retry
-			}
-			c.coord.Invalidate(s)
-			last = err
-			continue
+			return err // a rejection (StrategyError) is retried; bad credentials are not
 		}
 		err = call(c.callCtx(ctx, s), sess)
-		switch {
-		case err == nil:
-			return nil
-		case IsWrongStrategy(err):
-			c.coord.Invalidate(s)
-		case isSessionLost(err):
+		if err != nil && !IsWrongStrategy(err) && isSessionLost(err) {
 			c.dropSession(sess)
-		default:
-			return err
+			return fmt.Errorf("%w: %w", coordinator.ErrRetry, err)
 		}
-		last = err
-	}
-	if last == nil {
-		last = errors.New("no attempt left")
-	}
-	return fmt.Errorf("client: gave up after %d attempts: %w", c.attempts, last)
+		return err
+	})
 }

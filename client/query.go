@@ -61,7 +61,7 @@ func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, erro
 // replays are allowed and attempts are left: MaxAttempts for the whole
 // operation, prepares and replays together.
 func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Context, q *query) error) (*query, error) {
-	left := c.attempts
+	left := c.coord.Config().MaxAttempts
 	for {
 		q, err := c.prepare(ctx, &left, sql)
 		if err != nil {

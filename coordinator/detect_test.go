@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -282,4 +283,32 @@ func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
 		t.Fatalf("stored record %s, %v; want green kept", st, err)
 	}
 	waitFor(t, a, "green on a", active(cache.Green))
+}
+
+// §6: ErrRetry retries the call with the same colour, without invalidating
+// it, within the same budget.
+func TestDoRetriesWithoutInvalidating(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	c := e.coord()
+	var sent []cache.Strategy
+	err := c.Do(context.Background(), func(_ context.Context, s cache.Strategy) error {
+		sent = append(sent, s)
+		if len(sent) == 1 {
+			return fmt.Errorf("%w: session lost", coordinator.ErrRetry)
+		}
+		return nil
+	})
+	if err != nil || len(sent) != 2 || sent[1] != cache.Blue {
+		t.Fatalf("Do() = %v after %v, want success on the second blue attempt", err, sent)
+	}
+	if got := c.Stats().WrongStrategy; got != 0 {
+		t.Errorf("WrongStrategy = %d, want 0", got)
+	}
+	left := 2
+	err = c.DoWithin(context.Background(), &left, func(context.Context, cache.Strategy) error {
+		return coordinator.ErrRetry
+	})
+	if !errors.Is(err, coordinator.ErrRetry) || left != 0 {
+		t.Errorf("DoWithin() = %v with %d left, want the retry error and no attempt left", err, left)
+	}
 }

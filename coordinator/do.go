@@ -9,19 +9,32 @@ import (
 	"github.com/e6coord/e6coord/internal/retry"
 )
 
+// ErrRetry marks an error after which Do retries the call with the same
+// colour, without invalidating it: the caller repaired something (a lost
+// session, say). Wrap it with the cause.
+var ErrRetry = errors.New("coordinator: retry")
+
 // Do runs call, a call not tied to a query, with the colour it must carry,
 // and recovers from rejections: when call returns an error wrapping
 // [ErrRejected], the colour is invalidated, detected again for the fleet,
-// and call is retried, up to MaxAttempts in all, with jittered backoff
-// before the third and later attempts. Other errors are returned as they
-// are. After the last attempt the error wraps the last rejection.
+// and call is retried; after an error wrapping [ErrRetry] it is retried as
+// it is. Up to MaxAttempts in all, with jittered backoff before the third
+// and later attempts. Other errors are returned as they are. After the
+// last attempt the error wraps the last rejection.
 func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s cache.Strategy) error) error {
+	left := c.cfg.MaxAttempts
+	return c.DoWithin(ctx, &left, call)
+}
+
+// DoWithin is Do with an attempt budget the caller shares between several
+// steps of one operation: each attempt takes one from *left.
+func (c *Coordinator) DoWithin(ctx context.Context, left *int, call func(ctx context.Context, s cache.Strategy) error) error {
 	var last error
-	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
-		if attempt > 2 {
-			if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
-				return err
-			}
+	for *left > 0 {
+		attempt := c.cfg.MaxAttempts - *left + 1
+		*left--
+		if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
+			return err
 		}
 		s, err := c.Resolve(ctx)
 		if err != nil {
@@ -32,11 +45,18 @@ func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s c
 			return err
 		}
 		err = call(ctx, s)
-		if err == nil || !errors.Is(err, ErrRejected) {
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrRejected):
+			c.Invalidate(s)
+		case !errors.Is(err, ErrRetry):
 			return err
 		}
 		last = err
-		c.Invalidate(s)
+	}
+	if last == nil {
+		last = errors.New("no attempt left")
 	}
 	return fmt.Errorf("coordinator: gave up after %d attempts: %w", c.cfg.MaxAttempts, last)
 }
