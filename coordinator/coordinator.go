@@ -35,7 +35,6 @@ type Coordinator struct {
 	closed  bool                      // Close has begun; no new background work
 	pins    map[string]cache.Strategy // pins this process holds
 	changed chan struct{}             // closed and replaced when snap changes
-	dirty   bool                      // snap has changes the store has not seen
 	// releasedOffline lists pins released while the store was unreachable.
 	releasedOffline []string
 

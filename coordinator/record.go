@@ -81,10 +81,7 @@ func (c *Coordinator) updateLocal(change func(cur cache.State) (cache.State, boo
 		next.ChangedAt = c.cfg.Now()
 		next.ChangedBy = c.cfg.ID
 		if c.adopt(next) {
-			c.mu.Lock()
-			c.dirty = true
-			c.mu.Unlock()
-			return next, true
+			return next, true // written back on recovery: see reconcile
 		}
 	}
 }
@@ -139,11 +136,12 @@ func (c *Coordinator) sawStored(gen uint64) {
 //   - the store moved on while we could not see it (a generation other
 //     than the last we knew), but ours is numbered higher: take its
 //     content, at a generation above ours, so no process goes backwards;
-//   - we changed the record while the store was down (dirty) and the
-//     store did not move: write ours back.
+//   - we changed the record while the store was down (our generation is
+//     above the last stored one) and the store did not move: write ours
+//     back.
 //
 // Every write is a compare-and-swap on st's generation.
-func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint64, dirty bool) {
+func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint64) {
 	if c.adopt(st) {
 		return
 	}
@@ -157,7 +155,7 @@ func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint6
 		c.log.Info("store moved on while unreachable; taking its record", "record", st.String())
 		c.writeOver(ctx, st.Generation, st)
 		return
-	case dirty && st.Generation == known:
+	case local.Generation > known: // and st.Generation == known
 		c.log.Info("writing back the record changed while the store was unreachable", "record", local.String())
 	default:
 		return
@@ -204,8 +202,6 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	known := c.storeGen.Load()
 	c.sawStored(st.Generation)
 	c.mu.Lock()
-	dirty := c.dirty
-	c.dirty = false
 	pins := make(map[string]cache.Strategy, len(c.pins))
 	for id, s := range c.pins {
 		pins[id] = s
@@ -214,7 +210,7 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	c.releasedOffline = nil
 	c.mu.Unlock()
 	c.degraded.Store(false)
-	c.reconcile(ctx, st, known, dirty)
+	c.reconcile(ctx, st, known)
 	for id, s := range pins {
 		c.storePin(ctx, id, s)
 	}

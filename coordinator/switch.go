@@ -190,7 +190,7 @@ func (c *Coordinator) Refresh(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c.reconcile(ctx, st, known, false)
+		c.reconcile(ctx, st, known)
 	}
 	if st := c.Snapshot(); st.Pending.Valid() && st.AcceptedAt.IsZero() &&
 		!c.cfg.Now().Before(st.ProbedAt.Add(c.cfg.PendingProbeInterval)) {
