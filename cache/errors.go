@@ -23,6 +23,11 @@ var (
 	// its generation does not grow, or a colour in it is invalid.
 	ErrInvalidRecord = errors.New("cache: invalid record")
 
+	// ErrAccessDenied means the store refused the credentials or the
+	// permission a call needs (a wrong password, a missing ACL rule): a
+	// configuration error, which waiting does not mend.
+	ErrAccessDenied = errors.New("cache: access denied by the store")
+
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("cache: store closed")
 )

@@ -31,8 +31,11 @@ type State struct {
 
 	// ConfirmedAt is when a call last succeeded with Active.
 	ConfirmedAt time.Time
-	// PendingSince is when Pending was announced; zero without Pending.
-	PendingSince time.Time
+	// AnnouncedAt is when the engine last announced Pending, as far as the
+	// record knows: processes refresh it while the engine keeps announcing,
+	// and a pending colour not announced again for a while is dropped.
+	// Zero without Pending.
+	AnnouncedAt time.Time
 	// AcceptedAt is when the engine was seen to accept Pending; zero until
 	// then. A Drain switch waits from here for old-colour queries to finish.
 	AcceptedAt time.Time
@@ -45,6 +48,10 @@ type State struct {
 	ChangedAt time.Time
 	ChangedBy string
 }
+
+// Every time in a State is read from the clock of the process that wrote it,
+// corrected to the store's clock when the store keeps one ([Clock]), so that
+// processes on hosts whose clocks disagree judge the record's times alike.
 
 // Validate reports whether s may be stored: its colours are Unknown, Blue or
 // Green, Pending differs from a known Active, and its generation is set.

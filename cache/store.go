@@ -9,8 +9,10 @@ import (
 //
 // A Store is safe for concurrent use by any number of goroutines, and, for a
 // shared backend, processes. Every method that does I/O takes a context and
-// honours its cancellation and deadline. Times of leases (pins and probe
-// leases) are taken from the store's clock, which backends let tests inject.
+// honours its cancellation and deadline. Leases (pins and probe leases) are
+// given as durations and judged by the store's own clock, never by the
+// caller's: processes whose clocks disagree cannot steal a lease or end one
+// early. Backends let tests set that clock.
 type Store interface {
 	RecordStore
 	PinStore
@@ -50,10 +52,10 @@ type PinStore interface {
 	// trip. It returns the ids that had no live pin (they stay absent).
 	Renew(ctx context.Context, scope Scope, ttl time.Duration, queryIDs ...string) (missing []string, err error)
 
-	// Release removes the pin of queryID, if any, and returns the live pins
-	// left in the scope, in one round trip. Releasing an absent pin is not an
-	// error.
-	Release(ctx context.Context, scope Scope, queryID string) (PinCounts, error)
+	// Release removes the pins of queryIDs, if any, and returns the live
+	// pins left in the scope, in one round trip however many ids it is
+	// given. Releasing an absent pin is not an error.
+	Release(ctx context.Context, scope Scope, queryIDs ...string) (PinCounts, error)
 
 	// Count returns the live pins of scope per colour. Expired pins are not
 	// counted, and a backend may purge them on the way.
@@ -71,6 +73,15 @@ type ProbeLeaser interface {
 	// ReleaseProbeLease gives the lease up if holder has it; otherwise it
 	// does nothing and returns nil.
 	ReleaseProbeLease(ctx context.Context, scope Scope, holder string) error
+}
+
+// Clock is implemented by stores whose clock judges leases: the time a
+// process reads from it lets it stamp and judge the times of the shared
+// record as every other process of the fleet does, whatever its own clock
+// says.
+type Clock interface {
+	// Time returns the store's current time, in one round trip.
+	Time(ctx context.Context) (time.Time, error)
 }
 
 // Watcher is implemented by stores that push changes of the record.

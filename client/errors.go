@@ -14,12 +14,13 @@ import (
 
 // ErrWrongStrategy means the engine rejected a call because of the colour it
 // carried (the engine's 456). Test for it with [errors.Is]; the error is a
-// [*StrategyError] with the details.
-var ErrWrongStrategy = errors.New("client: wrong strategy")
+// [*StrategyError] with the details. It is [coordinator.ErrWrongStrategy]:
+// one sentinel, named where callers of either package look for it.
+var ErrWrongStrategy = coordinator.ErrWrongStrategy
 
 // StrategyError is the engine's rejection of a call made with the wrong
-// colour. It unwraps to [ErrWrongStrategy], to [coordinator.ErrRejected],
-// and to the gRPC status error, so status.FromError still works.
+// colour. It unwraps to [ErrWrongStrategy] and to the gRPC status error, so
+// status.FromError still works.
 type StrategyError struct {
 	Sent       cache.Strategy // the colour the call carried
 	Active     cache.Strategy // the active colour as known after the rejection; Unknown if none
@@ -44,9 +45,9 @@ func (e *StrategyError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrWrongStrategy, coordinator.ErrRejected and the cause.
+// Unwrap returns ErrWrongStrategy and the cause.
 func (e *StrategyError) Unwrap() []error {
-	return []error{ErrWrongStrategy, coordinator.ErrRejected, e.Err}
+	return []error{ErrWrongStrategy, e.Err}
 }
 
 func orNone(s cache.Strategy) string {

@@ -41,7 +41,7 @@ func TestIsWrongStrategy(t *testing.T) {
 		}
 	}
 	se := &client.StrategyError{Sent: cache.Blue, Err: status.Error(codes.Unknown, "x")}
-	if !errors.Is(se, client.ErrWrongStrategy) || !errors.Is(se, coordinator.ErrRejected) || status.Code(se) != codes.Unknown {
+	if !errors.Is(se, client.ErrWrongStrategy) || !errors.Is(se, coordinator.ErrWrongStrategy) || status.Code(se) != codes.Unknown {
 		t.Errorf("StrategyError does not unwrap to the sentinels and the status: %v", se)
 	}
 }

@@ -51,7 +51,7 @@ func ParsePolicy(s string) (Policy, error) {
 
 // ProbeFunc asks the engine whether it accepts colour s now, typically by
 // authenticating with it. It returns nil when the engine accepts s, an error
-// that wraps [ErrRejected] when the engine rejects the colour (456), and any
+// that wraps [ErrWrongStrategy] when the engine rejects the colour (456), and any
 // other error (bad credentials, engine unreachable) as it is. It must be safe
 // for concurrent use.
 type ProbeFunc func(ctx context.Context, s cache.Strategy) error

@@ -256,7 +256,7 @@ func (c *Coordinator) probeAndCommit(ctx context.Context) (cache.Strategy, error
 func (r *probeResult) fatal() error {
 	var merr *multierror.Error
 	for _, s := range cache.Strategies {
-		if err := r.err[s]; err != nil && !errors.Is(err, ErrRejected) {
+		if err := r.err[s]; err != nil && !errors.Is(err, ErrWrongStrategy) {
 			merr = multierror.Append(merr, err)
 		}
 	}
@@ -311,7 +311,7 @@ func (c *Coordinator) commitDetected(ctx context.Context, chosen cache.Strategy,
 // clearPending removes the pending colour and its times from st.
 func clearPending(st *cache.State) {
 	st.Pending = cache.Unknown
-	st.PendingSince = time.Time{}
+	st.AnnouncedAt = time.Time{}
 	st.AcceptedAt = time.Time{}
 	st.ProbedAt = time.Time{}
 }

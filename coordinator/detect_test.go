@@ -72,8 +72,8 @@ func TestBothRejected(t *testing.T) {
 	e := newEnv(t) // accepts nothing
 	c := e.coord()
 	_, err := c.Resolve(context.Background())
-	if !errors.Is(err, coordinator.ErrBothRejected) || !errors.Is(err, coordinator.ErrRejected) {
-		t.Fatalf("Resolve() error = %v, want ErrBothRejected wrapping ErrRejected", err)
+	if !errors.Is(err, coordinator.ErrBothRejected) || !errors.Is(err, coordinator.ErrWrongStrategy) {
+		t.Fatalf("Resolve() error = %v, want ErrBothRejected wrapping ErrWrongStrategy", err)
 	}
 	var merr *multierror.Error
 	if !errors.As(err, &merr) || len(merr.Errors) != 2 {
@@ -187,9 +187,9 @@ func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
 	calls := 0
 	err := c.Do(context.Background(), func(ctx context.Context, s cache.Strategy) error {
 		calls++
-		return coordinator.ErrRejected
+		return coordinator.ErrWrongStrategy
 	})
-	if !errors.Is(err, coordinator.ErrRejected) {
+	if !errors.Is(err, coordinator.ErrWrongStrategy) {
 		t.Fatalf("Do() = %v, want a rejection", err)
 	}
 	if calls != 3 {

@@ -16,7 +16,7 @@ var ErrRetry = errors.New("coordinator: retry")
 
 // Do runs call, a call not tied to a query, with the colour it must carry,
 // and recovers from rejections: when call returns an error wrapping
-// [ErrRejected], the colour is invalidated, detected again for the fleet,
+// [ErrWrongStrategy], the colour is invalidated, detected again for the fleet,
 // and call is retried; after an error wrapping [ErrRetry] it is retried as
 // it is. Up to MaxAttempts in all, with jittered backoff before the third
 // and later attempts. Other errors are returned as they are. After the
@@ -48,7 +48,7 @@ func (c *Coordinator) DoWithin(ctx context.Context, left *int, call func(ctx con
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, ErrRejected):
+		case errors.Is(err, ErrWrongStrategy):
 			c.Invalidate(s)
 		case !errors.Is(err, ErrRetry):
 			return err

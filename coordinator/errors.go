@@ -4,9 +4,11 @@ import "errors"
 
 // Errors of the coordinator. Test for them with [errors.Is].
 var (
-	// ErrRejected marks a probe or call that the engine rejected because of
-	// its colour (the engine's 456). A [ProbeFunc] wraps it.
-	ErrRejected = errors.New("coordinator: colour rejected by the engine")
+	// ErrWrongStrategy marks a probe or call that the engine rejected because
+	// of the colour it carried (the engine's 456). A [ProbeFunc] and the
+	// calls given to [Coordinator.Do] wrap it; the client package returns it
+	// to its callers as client.ErrWrongStrategy, the same value.
+	ErrWrongStrategy = errors.New("e6coord: wrong strategy")
 
 	// ErrBothRejected means the engine rejected both colours. The error
 	// that wraps it also wraps each colour's cause.

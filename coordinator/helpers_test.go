@@ -81,7 +81,7 @@ func (e *engine) probe(ctx context.Context, s cache.Strategy) error {
 	case fatal != nil:
 		return fatal
 	case !ok:
-		return fmt.Errorf("status 456 for %s: %w", s, coordinator.ErrRejected)
+		return fmt.Errorf("status 456 for %s: %w", s, coordinator.ErrWrongStrategy)
 	}
 	return nil
 }
@@ -302,12 +302,12 @@ func (f *flakyStore) waitRenew(t *testing.T) {
 	}
 }
 
-func (f *flakyStore) Release(ctx context.Context, sc cache.Scope, id string) (cache.PinCounts, error) {
+func (f *flakyStore) Release(ctx context.Context, sc cache.Scope, ids ...string) (cache.PinCounts, error) {
 	s, err := f.get()
 	if err != nil {
 		return cache.PinCounts{}, err
 	}
-	return s.Release(ctx, sc, id)
+	return s.Release(ctx, sc, ids...)
 }
 
 func (f *flakyStore) Count(ctx context.Context, sc cache.Scope) (cache.PinCounts, error) {

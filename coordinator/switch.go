@@ -47,7 +47,7 @@ func (c *Coordinator) recordAnnounced(ctx context.Context, s cache.Strategy) {
 		}
 		next := cur
 		next.Pending = s
-		next.PendingSince = now
+		next.AnnouncedAt = now
 		next.AcceptedAt = time.Time{}
 		next.ProbedAt = time.Time{}
 		return next, true

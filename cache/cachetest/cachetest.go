@@ -200,7 +200,7 @@ func record(c *Clock, gen uint64, active, pending cache.Strategy, by string) cac
 		ChangedBy:   by,
 	}
 	if pending.Valid() {
-		st.PendingSince = now.Add(-700 * time.Millisecond)
+		st.AnnouncedAt = now.Add(-700 * time.Millisecond)
 		st.AcceptedAt = now.Add(-3 * time.Millisecond)
 	}
 	return st

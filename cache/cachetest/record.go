@@ -30,7 +30,7 @@ func testSwapCreateLoad(t *testing.T, e *env) {
 	e.swap(e.scope, 2, far)
 	e.wantLoad(e.scope, far)
 
-	pendingOnly := cache.State{Pending: cache.Green, Generation: 1<<40 + 1, PendingSince: e.clock.Now()}
+	pendingOnly := cache.State{Pending: cache.Green, Generation: 1<<40 + 1, AnnouncedAt: e.clock.Now()}
 	e.swap(e.scope, 1<<40, pendingOnly)
 	e.wantLoad(e.scope, pendingOnly)
 }

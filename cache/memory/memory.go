@@ -2,9 +2,8 @@
 // and the probe lease of each scope live in maps behind one mutex, and
 // changes of the record are pushed to [Store.Watch] subscribers.
 //
-// It shares state between the goroutines of one process only. The
-// coordinator uses it alone in a single process, and as its fallback while a
-// shared store is unreachable.
+// It shares state between the goroutines of one process only: it is what a
+// coordinator uses when no shared store is configured.
 package memory
 
 import (
@@ -40,6 +39,7 @@ type Store struct {
 var (
 	_ cache.Store   = (*Store)(nil)
 	_ cache.Watcher = (*Store)(nil)
+	_ cache.Clock   = (*Store)(nil)
 )
 
 // scope is the data of one cache.Scope. It is guarded by Store.mu.
@@ -290,7 +290,7 @@ func (s *Store) Renew(ctx context.Context, key cache.Scope, ttl time.Duration, q
 }
 
 // Release implements [cache.PinStore].
-func (s *Store) Release(ctx context.Context, key cache.Scope, queryID string) (cache.PinCounts, error) {
+func (s *Store) Release(ctx context.Context, key cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
 	if err := ctx.Err(); err != nil {
 		return cache.PinCounts{}, err
 	}
@@ -302,7 +302,9 @@ func (s *Store) Release(ctx context.Context, key cache.Scope, queryID string) (c
 	if sc == nil {
 		return cache.PinCounts{}, nil
 	}
-	sc.unpin(queryID)
+	for _, id := range queryIDs {
+		sc.unpin(id)
+	}
 	return sc.count(s.now()), nil
 }
 
@@ -376,6 +378,18 @@ func (sc *scope) count(now time.Time) cache.PinCounts {
 	}
 	sc.purgeAt = next
 	return sc.counts
+}
+
+// Time implements [cache.Clock]: it returns the store's clock, Options.Now.
+func (s *Store) Time(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	if err := s.lock(); err != nil {
+		return time.Time{}, err
+	}
+	defer s.mu.Unlock()
+	return s.now(), nil
 }
 
 // AcquireProbeLease implements [cache.ProbeLeaser]. A lease is live while the

@@ -91,13 +91,18 @@ func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration,
 
 // Release implements [cache.PinStore] with one script, which also purges
 // the expired pins of the scope.
-func (s *Store) Release(ctx context.Context, scope cache.Scope, queryID string) (cache.PinCounts, error) {
+func (s *Store) Release(ctx context.Context, scope cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
 	ctx, cancel, err := s.begin(ctx, "release", scope)
 	if err != nil {
 		return cache.PinCounts{}, err
 	}
 	defer cancel()
-	res, err := releaseScript.Run(ctx, s.c, s.keysOf(scope).pins(), queryID, ms(s.now())).Int64Slice()
+	args := make([]any, 0, 1+len(queryIDs))
+	args = append(args, ms(s.now()))
+	for _, id := range queryIDs {
+		args = append(args, id)
+	}
+	res, err := releaseScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).Int64Slice()
 	if err != nil {
 		return cache.PinCounts{}, fail(ctx, "release", scope, err)
 	}

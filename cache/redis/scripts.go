@@ -122,16 +122,18 @@ if exp > now then keep(ARGV[3]) end
 return missing
 `)
 
-// releaseScript removes a pin, purges the dead ones and returns the live
-// counts. KEYS: pins:blue, pins:green, pincolour. ARGV: id, now.
+// releaseScript removes pins, purges the dead ones and returns the live
+// counts. KEYS: pins:blue, pins:green, pincolour. ARGV: now, ids...
 // Returns {blue, green}.
 var releaseScript = goredis.NewScript(luaPinHelpers + `
-local id = ARGV[1]
-redis.call('ZREM', KEYS[1], id)
-redis.call('ZREM', KEYS[2], id)
-redis.call('HDEL', KEYS[3], id)
-purge(KEYS[1], ARGV[2])
-purge(KEYS[2], ARGV[2])
+for i = 2, #ARGV, 500 do
+  local j = math.min(i + 499, #ARGV)
+  redis.call('ZREM', KEYS[1], unpack(ARGV, i, j))
+  redis.call('ZREM', KEYS[2], unpack(ARGV, i, j))
+  redis.call('HDEL', KEYS[3], unpack(ARGV, i, j))
+end
+purge(KEYS[1], ARGV[1])
+purge(KEYS[2], ARGV[1])
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 
