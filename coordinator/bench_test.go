@@ -9,8 +9,8 @@ import (
 	"github.com/e6coord/e6coord/coordinator"
 )
 
-// BenchmarkColourForCall measures the per-call read of the colour: an atomic
-// load of the snapshot and a clock read, no lock, no store round trip.
+// BenchmarkColourForCall measures the per-call read of the colour: one atomic
+// load of the snapshot; no clock read, no lock, no store round trip.
 func BenchmarkColourForCall(b *testing.B) {
 	for _, bc := range []struct {
 		name string

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,20 +15,30 @@ import (
 )
 
 // Policy says when new queries move to a pending colour that the engine has
-// accepted.
+// accepted. Queries already pinned finish on their colour under either.
 type Policy int
 
 const (
-	// Drain keeps new queries on the old colour until no query pinned to it
-	// remains anywhere in the fleet, or Config.DrainTimeout has passed since
-	// the engine accepted the new colour. It is the default.
-	Drain Policy = iota
 	// Eager moves new queries to the new colour as soon as the engine
-	// accepts it.
-	Eager
+	// accepts it. It is the default. On an engine that serves both colours
+	// for a while after announcing a switch (an overlap), it costs no
+	// rejection under steady load: new queries leave the old colour before
+	// the engine stops serving it, and the pinned ones finish meanwhile.
+	Eager Policy = iota
+	// Drain keeps new queries on the old colour until no query pinned to
+	// it remains anywhere in the fleet, or Config.DrainTimeout has passed
+	// since the engine accepted the new colour. It suits an engine whose
+	// new colour accepts calls before it can take the fleet's whole load,
+	// and which serves the old colour until told otherwise: the new colour
+	// then gets the fleet's queries only once the old one is idle. Under
+	// steady load the old colour rarely drains, since new queries keep
+	// pinning it, so the switch usually comes at DrainTimeout or when the
+	// engine stops serving the old colour; on an overlap engine every
+	// query then in flight is rejected and replayed.
+	Drain
 )
 
-// String returns "drain" or "eager".
+// String returns "eager" or "drain".
 func (p Policy) String() string {
 	switch p {
 	case Drain:
@@ -38,15 +49,15 @@ func (p Policy) String() string {
 	return fmt.Sprintf("policy(%d)", int(p))
 }
 
-// ParsePolicy parses "drain" or "eager".
+// ParsePolicy parses "eager" or "drain"; "" is the default, Eager.
 func ParsePolicy(s string) (Policy, error) {
 	switch s {
-	case "drain", "":
-		return Drain, nil
-	case "eager":
+	case "eager", "":
 		return Eager, nil
+	case "drain":
+		return Drain, nil
 	}
-	return 0, fmt.Errorf("coordinator: unknown policy %q (want drain or eager)", s)
+	return 0, fmt.Errorf("coordinator: unknown policy %q (want eager or drain)", s)
 }
 
 // ProbeFunc asks the engine whether it accepts colour s now, typically by
@@ -67,12 +78,25 @@ type Config struct {
 	ID string
 
 	// Policy says when new queries move to an accepted pending colour.
-	// Default: Drain.
+	// Default: Eager.
 	Policy Policy
 
 	// CacheTTL is how long an active colour is trusted after it was last
 	// confirmed. Default: 5 minutes.
 	CacheTTL time.Duration
+
+	// RefreshAhead is how long before CacheTTL runs out the fleet
+	// re-confirms the active colour in the background: each process's
+	// turn falls in the first half of that window, and the first to take
+	// the probe lease probes once for the fleet, so that no call waits on
+	// a probe while the engine keeps accepting the colour. It must be less
+	// than CacheTTL. Default: CacheTTL/10.
+	RefreshAhead time.Duration
+
+	// PendingTTL is how long a pending colour lasts without being
+	// announced again by the engine; then it is dropped, and the fleet
+	// stops polling and probing for it. Default: 1 minute.
+	PendingTTL time.Duration
 
 	// DrainTimeout bounds how long a Drain switch waits for the old colour's
 	// queries, counted from when the engine accepted the new colour.
@@ -102,8 +126,11 @@ type Config struct {
 	StoreTimeout time.Duration
 
 	// RefreshInterval is how often the record is re-read from the store in
-	// the background; a negative value turns the periodic refresh off (tests
-	// call [Coordinator.Refresh] themselves). Default: 5 seconds.
+	// the background. A negative value turns all timed background work off:
+	// the periodic refresh, the early refresh and the expiry of the active
+	// colour, and the expiry of a pending one then happen only when
+	// [Coordinator.Refresh] is called (tests call it themselves).
+	// Default: 5 seconds.
 	RefreshInterval time.Duration
 
 	// PendingRefreshInterval replaces RefreshInterval while a switch is
@@ -121,7 +148,12 @@ type Config struct {
 	// Default: 50 milliseconds.
 	WaitPoll time.Duration
 
-	// Now returns the current time. Default: time.Now.
+	// Now returns the current time. The coordinator corrects it by its
+	// offset to the store's clock when the store has one ([cache.Clock]),
+	// measured at the first refresh and every minute after: the record's
+	// times are then stamped and judged by the store's clock, and hosts
+	// whose clocks disagree by any amount judge them alike, within half a
+	// store round trip. Default: time.Now.
 	Now func() time.Time
 
 	// Logger receives INFO records for detection, invalidation, announced
@@ -139,6 +171,7 @@ type Config struct {
 // Defaults of [Config].
 const (
 	DefaultCacheTTL               = 5 * time.Minute
+	DefaultPendingTTL             = time.Minute
 	DefaultDrainTimeout           = 60 * time.Second
 	DefaultMaxAttempts            = 5
 	DefaultPinTTL                 = 15 * time.Second
@@ -160,6 +193,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	neg("CacheTTL", cfg.CacheTTL)
+	neg("RefreshAhead", cfg.RefreshAhead)
+	neg("PendingTTL", cfg.PendingTTL)
 	neg("DrainTimeout", cfg.DrainTimeout)
 	neg("PinTTL", cfg.PinTTL)
 	neg("ProbeLeaseTTL", cfg.ProbeLeaseTTL)
@@ -174,6 +209,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Policy != Drain && cfg.Policy != Eager {
 		errs = append(errs, fmt.Errorf("unknown policy %d", cfg.Policy))
 	}
+	if cfg.RefreshAhead > 0 && cfg.RefreshAhead >= cmp.Or(cfg.CacheTTL, DefaultCacheTTL) {
+		errs = append(errs, fmt.Errorf("RefreshAhead %v must be less than CacheTTL %v",
+			cfg.RefreshAhead, cmp.Or(cfg.CacheTTL, DefaultCacheTTL)))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, fmt.Errorf("coordinator: invalid config: %w", err)
 	}
@@ -183,6 +222,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	def(&cfg.CacheTTL, DefaultCacheTTL)
+	def(&cfg.RefreshAhead, cfg.CacheTTL/10)
+	def(&cfg.PendingTTL, DefaultPendingTTL)
 	def(&cfg.DrainTimeout, DefaultDrainTimeout)
 	def(&cfg.PinTTL, DefaultPinTTL)
 	def(&cfg.ProbeLeaseTTL, DefaultProbeLeaseTTL)

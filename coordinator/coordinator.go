@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,17 +36,35 @@ type Coordinator struct {
 	closed  bool                      // Close has begun; no new background work
 	pins    map[string]cache.Strategy // pins this process holds
 	changed chan struct{}             // closed and replaced when snap changes
-	// releasedOffline lists pins released while the store was unreachable.
-	releasedOffline []string
+	// releasedOffline holds the pins released while the store was
+	// unreachable, with when (Config.Now); pruneAt is the size at which it
+	// is next pruned. See rememberReleased.
+	releasedOffline map[string]time.Time
+	pruneAt         int
 
 	announced chan cache.Strategy // latest announced colour for the loop; buffer 1
 	drained   chan struct{}       // an old-colour pin went away during a drain; buffer 1
 	wake      chan struct{}       // the loop's timing may have changed; buffer 1
 	probing   chan struct{}       // held with the probe lease: one prober per process too; buffer 1
 
-	// storeGen is the generation last read from or written to the store:
-	// on recovery it tells whether the fleet moved on meanwhile.
+	// storeGen is the highest generation read from or written to the
+	// store: a store found below it has lost writes.
 	storeGen atomic.Uint64
+
+	// offset is what to add to Config.Now to read the store's clock, in
+	// nanoseconds; clockRead is when it was last measured (Config.Now, unix
+	// nanoseconds; 0 for never). See now.
+	offset, clockRead atomic.Int64
+	// refreshTried is the ConfirmedAt (unix nanoseconds) of the last record
+	// whose early refresh this process attempted: one attempt per
+	// confirmation.
+	refreshTried atomic.Int64
+	// jitter spreads the early refreshes of the fleet's processes over the
+	// first half of RefreshAhead, so that one goes first and the others
+	// find its confirmation: a fraction in [0, 1), fixed at New.
+	jitter float64
+
+	health storeHealth
 
 	ctx    context.Context // cancelled by Close; parent of background work
 	cancel context.CancelFunc
@@ -58,9 +77,21 @@ type snapshot struct {
 	// rejected is set when a call or probe with state.Active was rejected
 	// after state.ConfirmedAt: the colour must be detected again.
 	rejected bool
-	// expires is when state.Active stops being trusted without a new
-	// confirmation: ConfirmedAt + CacheTTL.
-	expires time.Time
+	// expired is set once the fleet's clock has reached
+	// state.ConfirmedAt + CacheTTL without a new confirmation.
+	expired bool
+	// colour is what Strategy returns: state.Active while it is trusted
+	// (neither rejected nor expired), else Unknown.
+	colour cache.Strategy
+}
+
+// newSnapshot returns the snapshot of st with the given flags.
+func newSnapshot(st cache.State, rejected, expired bool) *snapshot {
+	s := &snapshot{state: st, rejected: rejected, expired: expired}
+	if !rejected && !expired {
+		s.colour = st.Active // valid or Unknown: adopt validates every record
+	}
+	return s
 }
 
 // New returns a coordinator for the engine of cfg.Scope that shares its
@@ -91,10 +122,11 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 		drained:   make(chan struct{}, 1),
 		wake:      make(chan struct{}, 1),
 		probing:   make(chan struct{}, 1),
+		jitter:    mrand.Float64(),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
-	c.snap.Store(&snapshot{})
+	c.snap.Store(newSnapshot(cache.State{}, false, false))
 	c.wg.Add(2)
 	go c.loop()
 	go c.renewLoop()
@@ -106,8 +138,9 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 }
 
 // Close stops the background work, waits for it, and releases the pins this
-// process still holds (best effort, bounded by StoreTimeout). It does not
-// close the store. Calls after Close fail with ErrClosed.
+// process still holds, in one store call bounded by StoreTimeout (best
+// effort: pins that stay expire with their lease). It does not close the
+// store. Calls after Close fail with ErrClosed.
 func (c *Coordinator) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -126,9 +159,9 @@ func (c *Coordinator) Close() error {
 	}
 	clear(c.pins)
 	c.mu.Unlock()
-	for _, id := range ids {
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StoreTimeout)
-		_, _ = c.store.Release(ctx, c.cfg.Scope, id)
+	if len(ids) > 0 && !c.degraded.Load() {
+		ctx, cancel := c.storeCtx(context.Background())
+		_, _ = c.store.Release(ctx, c.cfg.Scope, ids...) // one round trip; expiry covers a failure
 		cancel()
 	}
 	return nil
@@ -150,16 +183,11 @@ func (c *Coordinator) track() bool {
 func (c *Coordinator) Config() Config { return c.cfg }
 
 // Strategy returns the colour a new call carries now, or cache.Unknown when
-// none is trusted (unknown, rejected, or unconfirmed for longer than
-// CacheTTL); then call [Coordinator.Resolve]. It is one atomic load and a
-// clock read, and never blocks.
-func (c *Coordinator) Strategy() cache.Strategy {
-	s := c.snap.Load()
-	if s.rejected || !c.cfg.Now().Before(s.expires) {
-		return cache.Unknown
-	}
-	return s.state.Active // valid or Unknown: adopt validates every record
-}
+// none is trusted (unknown, rejected, or unconfirmed for CacheTTL); then
+// call [Coordinator.Resolve]. It is one atomic load: it reads no clock and
+// never blocks. The background loop re-confirms the colour before CacheTTL
+// runs out and marks it expired if that failed.
+func (c *Coordinator) Strategy() cache.Strategy { return c.snap.Load().colour }
 
 // Snapshot returns the local copy of the shared record.
 func (c *Coordinator) Snapshot() cache.State { return c.snap.Load().state }
@@ -205,12 +233,9 @@ func (c *Coordinator) adopt(next cache.State) bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.snap.Store(&snapshot{
-		state: next,
-		rejected: cur.rejected && next.Active == cur.state.Active &&
-			next.ConfirmedAt.Equal(cur.state.ConfirmedAt),
-		expires: next.ConfirmedAt.Add(c.cfg.CacheTTL),
-	})
+	c.snap.Store(newSnapshot(next,
+		cur.rejected && next.Active == cur.state.Active && next.ConfirmedAt.Equal(cur.state.ConfirmedAt),
+		!c.now().Before(c.expiry(next))))
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -270,10 +295,67 @@ func (c *Coordinator) markRejected(s cache.Strategy) bool {
 	if !s.Valid() || cur.state.Active != s || cur.rejected {
 		return false
 	}
-	next := *cur
-	next.rejected = true
-	c.snap.Store(&next)
+	c.snap.Store(newSnapshot(cur.state, true, cur.expired))
 	return true
+}
+
+// expiry returns when st's active colour stops being trusted.
+func (c *Coordinator) expiry(st cache.State) time.Time { return st.ConfirmedAt.Add(c.cfg.CacheTTL) }
+
+// expire marks the local active colour expired if the fleet's clock has
+// reached its expiry, and reports whether it changed anything.
+func (c *Coordinator) expire() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.snap.Load()
+	if cur.expired || !cur.state.Active.Valid() || c.now().Before(c.expiry(cur.state)) {
+		return false
+	}
+	c.snap.Store(newSnapshot(cur.state, cur.rejected, true))
+	return true
+}
+
+// now reads the fleet's clock: Config.Now corrected by the offset to the
+// store's clock last measured (see syncClock). Every time written to the
+// shared record, and every time compared with one, is read here, so that
+// hosts whose clocks disagree judge the record alike.
+func (c *Coordinator) now() time.Time {
+	return c.cfg.Now().Add(time.Duration(c.offset.Load()))
+}
+
+// clockSyncInterval is how often the offset to the store's clock is
+// measured again.
+const clockSyncInterval = time.Minute
+
+// syncClock measures the offset of Config.Now to the store's clock, if the
+// store has one ([cache.Clock]) and it was not measured within
+// clockSyncInterval. It takes one store round trip and assumes the store
+// read its clock half-way through it.
+func (c *Coordinator) syncClock(ctx context.Context) {
+	clk, ok := c.store.(cache.Clock)
+	if !ok || c.degraded.Load() {
+		return
+	}
+	if last := c.clockRead.Load(); last != 0 && c.cfg.Now().UnixNano()-last < int64(clockSyncInterval) {
+		return
+	}
+	sctx, cancel := c.storeCtx(ctx)
+	t1 := c.cfg.Now()
+	st, err := clk.Time(sctx)
+	t2 := c.cfg.Now()
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.storeFailed("time", err)
+		}
+		return
+	}
+	c.storeAnswered()
+	off := st.Sub(t1.Add(t2.Sub(t1) / 2))
+	if old := time.Duration(c.offset.Swap(int64(off))); (old - off).Abs() > time.Second {
+		c.log.Info("clock differs from the store's", "offset", off.Round(time.Millisecond).String())
+	}
+	c.clockRead.Store(t2.UnixNano())
 }
 
 // storeCtx bounds one store call by StoreTimeout.

@@ -54,6 +54,7 @@ func (c *Coordinator) Resolve(ctx context.Context) (cache.Strategy, error) {
 // detect finds the active colour for the fleet: it adopts a fresh stored
 // record, or takes the probe lease and probes, or waits for the holder.
 func (c *Coordinator) detect(ctx context.Context) (cache.Strategy, error) {
+	c.syncClock(ctx) // before the record's times are judged
 	for {
 		if s := c.Strategy(); s.Valid() {
 			return s, nil
@@ -203,7 +204,7 @@ func (c *Coordinator) probeAndCommit(ctx context.Context) (cache.Strategy, error
 	// The active colour was rejected and the engine accepted the pending
 	// one a moment ago (an overlap ending): that is the switch, no probe.
 	if p := st.Pending; snap.rejected && p.Valid() && !st.AcceptedAt.IsZero() &&
-		c.cfg.Now().Before(st.AcceptedAt.Add(c.cfg.CacheTTL)) {
+		c.now().Before(st.AcceptedAt.Add(c.cfg.CacheTTL)) {
 		r.tried[p] = true
 		c.log.Info("active colour rejected; switching to the accepted pending colour", "colour", p.String())
 		return c.commitDetected(ctx, p, st, &r)
@@ -282,7 +283,7 @@ func (c *Coordinator) chooseOfBoth(st cache.State) cache.Strategy {
 // colour that the probes saw accepted is marked accepted, or becomes active
 // if chosen is it.
 func (c *Coordinator) commitDetected(ctx context.Context, chosen cache.Strategy, seen cache.State, r *probeResult) (cache.Strategy, error) {
-	now := c.cfg.Now()
+	now := c.now()
 	c.update(ctx, func(cur cache.State) (cache.State, bool) {
 		if cur.Active.Valid() && cur.Active != seen.Active && cur.Active != chosen &&
 			!(r.tried[cur.Active] && r.err[cur.Active] != nil) {

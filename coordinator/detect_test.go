@@ -129,6 +129,9 @@ func TestCacheTTL(t *testing.T) {
 		t.Fatalf("probes within the TTL = %d, want still 2", n)
 	}
 	e.clock.Advance(2 * time.Second)
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if got := c.Strategy(); got != cache.Unknown {
 		t.Fatalf("Strategy() after the TTL = %v, want unknown", got)
 	}
@@ -144,6 +147,9 @@ func TestCacheTTL(t *testing.T) {
 	// other one is probed.
 	e.eng.set(cache.Blue)
 	e.clock.Advance(2 * time.Minute)
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	resolve(t, c, cache.Blue)
 	if n := e.eng.total(); n != 5 {
 		t.Errorf("total probes = %d, want 5", n)
@@ -244,14 +250,17 @@ func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
 	e := newEnv(t, cache.Blue, cache.Green)
 	slow := newEngine(cache.Blue, cache.Green)
 	a, err := coordinator.New(e.store, slow.probe, coordinator.Config{
-		Scope: scope, Now: e.clock.Now, RefreshInterval: -1, CacheTTL: time.Minute,
+		Scope: scope, Now: e.clock.Now, RefreshInterval: -1, CacheTTL: time.Minute, Policy: coordinator.Drain,
+		PendingTTL: time.Hour, DrainTimeout: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	b := e.coord(func(cfg *coordinator.Config) { cfg.CacheTTL, cfg.DrainTimeout = time.Hour, time.Hour })
+	b := e.coord(drain, func(cfg *coordinator.Config) {
+		cfg.CacheTTL, cfg.DrainTimeout, cfg.PendingTTL, cfg.PinTTL = time.Hour, time.Hour, time.Hour, time.Hour
+	})
 	resolve(t, b, cache.Blue)
 	ctx := context.Background()
 	if err := b.Pin(ctx, "q", cache.Blue); err != nil {
@@ -267,6 +276,10 @@ func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
 	e.clock.Advance(2 * time.Minute) // a's blue has aged
 	done := make(chan error, 1)
 	go func() {
+		if err := a.Refresh(ctx); err != nil { // blue expires
+			done <- err
+			return
+		}
 		_, err := a.Resolve(ctx)
 		done <- err
 	}()

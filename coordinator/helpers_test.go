@@ -141,7 +141,7 @@ func (e *env) coordOn(st cache.Store, adjust ...func(*coordinator.Config)) *coor
 	return c
 }
 
-func eager(cfg *coordinator.Config) { cfg.Policy = coordinator.Eager }
+func drain(cfg *coordinator.Config) { cfg.Policy = coordinator.Drain }
 
 // resolve calls Resolve and fails the test unless it returns want.
 func resolve(t *testing.T, c *coordinator.Coordinator, want cache.Strategy) {

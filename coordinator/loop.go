@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"errors"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
@@ -42,10 +43,13 @@ func (c *Coordinator) loop() {
 		case <-timer.C:
 			due = time.Time{}
 			_ = c.Refresh(c.ctx)
-			if c.degraded.Load() {
-				backoff = min(2*backoff, maxRecoveryBackoff)
-			} else {
+			switch {
+			case !c.degraded.Load():
 				backoff = c.cfg.PendingRefreshInterval
+			case StoreState(c.health.state.Load()) == StoreDenied:
+				backoff = min(2*backoff, maxDeniedBackoff)
+			default:
+				backoff = min(2*backoff, maxRecoveryBackoff)
 			}
 		}
 		arm()
@@ -54,18 +58,47 @@ func (c *Coordinator) loop() {
 
 // refreshDelay returns how long until the next refresh, or 0 for none:
 // backoff while the store is unreachable (from PendingRefreshInterval to
-// maxRecoveryBackoff), PendingRefreshInterval while a switch is pending,
-// else RefreshInterval.
+// maxRecoveryBackoff, or maxDeniedBackoff when it refused access); else
+// RefreshInterval, or PendingRefreshInterval while a switch is pending, at
+// most unwatchedRefresh while the store refuses the change subscription,
+// and no later than the next early refresh or expiry of the active colour.
 func (c *Coordinator) refreshDelay(backoff time.Duration) time.Duration {
 	switch {
 	case c.degraded.Load():
 		return backoff
 	case c.cfg.RefreshInterval < 0:
 		return 0
-	case c.Snapshot().Pending.Valid():
-		return c.cfg.PendingRefreshInterval
 	}
-	return c.cfg.RefreshInterval
+	d := c.cfg.RefreshInterval
+	snap := c.snap.Load()
+	if snap.state.Pending.Valid() {
+		d = c.cfg.PendingRefreshInterval
+	}
+	if c.health.watchDenied.Load() {
+		d = min(d, unwatchedRefresh)
+	}
+	if next, ok := c.nextDeadline(snap); ok {
+		d = min(d, max(next, minDeadlineDelay))
+	}
+	return d
+}
+
+// minDeadlineDelay is the least wait for a deadline of the record, so that
+// one the loop cannot act on yet does not spin it.
+const minDeadlineDelay = 10 * time.Millisecond
+
+// nextDeadline returns how long until the loop has something to do for the
+// active colour of snap: refresh it early, or mark it expired.
+func (c *Coordinator) nextDeadline(snap *snapshot) (time.Duration, bool) {
+	st := snap.state
+	if !st.Active.Valid() || snap.rejected || snap.expired {
+		return 0, false
+	}
+	at := c.expiry(st)
+	if c.refreshTried.Load() != st.ConfirmedAt.UnixNano() {
+		at = c.refreshAt(st)
+	}
+	return at.Sub(c.now()), true
 }
 
 // renewLoop renews the pins this process holds every PinTTL/3 until Close.
@@ -94,7 +127,16 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 			if c.ctx.Err() != nil {
 				return
 			}
-			c.storeFailed("watch", err)
+			// A refused subscription (an ACL without the channel) is not an
+			// outage: commands may work. Poll the record instead, and try
+			// again now and then.
+			limit := maxRecoveryBackoff
+			if errors.Is(err, cache.ErrAccessDenied) {
+				c.watchRefused(err)
+				limit = maxDeniedBackoff
+			} else {
+				c.storeFailed("watch", err)
+			}
 			t := time.NewTimer(backoff)
 			select {
 			case <-c.ctx.Done():
@@ -102,8 +144,11 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 				return
 			case <-t.C:
 			}
-			backoff = min(2*backoff, maxRecoveryBackoff)
+			backoff = min(2*backoff, limit)
 			continue
+		}
+		if c.health.watchDenied.Swap(false) {
+			c.poke()
 		}
 		backoff = c.cfg.WaitPoll
 		if st, err := c.load(c.ctx); err == nil {

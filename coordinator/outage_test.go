@@ -16,7 +16,7 @@ import (
 func TestStoreOutageAndRecovery(t *testing.T) {
 	e := newEnv(t, cache.Blue)
 	fs := newFlakyStore(t, e.clock.Now)
-	c := e.coordOn(fs, eager)
+	c := e.coordOn(fs)
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 

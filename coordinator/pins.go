@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/e6coord/e6coord/cache"
 )
@@ -97,33 +98,73 @@ func (c *Coordinator) storePin(ctx context.Context, id string, s cache.Strategy)
 	sctx, cancel := c.storeCtx(ctx)
 	err := c.store.Pin(sctx, c.cfg.Scope, id, s, c.cfg.PinTTL)
 	cancel()
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err == nil:
+		c.storeAnswered()
+	case ctx.Err() == nil:
 		c.storeFailed("pin", err)
 	}
 }
 
-// storeRelease removes a pin from the store and returns the live pins left,
-// or remembers it for when the store is back.
-func (c *Coordinator) storeRelease(ctx context.Context, id string) (cache.PinCounts, bool) {
-	if c.degraded.Load() {
-		c.mu.Lock()
-		c.releasedOffline = append(c.releasedOffline, id)
-		c.mu.Unlock()
-		return cache.PinCounts{}, false
-	}
-	sctx, cancel := c.storeCtx(ctx)
-	counts, err := c.store.Release(sctx, c.cfg.Scope, id)
-	cancel()
-	if err != nil {
+// storeRelease removes pins from the store, in one call, and returns the
+// live pins left; while the store is unreachable it remembers them for when
+// it is back.
+func (c *Coordinator) storeRelease(ctx context.Context, ids ...string) (cache.PinCounts, bool) {
+	if !c.degraded.Load() {
+		sctx, cancel := c.storeCtx(ctx)
+		counts, err := c.store.Release(sctx, c.cfg.Scope, ids...)
+		cancel()
+		if err == nil {
+			c.storeAnswered()
+			return counts, true
+		}
 		if ctx.Err() == nil {
 			c.storeFailed("release", err)
 		}
-		c.mu.Lock()
-		c.releasedOffline = append(c.releasedOffline, id)
-		c.mu.Unlock()
-		return counts, false
 	}
-	return counts, true
+	c.mu.Lock()
+	c.rememberReleased(ids)
+	c.mu.Unlock()
+	return cache.PinCounts{}, false
+}
+
+// rememberReleased notes ids as released while the store could not be
+// told. Only releases younger than PinTTL matter: an older one's pin has
+// expired in the store, since pins are not renewed while the store is
+// unreachable. So the list is pruned of those as it grows, and holds at
+// most what this process releases within PinTTL. The caller holds mu.
+func (c *Coordinator) rememberReleased(ids []string) {
+	if c.releasedOffline == nil {
+		c.releasedOffline = make(map[string]time.Time)
+	}
+	now := c.cfg.Now()
+	for _, id := range ids {
+		c.releasedOffline[id] = now
+	}
+	if len(c.releasedOffline) < c.pruneAt {
+		return
+	}
+	for id, at := range c.releasedOffline {
+		if now.Sub(at) >= c.cfg.PinTTL {
+			delete(c.releasedOffline, id)
+		}
+	}
+	c.pruneAt = 2*len(c.releasedOffline) + 64
+}
+
+// takeReleasedOffline empties the list of pins released while the store was
+// unreachable, and returns those that may still be live in the store. The
+// caller holds mu.
+func (c *Coordinator) takeReleasedOffline() []string {
+	now := c.cfg.Now()
+	var ids []string
+	for id, at := range c.releasedOffline {
+		if _, held := c.pins[id]; !held && now.Sub(at) < c.cfg.PinTTL {
+			ids = append(ids, id)
+		}
+	}
+	c.releasedOffline, c.pruneAt = nil, 0
+	return ids
 }
 
 // renewPins extends the leases of the pins this process holds, in one
@@ -163,15 +204,18 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 	c.unpinGone(ctx, repinned)
 }
 
-// unpinGone releases from the store those of written, pins just written
-// from a copy, that were released locally meanwhile.
+// unpinGone releases from the store, in one call, those of written, pins
+// just written from a copy, that were released locally meanwhile.
 func (c *Coordinator) unpinGone(ctx context.Context, written map[string]cache.Strategy) {
+	var gone []string
+	c.mu.Lock()
 	for id := range written {
-		c.mu.Lock()
-		_, held := c.pins[id]
-		c.mu.Unlock()
-		if !held {
-			c.storeRelease(ctx, id)
+		if _, held := c.pins[id]; !held {
+			gone = append(gone, id)
 		}
+	}
+	c.mu.Unlock()
+	if len(gone) > 0 {
+		c.storeRelease(ctx, gone...)
 	}
 }

@@ -31,13 +31,15 @@ func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (
 		got, err := c.swap(ctx, old, next)
 		switch {
 		case err == nil:
+			c.storeAnswered()
 			c.sawStored(got.Generation)
 			c.adopt(got)
 			return got, true
 		case errors.Is(err, cache.ErrConflict):
 			// Someone else changed the record. Build on theirs if it is
-			// newer than ours; if ours is newer (the store lost its data),
+			// newer than ours; if ours is newer (the store lost writes),
 			// build on ours, over their generation.
+			c.storeAnswered()
 			c.sawStored(got.Generation)
 			old = got.Generation
 			c.adopt(got)
@@ -61,7 +63,7 @@ func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (
 // is old.
 func (c *Coordinator) swap(ctx context.Context, old uint64, next cache.State) (cache.State, error) {
 	next.Generation = max(old, c.Snapshot().Generation) + 1
-	next.ChangedAt = c.cfg.Now()
+	next.ChangedAt = c.now()
 	next.ChangedBy = c.cfg.ID
 	sctx, cancel := c.storeCtx(ctx)
 	defer cancel()
@@ -78,7 +80,7 @@ func (c *Coordinator) updateLocal(change func(cur cache.State) (cache.State, boo
 			return base, false
 		}
 		next.Generation = base.Generation + 1
-		next.ChangedAt = c.cfg.Now()
+		next.ChangedAt = c.now()
 		next.ChangedBy = c.cfg.ID
 		if c.adopt(next) {
 			return next, true // written back on recovery: see reconcile
@@ -95,11 +97,14 @@ func (c *Coordinator) load(ctx context.Context) (cache.State, error) {
 	cancel()
 	switch {
 	case err == nil:
+		c.storeAnswered()
 		c.sawStored(st.Generation)
 		return st, nil
 	case errors.Is(err, cache.ErrNotFound):
+		c.storeAnswered()
 		return cache.State{}, nil
 	case errors.Is(err, cache.ErrInvalidStrategy):
+		c.storeAnswered()
 		c.ignoreInvalid("store", err)
 		c.sawStored(st.Generation)
 		return st, nil
@@ -108,15 +113,6 @@ func (c *Coordinator) load(ctx context.Context) (cache.State, error) {
 	}
 	c.storeFailed("load", err)
 	return cache.State{}, err
-}
-
-// storeFailed counts a failed store call and enters degraded mode.
-func (c *Coordinator) storeFailed(op string, err error) {
-	c.stats.storeErrors.Add(1)
-	if !c.degraded.Swap(true) {
-		c.log.Warn("store unreachable; serving from the local record", "op", op, "err", err)
-		c.poke()
-	}
 }
 
 // sawStored notes that the store held generation gen.
@@ -130,12 +126,18 @@ func (c *Coordinator) sawStored(gen uint64) {
 }
 
 // reconcile settles the local record with st, the record just read from
-// the store, never blindly:
+// the store, given known, the highest generation seen stored before that
+// read. It never writes blindly, and never lets older content win:
 //   - the store has a newer record: adopt it;
-//   - the store lost the record (restarted empty): write ours back;
-//   - the store moved on while we could not see it (a generation other
-//     than the last we knew), but ours is numbered higher: take its
-//     content, at a generation above ours, so no process goes backwards;
+//   - the store went back (it lost writes: restarted empty, or a failover
+//     promoted a replica without the last swaps): write the newest record
+//     this process knows back, above the store's generation, so that no
+//     process adopts the older content the store holds;
+//   - the store moved on while we could not see it (its generation is
+//     above every one we saw stored), but ours is numbered as high or
+//     higher because we changed the record locally meanwhile: the fleet's
+//     record wins; take its content, at a generation above ours, so that
+//     no process goes backwards;
 //   - we changed the record while the store was down (our generation is
 //     above the last stored one) and the store did not move: write ours
 //     back.
@@ -149,9 +151,10 @@ func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint6
 	switch {
 	case st.Generation > local.Generation:
 		return // not adoptable (invalid); ignored
-	case st.Generation == 0 && local.Generation > 0:
-		c.log.Info("store lost the record; writing ours back", "record", local.String())
-	case st.Generation != known:
+	case st.Generation < known:
+		c.log.Warn("store lost writes; writing the newest record back", "stored", st.String(),
+			"seen", known, "record", local.String())
+	case st.Generation > known:
 		c.log.Info("store moved on while unreachable; taking its record", "record", st.String())
 		c.writeOver(ctx, st.Generation, st)
 		return
@@ -169,6 +172,7 @@ func (c *Coordinator) writeOver(ctx context.Context, old uint64, content cache.S
 	got, err := c.swap(ctx, old, content)
 	switch {
 	case err == nil, errors.Is(err, cache.ErrConflict):
+		c.storeAnswered()
 		c.sawStored(got.Generation)
 		c.adopt(got)
 	case ctx.Err() == nil:
@@ -184,8 +188,9 @@ func (c *Coordinator) ignoreInvalid(from string, err error) {
 }
 
 // recoverStore checks whether the store answers again. If it does, it leaves
-// degraded mode, settles the record with the store's (see reconcile), and
-// carries over the pins held and released meanwhile.
+// degraded mode, settles the record with the store's (see reconcile), renews
+// (or writes again) the pins this process holds, and releases in one call
+// the pins released meanwhile that may still be live in the store.
 func (c *Coordinator) recoverStore(ctx context.Context) error {
 	sctx, cancel := c.storeCtx(ctx)
 	st, err := c.store.Load(sctx, c.cfg.Scope)
@@ -196,28 +201,29 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 		c.ignoreInvalid("store", err)
 	default:
 		c.stats.storeErrors.Add(1)
-		c.log.Debug("store still unreachable", "err", err)
+		if errors.Is(err, cache.ErrAccessDenied) {
+			c.setStoreState(StoreDenied)
+			c.logDenied("load", err)
+		} else {
+			c.setStoreState(StoreUnreachable)
+			c.log.Debug("store still unreachable", "err", err)
+		}
 		return err
 	}
+	c.storeAnswered()
 	known := c.storeGen.Load()
 	c.sawStored(st.Generation)
 	c.mu.Lock()
-	pins := make(map[string]cache.Strategy, len(c.pins))
-	for id, s := range c.pins {
-		pins[id] = s
-	}
-	released := c.releasedOffline
-	c.releasedOffline = nil
+	released := c.takeReleasedOffline()
+	held := len(c.pins)
 	c.mu.Unlock()
 	c.degraded.Store(false)
 	c.reconcile(ctx, st, known)
-	for id, s := range pins {
-		c.storePin(ctx, id, s)
+	c.renewPins(ctx)
+	if len(released) > 0 {
+		c.storeRelease(ctx, released...)
 	}
-	for _, id := range released {
-		c.storeRelease(ctx, id)
-	}
-	c.unpinGone(ctx, pins)
-	c.log.Info("store reachable again", "record", c.Snapshot().String(), "pins", len(pins))
+	c.log.Info("store reachable again", "record", c.Snapshot().String(), "pins", held,
+		"released meanwhile", len(released))
 	return nil
 }

@@ -10,13 +10,25 @@ type Stats struct {
 	Announcements     uint64 // pending colours this process recorded
 	Switches          uint64 // changes of the active colour seen by this process
 	InvalidStrategies uint64 // invalid colours ignored, from the engine or the store
+	Refreshes         uint64 // early re-confirmations this process ran for the fleet
+	Withdrawn         uint64 // pending colours this process dropped as no longer announced
 	StoreErrors       uint64 // failed store calls
-	Degraded          bool   // the store is unreachable; serving from the snapshot
+	Degraded          bool   // the store failed and has not answered since; serving from the snapshot
+
+	// Store is the store's health as last seen, and StoreReached whether
+	// any store call has succeeded since New: a store that refuses access
+	// from the start is StoreDenied and never reached.
+	Store        StoreState
+	StoreReached bool
+	// WatchDenied is set while the store refuses the change subscription
+	// although its commands may work; the record is polled meanwhile.
+	WatchDenied bool
 }
 
 // counters are the live counters behind [Stats].
 type counters struct {
 	probes, detections, wrongStrategy, announcements, switches, invalid, storeErrors atomic.Uint64
+	refreshes, withdrawn                                                             atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -28,7 +40,12 @@ func (c *Coordinator) Stats() Stats {
 		Announcements:     c.stats.announcements.Load(),
 		Switches:          c.stats.switches.Load(),
 		InvalidStrategies: c.stats.invalid.Load(),
+		Refreshes:         c.stats.refreshes.Load(),
+		Withdrawn:         c.stats.withdrawn.Load(),
 		StoreErrors:       c.stats.storeErrors.Load(),
 		Degraded:          c.degraded.Load(),
+		Store:             StoreState(c.health.state.Load()),
+		StoreReached:      c.health.reached.Load(),
+		WatchDenied:       c.health.watchDenied.Load(),
 	}
 }

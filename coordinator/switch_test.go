@@ -23,7 +23,7 @@ func active(want cache.Strategy) func(cache.State) bool {
 // §4, §5: an announced colour the probe rejects is pending, never active.
 func TestAnnouncedButRejectedNeverActive(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	c := e.coord(eager)
+	c := e.coord()
 	resolve(t, c, cache.Blue)
 	e.eng.forgetProbes()
 	c.Announce("GREEN ")
@@ -82,7 +82,7 @@ func TestInvalidAnnouncementIgnored(t *testing.T) {
 // pinned queries keep theirs.
 func TestEagerSwitchesAtOnce(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	c := e.coord(eager)
+	c := e.coord()
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 	if err := c.Pin(ctx, "q1", cache.Blue); err != nil {
@@ -116,7 +116,7 @@ func TestEagerSwitchesAtOnce(t *testing.T) {
 // the fleet is released.
 func TestDrainSwitchesWhenLastOldPinReleased(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	a, b := e.coord(), e.coord()
+	a, b := e.coord(drain), e.coord(drain)
 	resolve(t, a, cache.Blue)
 	resolve(t, b, cache.Blue)
 	ctx := context.Background()
@@ -167,7 +167,7 @@ func TestDrainSwitchesWhenLastOldPinReleased(t *testing.T) {
 // §5 Drain: DrainTimeout after acceptance, the switch happens anyway.
 func TestDrainTimeout(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	c := e.coord(func(cfg *coordinator.Config) { cfg.DrainTimeout = 10 * time.Second })
+	c := e.coord(drain, func(cfg *coordinator.Config) { cfg.DrainTimeout = 10 * time.Second })
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
@@ -196,7 +196,7 @@ func TestDrainTimeout(t *testing.T) {
 // Drain switch.
 func TestCrashedHolderPinsExpire(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	c := e.coord(func(cfg *coordinator.Config) { cfg.DrainTimeout = time.Hour })
+	c := e.coord(drain, func(cfg *coordinator.Config) { cfg.DrainTimeout = time.Hour })
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 	// A process pinned a query and died: nobody renews or releases it.
@@ -288,7 +288,7 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 // switches to the pending colour it accepted, without another probe.
 func TestOverlapEndSwitchesWithoutProbe(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	c := e.coord()
+	c := e.coord(drain)
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 	if err := c.Pin(ctx, "q", cache.Blue); err != nil {

@@ -1,0 +1,127 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+)
+
+// StoreState is what a coordinator knows of its store's health.
+type StoreState int32
+
+const (
+	// StoreUnknown means no store call has finished yet.
+	StoreUnknown StoreState = iota
+	// StoreUp means the last store call answered.
+	StoreUp
+	// StoreUnreachable means a store call failed (a timeout, a refused
+	// connection): the coordinator serves from its local record and tries
+	// the store again with backoff.
+	StoreUnreachable
+	// StoreDenied means the store refused the credentials or a permission
+	// ([cache.ErrAccessDenied]): a configuration error, logged at Error.
+	// The coordinator serves from its local record as when the store is
+	// unreachable, and tries again less often.
+	StoreDenied
+)
+
+// String returns "unknown", "up", "unreachable" or "denied".
+func (s StoreState) String() string {
+	switch s {
+	case StoreUnknown:
+		return "unknown"
+	case StoreUp:
+		return "up"
+	case StoreUnreachable:
+		return "unreachable"
+	case StoreDenied:
+		return "denied"
+	}
+	return fmt.Sprintf("StoreState(%d)", int32(s))
+}
+
+// storeHealth tracks the store's state for Stats and the logs.
+type storeHealth struct {
+	state   atomic.Int32 // a StoreState
+	reached atomic.Bool  // some store call has answered since New
+	// watchDenied is set while the store refuses the change subscription
+	// (an ACL without the channel) although commands work.
+	watchDenied atomic.Bool
+	// deniedLogged is when an access-denied error was last logged (unix
+	// nanoseconds of Config.Now): at most one Error record per
+	// deniedLogEvery.
+	deniedLogged atomic.Int64
+}
+
+// deniedLogEvery rate-limits the Error records of a store that refuses
+// access.
+const deniedLogEvery = time.Minute
+
+// maxDeniedBackoff caps the wait between attempts to reach a store that
+// refused access, and between attempts to subscribe when the subscription
+// is refused: waiting does not mend configuration.
+const maxDeniedBackoff = 5 * time.Second
+
+// unwatchedRefresh caps the refresh interval while the store refuses the
+// change subscription: the record is polled instead.
+const unwatchedRefresh = time.Second
+
+func (c *Coordinator) setStoreState(s StoreState) {
+	if StoreState(c.health.state.Load()) != s {
+		c.health.state.Store(int32(s))
+	}
+}
+
+// storeAnswered notes that a store call succeeded.
+func (c *Coordinator) storeAnswered() {
+	if !c.health.reached.Load() {
+		c.health.reached.Store(true)
+	}
+	c.setStoreState(StoreUp)
+}
+
+// storeFailed counts a failed store call and enters degraded mode. A
+// refused credential or permission is logged at Error, at most once per
+// deniedLogEvery; other failures at Warn when degraded mode begins.
+func (c *Coordinator) storeFailed(op string, err error) {
+	c.stats.storeErrors.Add(1)
+	denied := errors.Is(err, cache.ErrAccessDenied)
+	if denied {
+		c.setStoreState(StoreDenied)
+		c.logDenied(op, err)
+	} else {
+		c.setStoreState(StoreUnreachable)
+	}
+	if !c.degraded.Swap(true) {
+		if !denied {
+			c.log.Warn("store unreachable; serving from the local record", "op", op, "err", err)
+		}
+		c.poke()
+	}
+}
+
+// logDenied logs a refused credential or permission at Error, unless one
+// was logged within deniedLogEvery.
+func (c *Coordinator) logDenied(op string, err error) {
+	now := c.cfg.Now().UnixNano()
+	last := c.health.deniedLogged.Load()
+	if last != 0 && now-last < int64(deniedLogEvery) || !c.health.deniedLogged.CompareAndSwap(last, now) {
+		return
+	}
+	c.log.Error("store refused access: check its credentials and ACL; queries go on uncoordinated",
+		"op", op, "err", err)
+}
+
+// watchRefused notes that the store refused the change subscription while
+// commands may work: the coordinator polls the record instead, and does not
+// enter degraded mode for it.
+func (c *Coordinator) watchRefused(err error) {
+	c.stats.storeErrors.Add(1)
+	if !c.health.watchDenied.Swap(true) {
+		c.poke() // poll faster
+	}
+	c.logDenied("watch", err)
+}
