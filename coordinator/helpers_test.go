@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,10 +199,14 @@ func (e *engine) waitProbe(t *testing.T, s cache.Strategy) {
 // can lose all its data, as a restarted Redis does.
 type flakyStore struct {
 	down    atomic.Bool
+	deny    atomic.Bool // every call fails with cache.ErrAccessDenied
 	corrupt atomic.Bool // the next Load finds a newer record with an invalid colour
 	mu      sync.Mutex
 	cur     *memory.Store // guarded by mu
-	now     func() time.Time
+	swaps   []cache.State // every record stored, in order; guarded by mu
+	// releases lists the ids of each Release call; guarded by mu.
+	releases [][]string
+	now      func() time.Time
 
 	renewed chan struct{} // a Renew call returned, if there is room
 }
@@ -226,9 +231,44 @@ func (f *flakyStore) wipe() {
 	f.cur = memory.New(memory.Options{Now: f.now})
 }
 
+// rollBack replaces the data with a store that holds only the record
+// stored at generation gen, as a replica promoted without the later swaps.
+func (f *flakyStore) rollBack(t *testing.T, gen uint64) cache.State {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st cache.State
+	for _, s := range f.swaps {
+		if s.Generation == gen {
+			st = s
+		}
+	}
+	if st.Generation == 0 {
+		t.Fatalf("no record was stored at generation %d", gen)
+	}
+	f.cur.Close()
+	f.cur = memory.New(memory.Options{Now: f.now})
+	if _, err := f.cur.CompareAndSwap(context.Background(), scope, 0, st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// releaseCalls returns the ids of every Release call so far.
+func (f *flakyStore) releaseCalls() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.releases)
+}
+
+var errDenied = fmt.Errorf("WRONGPASS invalid username-password pair: %w", cache.ErrAccessDenied)
+
 func (f *flakyStore) get() (*memory.Store, error) {
 	if f.down.Load() {
 		return nil, errDown
+	}
+	if f.deny.Load() {
+		return nil, errDenied
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -254,7 +294,13 @@ func (f *flakyStore) CompareAndSwap(ctx context.Context, sc cache.Scope, old uin
 	if err != nil {
 		return cache.State{}, err
 	}
-	return s.CompareAndSwap(ctx, sc, old, next)
+	got, err := s.CompareAndSwap(ctx, sc, old, next)
+	if err == nil {
+		f.mu.Lock()
+		f.swaps = append(f.swaps, got)
+		f.mu.Unlock()
+	}
+	return got, err
 }
 
 func (f *flakyStore) Pin(ctx context.Context, sc cache.Scope, id string, st cache.Strategy, ttl time.Duration) error {
@@ -307,6 +353,9 @@ func (f *flakyStore) Release(ctx context.Context, sc cache.Scope, ids ...string)
 	if err != nil {
 		return cache.PinCounts{}, err
 	}
+	f.mu.Lock()
+	f.releases = append(f.releases, slices.Clone(ids))
+	f.mu.Unlock()
 	return s.Release(ctx, sc, ids...)
 }
 

@@ -3,10 +3,14 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/memory"
 	"github.com/e6coord/e6coord/coordinator"
 )
 
@@ -193,5 +197,183 @@ func TestRecoveryTakesFleetRecord(t *testing.T) {
 	stored, err := shared.Load(ctx, scope)
 	if err != nil || stored.Active != cache.Green {
 		t.Errorf("stored after recovery: %s, %v; want green", stored, err)
+	}
+}
+
+// records counts the log records of each level.
+type records struct {
+	mu     sync.Mutex
+	levels map[slog.Level]int
+	last   map[slog.Level]string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.levels == nil {
+		r.levels, r.last = map[slog.Level]int{}, map[slog.Level]string{}
+	}
+	r.levels[rec.Level]++
+	r.last[rec.Level] = rec.Message
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+func (r *records) count(l slog.Level) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.levels[l]
+}
+
+// §8: a store that refuses the credentials is a configuration error, not an
+// outage: queries go on, it is logged at Error once per minute however
+// often it is tried, and Stats says the store was never reached.
+func TestStoreDeniedIsItsOwnState(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	fs.deny.Store(true)
+	logs := &records{}
+	c := e.coordOn(fs, func(cfg *coordinator.Config) { cfg.Logger = slog.New(logs) })
+	resolve(t, c, cache.Blue) // the engine, not the store, decides
+	ctx := context.Background()
+	for i := range 5 {
+		if err := c.Pin(ctx, fmt.Sprint("q", i), cache.Blue); err != nil {
+			t.Fatalf("Pin: %v", err)
+		}
+		c.Release(ctx, fmt.Sprint("q", i))
+		if err := c.Refresh(ctx); err == nil {
+			t.Fatal("Refresh succeeded with access denied")
+		}
+	}
+	st := c.Stats()
+	if st.Store != coordinator.StoreDenied || st.StoreReached || !st.Degraded {
+		t.Errorf("Stats: Store %v, StoreReached %v, Degraded %v; want denied, never reached, degraded",
+			st.Store, st.StoreReached, st.Degraded)
+	}
+	if n := logs.count(slog.LevelError); n != 1 {
+		t.Errorf("Error records = %d, want 1 (rate-limited)", n)
+	}
+	if n := logs.count(slog.LevelWarn); n != 0 {
+		t.Errorf("Warn records = %d, want 0: access denied is not an outage", n)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if err := c.Refresh(ctx); err == nil {
+		t.Fatal("Refresh succeeded with access denied")
+	}
+	if n := logs.count(slog.LevelError); n != 2 {
+		t.Errorf("Error records a minute later = %d, want 2", n)
+	}
+
+	fs.deny.Store(false) // the operator fixed the password
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Store != coordinator.StoreUp || !st.StoreReached || st.Degraded {
+		t.Errorf("after the fix: Store %v, StoreReached %v, Degraded %v; want up, reached, not degraded",
+			st.Store, st.StoreReached, st.Degraded)
+	}
+}
+
+// refusingWatcher is a memory store whose change subscription is refused,
+// as by an ACL without the channel, while its commands work.
+type refusingWatcher struct {
+	*memory.Store
+	tried chan struct{}
+}
+
+func (r *refusingWatcher) Watch(context.Context, cache.Scope) (<-chan cache.State, error) {
+	select {
+	case r.tried <- struct{}{}:
+	default:
+	}
+	return nil, fmt.Errorf("NOPERM no permissions to access the channel: %w", cache.ErrAccessDenied)
+}
+
+// §8: a refused subscription does not flip the coordinator in and out of
+// degraded mode: commands work, so it polls the record instead.
+func TestWatchRefusedDoesNotDegrade(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	rw := &refusingWatcher{Store: e.store.(*memory.Store), tried: make(chan struct{})}
+	c := e.coordOn(rw)
+	resolve(t, c, cache.Blue)
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for i := range 3 {
+		select {
+		case <-rw.tried:
+		case <-timer.C:
+			t.Fatalf("%d subscription attempts, want 3", i)
+		}
+		if st := c.Stats(); st.Degraded || st.Store != coordinator.StoreUp {
+			t.Fatalf("after a refused subscription: Degraded %v, Store %v; want up, not degraded", st.Degraded, st.Store)
+		}
+	}
+	if st := c.Stats(); !st.WatchDenied {
+		t.Error("WatchDenied = false after refused subscriptions")
+	}
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Errorf("Refresh with the subscription refused: %v", err)
+	}
+}
+
+// §8: the pins released while the store was down are released in one call
+// on recovery, without those old enough to have expired in the store; and
+// Close releases every held pin in one call.
+func TestReleaseWorkBounded(t *testing.T) {
+	const pinTTL = 30 * time.Second
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	c := e.coordOn(fs, func(cfg *coordinator.Config) { cfg.PinTTL = pinTTL })
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+
+	fs.down.Store(true)
+	recent := map[string]bool{}
+	start := e.clock.Now()
+	for i := range 1000 { // 100 s of queries, 10 a second
+		id := fmt.Sprint("q", i)
+		if err := c.Pin(ctx, id, cache.Blue); err != nil {
+			t.Fatal(err)
+		}
+		c.Release(ctx, id)
+		if e.clock.Now().Sub(start) >= 100*time.Second-pinTTL {
+			recent[id] = true
+		}
+		if i%10 == 9 {
+			e.clock.Advance(time.Second)
+		}
+	}
+	fs.down.Store(false)
+	before := len(fs.releaseCalls())
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := fs.releaseCalls()[before:]
+	if len(calls) != 1 {
+		t.Fatalf("Release calls on recovery = %d, want 1", len(calls))
+	}
+	for _, id := range calls[0] {
+		if !recent[id] {
+			t.Errorf("released %s on recovery, which expired in the store already", id)
+		}
+	}
+	if len(calls[0]) < len(recent)-10 {
+		t.Errorf("released %d on recovery, want about %d (those released within PinTTL)", len(calls[0]), len(recent))
+	}
+
+	for i := range 50 {
+		if err := c.Pin(ctx, fmt.Sprint("held", i), cache.Blue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = len(fs.releaseCalls())
+	c.Close()
+	calls = fs.releaseCalls()[before:]
+	if len(calls) != 1 || len(calls[0]) != 50 {
+		t.Errorf("Close made %d Release calls (%v ids first); want 1 with 50 ids", len(calls), len(calls))
+	}
+	if n, err := fs.Count(ctx, scope); err != nil || n.Total() != 0 {
+		t.Errorf("pins left after Close: %+v, %v", n, err)
 	}
 }

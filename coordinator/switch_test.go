@@ -313,3 +313,80 @@ func TestOverlapEndSwitchesWithoutProbe(t *testing.T) {
 		t.Errorf("Lookup(q) = %+v, %v; want blue", pin, err)
 	}
 }
+
+// §5: a pending colour the engine stops announcing is dropped after
+// PendingTTL, and the fleet stops probing it; announcing it again keeps it.
+func TestWithdrawnPendingExpires(t *testing.T) {
+	const ttl = time.Minute
+	e := newEnv(t, cache.Blue) // green is never accepted
+	c := e.coord(func(cfg *coordinator.Config) {
+		cfg.PendingTTL, cfg.PendingProbeInterval = ttl, 5*time.Second
+	})
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+	c.Announce("green")
+	waitFor(t, c, "green probed and rejected", func(st cache.State) bool {
+		return st.Pending == cache.Green && !st.ProbedAt.IsZero()
+	})
+
+	// Announced again after half the TTL: the record's AnnouncedAt moves.
+	e.clock.Advance(ttl / 2)
+	c.Announce("green")
+	st := waitFor(t, c, "AnnouncedAt refreshed", func(st cache.State) bool { return st.AnnouncedAt.Equal(e.clock.Now()) })
+	e.clock.Advance(ttl * 3 / 4) // past the first announcement's TTL
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Snapshot(); got.Pending != cache.Green {
+		t.Fatalf("after %v with a re-announcement %v ago: %s; want green still pending", ttl*5/4, ttl*3/4, got)
+	}
+
+	// Not announced for the TTL: dropped.
+	e.clock.Advance(ttl / 4)
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Snapshot(); got.Pending.Valid() || got.Active != cache.Blue {
+		t.Fatalf("after the TTL: %s; want blue with nothing pending (was %s)", got, st)
+	}
+	if n := c.Stats().Withdrawn; n != 1 {
+		t.Errorf("Withdrawn = %d, want 1", n)
+	}
+	probes := e.eng.total()
+	for range 3 {
+		e.clock.Advance(10 * time.Second) // past PendingProbeInterval
+		if err := c.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.eng.total() - probes; n != 0 {
+		t.Errorf("probes after the pending colour was dropped = %d, want 0", n)
+	}
+}
+
+// §5: the default policy moves new calls to an accepted colour at once,
+// while a query pinned to the old colour is still running.
+func TestDefaultPolicyIsEager(t *testing.T) {
+	if p, err := coordinator.ParsePolicy(""); err != nil || p != coordinator.Eager {
+		t.Errorf(`ParsePolicy("") = %v, %v; want eager`, p, err)
+	}
+	e := newEnv(t, cache.Blue)
+	c := e.coord()
+	if p := c.Config().Policy; p != coordinator.Eager {
+		t.Fatalf("default Policy = %v, want eager", p)
+	}
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	e.eng.set(cache.Blue, cache.Green)
+	c.Announce("green")
+	waitFor(t, c, "green active with a blue pin held", active(cache.Green))
+	if got := c.Strategy(); got != cache.Green {
+		t.Errorf("Strategy() = %v, want green for new calls", got)
+	}
+	if pin, err := e.store.Lookup(ctx, scope, "q"); err != nil || pin.Strategy != cache.Blue {
+		t.Errorf("pinned query: %+v, %v; want it kept on blue", pin, err)
+	}
+}
