@@ -86,7 +86,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		ef       engineFlags
 		o        demo.Options
-		policy   = fs.String("policy", "drain", "when new queries move to a new colour: drain or eager")
+		policy   = fs.String("policy", coordinator.Eager.String(), "when new queries move to a new colour: eager or drain")
 		fetch    = fs.Bool("fetch", true, "read every row (false: run statements with Exec)")
 		asJSON   = fs.Bool("json", false, "end with the summary as one JSON line")
 		logLevel = fs.String("log-level", "warn", "library log level: debug, info, warn or error")
@@ -185,7 +185,7 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	fs.SetOutput(stderr)
 	var (
 		cfg      fleet.Config
-		policy   = fs.String("policy", "drain", "drain or eager")
+		policy   = fs.String("policy", coordinator.Eager.String(), "eager or drain")
 		fetch    = fs.Bool("fetch", true, "read every row")
 		logLevel = fs.String("log-level", "warn", "library log level")
 	)
