@@ -38,9 +38,10 @@ const maxIOTimeout = time.Second
 //
 // The client respects context deadlines (ContextTimeoutEnabled), and its
 // dial, read and write timeouts are at most a second. Errors show the URL
-// as [Redact] prints it and never quote a part of it: not the password,
-// not a parameter's value (the ca= path included), not a piece of a URL
-// that does not parse.
+// as [Redact] prints it (with the password hidden also where a malformed
+// URL puts it in the host or a name), and otherwise quote nothing of it
+// but its scheme and parameter names: not the password, not a value (the
+// ca= path included), not a piece of a URL that does not parse.
 func Open(rawURL string, opts Options) (*Store, error) {
 	copts, err := parseURL(rawURL)
 	if err != nil {
