@@ -4,8 +4,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +31,17 @@ const maxIOTimeout = time.Second
 //	ca=<path>           a PEM file of the CAs that verify the server
 //	server_name=<name>  the name to verify the certificate against
 //
+// A query that does not parse (a bad %-escape, a ';') is an error, where
+// go-redis would drop the parameter, and so is a fragment, which go-redis
+// would ignore: it is most likely the end of a password or value with a
+// '#' unescaped.
+//
 // The client respects context deadlines (ContextTimeoutEnabled), and its
-// dial, read and write timeouts are at most a second. Errors never contain
-// the password: the URL appears in them as [Redact] prints it.
+// dial, read and write timeouts are at most a second. Errors show the URL
+// as [Redact] prints it (with the password hidden also where a malformed
+// URL puts it in the host or a name), and otherwise quote nothing of it
+// but its scheme and parameter names: not the password, not a value (the
+// ca= path included), not a piece of a URL that does not parse.
 func Open(rawURL string, opts Options) (*Store, error) {
 	copts, err := parseURL(rawURL)
 	if err != nil {
@@ -45,13 +56,15 @@ func Open(rawURL string, opts Options) (*Store, error) {
 func parseURL(rawURL string) (*goredis.Options, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // without the URL, which holds the password
-		}
-		return nil, openError(rawURL, "%v", err)
+		return nil, openError(rawURL, "%s", reason(err))
 	}
-	q := u.Query()
+	if u.Fragment != "" {
+		return nil, openError(rawURL, "a redis url has no fragment: escape a '#' as %%23")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, openError(rawURL, "invalid query: %s", reason(err))
+	}
 	ca, serverName := q.Get("ca"), q.Get("server_name")
 	hasTLSParams := q.Has("ca") || q.Has("server_name")
 	q.Del("ca")
@@ -60,7 +73,7 @@ func parseURL(rawURL string) (*goredis.Options, error) {
 
 	copts, err := goredis.ParseURL(u.String())
 	if err != nil {
-		return nil, openError(rawURL, "%s", strings.TrimPrefix(err.Error(), "redis: "))
+		return nil, openError(rawURL, "%s", redisReason(err, rawURL))
 	}
 	if hasTLSParams {
 		if copts.TLSConfig == nil {
@@ -72,11 +85,15 @@ func parseURL(rawURL string) (*goredis.Options, error) {
 		if ca != "" {
 			pem, err := os.ReadFile(ca)
 			if err != nil {
+				var perr *fs.PathError
+				if errors.As(err, &perr) {
+					err = perr.Err // without the path, a parameter's value
+				}
 				return nil, openError(rawURL, "read ca file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, openError(rawURL, "no PEM certificate in ca file %s", ca)
+				return nil, openError(rawURL, "no PEM certificate in the ca file")
 			}
 			copts.TLSConfig.RootCAs = pool
 		}
@@ -90,62 +107,36 @@ func parseURL(rawURL string) (*goredis.Options, error) {
 	return copts, nil
 }
 
-// openError returns the error "redis: open <redacted url>: <format>". Should
-// the message still contain the password (an error quoting part of a
-// malformed URL, say), it is replaced there and nothing is wrapped.
+// openError returns the error "redis: open <Redact(rawURL)>: <format>".
+// The caller's format and arguments must hold no part of rawURL: pass an
+// error of net/url or go-redis through [reason] or [redisReason]. Should
+// the password still show in the host, path, a parameter's name or the
+// reason (a port equal to it, say), it is replaced there too, and then
+// nothing is wrapped.
 func openError(rawURL, format string, args ...any) error {
-	err := fmt.Errorf("redis: open %s: "+format, append([]any{Redact(rawURL)}, args...)...)
-	msg := err.Error()
-	scrubbed := msg
+	err := fmt.Errorf(format, args...)
+	p := split(rawURL)
+	why := err.Error()
 	for _, secret := range passwords(rawURL) {
-		scrubbed = strings.ReplaceAll(scrubbed, secret, redacted)
-	}
-	if scrubbed != msg {
-		return errors.New(scrubbed)
-	}
-	return err
-}
-
-// redacted replaces passwords, as url.URL.Redacted does.
-const redacted = "xxxxx"
-
-// Redact returns rawURL with its password, if any, replaced by "xxxxx". It
-// never fails. A URL that does not parse, or has an '@' beyond its user
-// information, is cut at its last '@' after the scheme, and everything
-// between the user name and that '@' is replaced.
-func Redact(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil && !strings.Contains(u.Opaque+u.Path+u.RawQuery+u.Fragment, "@") {
-		if _, ok := u.User.Password(); !ok {
-			return rawURL // as written: nothing to hide
+		p.hostPath = strings.ReplaceAll(p.hostPath, secret, redacted)
+		for i := range p.params {
+			p.params[i].name = strings.ReplaceAll(p.params[i].name, secret, redacted)
 		}
-		return u.Redacted()
+		why = strings.ReplaceAll(why, secret, redacted)
 	}
-	scheme, rest := splitScheme(rawURL)
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return rawURL
+	if why != err.Error() {
+		return fmt.Errorf("redis: open %s: %s", p, why)
 	}
-	user, _, hasPassword := strings.Cut(rest[:at], ":")
-	if !hasPassword {
-		return rawURL
-	}
-	return scheme + user + ":" + redacted + rest[at:]
-}
-
-// splitScheme splits "scheme://rest" into "scheme://" and rest.
-func splitScheme(rawURL string) (scheme, rest string) {
-	if i := strings.Index(rawURL, "://"); i >= 0 {
-		return rawURL[:i+3], rawURL[i+3:]
-	}
-	return "", rawURL
+	return fmt.Errorf("redis: open %s: %w", p, err)
 }
 
 // passwords returns the forms the password of rawURL may take in a
-// message: as written, unescaped, and as url.Parse reads it.
+// message: as written (after the user name, up to the last '@'),
+// unescaped, and as url.Parse reads it.
 func passwords(rawURL string) []string {
 	var out []string
 	add := func(p string) {
-		if p != "" && p != redacted {
+		if p != "" && p != redacted && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
@@ -153,7 +144,10 @@ func passwords(rawURL string) []string {
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		if _, p, ok := strings.Cut(rest[:at], ":"); ok {
 			add(p)
-			if up, err := url.PathUnescape(p); err == nil && up != p {
+			if up, err := url.PathUnescape(p); err == nil {
+				add(up)
+			}
+			if up, err := url.QueryUnescape(p); err == nil {
 				add(up)
 			}
 		}
@@ -164,4 +158,177 @@ func passwords(rawURL string) []string {
 		}
 	}
 	return out
+}
+
+// quoted matches a string as strconv.Quote (%q) writes it: how net/url,
+// net/netip, strconv and go-redis quote a piece of their input.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// reason returns what went wrong in err, an error of net/url or go-redis,
+// without quoting its input: the message without its "net/url: " or
+// "redis: " prefix, cut at its first ": ", with every quoted string
+// removed. `parse "…": invalid port ":x" after host` gives "invalid port
+// after host"; `redis: invalid dial_timeout duration: time: invalid
+// duration "x"` gives "invalid dial_timeout duration".
+func reason(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err // without the URL
+	}
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "net/url: ")
+	msg = strings.TrimPrefix(msg, "redis: ")
+	msg = quoted.ReplaceAllString(msg, "")
+	msg, _, _ = strings.Cut(msg, ": ")
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// redisReason is [reason] for an error of goredis.ParseURL on rawURL, which
+// also keeps the two details that are safe to show: the scheme of an
+// "invalid URL scheme", and the names of an "unexpected option" when
+// [Redact] shows them all.
+func redisReason(err error, rawURL string) string {
+	r := reason(err)
+	_, detail, _ := strings.Cut(strings.TrimPrefix(err.Error(), "redis: "), ": ")
+	p := split(rawURL)
+	switch r {
+	case "invalid URL scheme":
+		if p.scheme != "" && strings.EqualFold(detail, strings.TrimSuffix(p.scheme, "://")) {
+			return r + ": " + detail
+		}
+	case "unexpected option":
+		var shown []string
+		for _, prm := range p.params {
+			shown = append(shown, prm.name)
+			if n, err := url.QueryUnescape(prm.name); err == nil {
+				shown = append(shown, n)
+			}
+		}
+		names := strings.Split(detail, ", ")
+		if !slices.ContainsFunc(names, func(n string) bool { return !slices.Contains(shown, n) }) {
+			return r + ": " + detail
+		}
+	}
+	return r
+}
+
+// redacted replaces what Redact hides, as url.URL.Redacted does passwords.
+const redacted = "xxxxx"
+
+// Redact returns rawURL with its password and the value of every query
+// parameter replaced by "xxxxx", and its fragment too, should it have one:
+//
+//	redis://user:xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx
+//
+// The scheme, the user name, the host, the path and the parameter names
+// stay as written. Redact never fails, and works on the text alone: the
+// user information ends at the last '@', which may be a password's. So
+// when a '?' or '#' comes before that '@' (a password with a '?' or '#'
+// unescaped, or a value with an '@'), nothing tells the host from a value
+// and everything after the scheme is replaced. An '&' that a value does
+// not escape ends it: what follows is shown as a parameter's name.
+func Redact(rawURL string) string {
+	return split(rawURL).String()
+}
+
+// urlParts are the pieces of a URL, as [Redact] splits it.
+type urlParts struct {
+	scheme      string // "redis://", or "" when rawURL has none
+	opaque      bool   // a '?' or '#' comes before the last '@': show nothing more
+	userinfo    bool   // there is an '@'
+	user        string // before the first ':' of the user information
+	password    bool   // the user information has a ':'
+	hostPath    string // the host, port and path
+	query       bool   // there is a '?'
+	params      []urlParam
+	hasFragment bool // there is a '#' (after the '?', if any)
+}
+
+// urlParam is a query parameter.
+type urlParam struct {
+	name     string // as written
+	hasValue bool   // written with '='
+}
+
+// split splits rawURL into the pieces Redact shows or hides.
+func split(rawURL string) urlParts {
+	var p urlParts
+	p.scheme, rawURL = splitScheme(rawURL)
+	if at := strings.LastIndex(rawURL, "@"); at >= 0 {
+		info := rawURL[:at]
+		if strings.ContainsAny(info, "?#") {
+			p.opaque = true
+			return p
+		}
+		p.userinfo = true
+		p.user, _, p.password = strings.Cut(info, ":")
+		rawURL = rawURL[at+1:]
+	}
+	rawURL, _, p.hasFragment = strings.Cut(rawURL, "#")
+	var query string
+	p.hostPath, query, p.query = strings.Cut(rawURL, "?")
+	if p.query {
+		for kv := range strings.SplitSeq(query, "&") {
+			name, _, hasValue := strings.Cut(kv, "=")
+			p.params = append(p.params, urlParam{name, hasValue})
+		}
+	}
+	return p
+}
+
+// String returns the URL with the password, values and fragment redacted.
+func (p urlParts) String() string {
+	var b strings.Builder
+	b.WriteString(p.scheme)
+	if p.opaque {
+		b.WriteString(redacted)
+		return b.String()
+	}
+	if p.userinfo {
+		b.WriteString(p.user)
+		if p.password {
+			b.WriteString(":" + redacted)
+		}
+		b.WriteByte('@')
+	}
+	b.WriteString(p.hostPath)
+	if p.query {
+		b.WriteByte('?')
+		for i, prm := range p.params {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(prm.name)
+			if prm.hasValue {
+				b.WriteString("=" + redacted)
+			}
+		}
+	}
+	if p.hasFragment {
+		b.WriteString("#" + redacted)
+	}
+	return b.String()
+}
+
+// splitScheme splits "scheme://rest" into "scheme://" and rest, when what
+// comes before "://" is a scheme (RFC 3986: a letter, then letters, digits,
+// '+', '-' or '.'), and returns "" and rawURL otherwise.
+func splitScheme(rawURL string) (scheme, rest string) {
+	name, rest, ok := strings.Cut(rawURL, "://")
+	if !ok || !validScheme(name) {
+		return "", rawURL
+	}
+	return name + "://", rest
+}
+
+func validScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/url"
 	"os"
@@ -33,14 +34,31 @@ func TestRedact(t *testing.T) {
 		{"redis://user@localhost:6379", "redis://user@localhost:6379"},
 		{"redis://user:hunter2@localhost:6379/1", "redis://user:xxxxx@localhost:6379/1"},
 		{"redis://:hunter2@localhost", "redis://:xxxxx@localhost"},
-		{"rediss://u:hunter2@h:1/0?ca=%2Ftmp%2Fca.pem", "rediss://u:xxxxx@h:1/0?ca=%2Ftmp%2Fca.pem"},
-		{"unix://u:hunter2@/run/redis.sock?db=2", "unix://u:xxxxx@/run/redis.sock?db=2"},
-		// Malformed: cut at the last '@'.
+		{"redis://u:@localhost", "redis://u:xxxxx@localhost"},
+		// Every value goes, names stay.
+		{"redis://user:hunter2@host:6379/0?dial_timeout=1s&password=hunter2", "redis://user:xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx"},
+		{"redis://127.0.0.1:6379/0?password=hunter2", "redis://127.0.0.1:6379/0?password=xxxxx"},
+		{"rediss://u:hunter2@h:1/0?ca=%2Ftmp%2Fca.pem&server_name=x", "rediss://u:xxxxx@h:1/0?ca=xxxxx&server_name=xxxxx"},
+		{"unix://u:hunter2@/run/redis.sock?db=2", "unix://u:xxxxx@/run/redis.sock?db=xxxxx"},
+		{"redis://host?pool_fifo&db=", "redis://host?pool_fifo&db=xxxxx"},
+		{"redis://host?a=1;password=hunter2&b=%zz", "redis://host?a=xxxxx&b=xxxxx"},
+		{"redis://host/0?password=hun#ter2", "redis://host/0?password=xxxxx#xxxxx"},
+		{"redis://host/0#hunter2", "redis://host/0#xxxxx"},
+		// Malformed: the user information ends at the last '@'.
 		{"redis://user:hunter2@[bad", "redis://user:xxxxx@[bad"},
 		{"redis://user:hun/ter2@host:6379", "redis://user:xxxxx@host:6379"},
 		{"redis://user:hun@ter2@host", "redis://user:xxxxx@host"},
 		{"redis://u:123/hunter2@host", "redis://u:xxxxx@host"},
+		{"redis://u:hun ter2@host", "redis://u:xxxxx@host"},
+		{"redis://u:hun%zzter2@host?x=%zz", "redis://u:xxxxx@host?x=xxxxx"},
 		{"user:hunter2@host", "user:xxxxx@host"},
+		{":hunter2@host", ":xxxxx@host"},
+		// A '?' or '#' before the last '@': nothing but the scheme is sure.
+		{"redis://u:hun?ter2@host", "redis://xxxxx"},
+		{"redis://u:hun#ter2@host", "redis://xxxxx"},
+		{"redis://host/0?password=hun@ter2", "redis://xxxxx"},
+		// No scheme before "://": no '?' hides in one.
+		{"x?password=hunter2://host", "x?password=xxxxx"},
 		{"not a url", "not a url"},
 		{"", ""},
 	}
@@ -48,6 +66,57 @@ func TestRedact(t *testing.T) {
 		if got := redis.Redact(tt.in); got != tt.want {
 			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// sentinel is a secret made at random and printed nowhere: its two halves
+// are letters and digits of crypto/rand.Text, which no URL escaping
+// changes, so that a secret holding a half (or a long piece of one) shows,
+// whatever the encoding.
+type sentinel struct{ a, b string }
+
+func newSentinel() sentinel { return sentinel{a: rand.Text(), b: rand.Text()} }
+
+// window is the length of the pieces of a half that check looks for.
+const window = 12
+
+// check fails t if msg holds a piece of s; what names msg.
+func (s sentinel) check(t *testing.T, what, msg string) {
+	t.Helper()
+	for _, half := range []string{s.a, s.b} {
+		for i := 0; i+window <= len(half); i++ {
+			if strings.Contains(msg, half[i:i+window]) {
+				t.Errorf("%s holds the secret: %s", what, s.hide(msg))
+				return
+			}
+		}
+	}
+}
+
+// hide returns msg with the halves of s replaced, so that a failure can
+// show it.
+func (s sentinel) hide(msg string) string {
+	return strings.NewReplacer(s.a, "<SECRET-A>", s.b, "<SECRET-B>").Replace(msg)
+}
+
+// passwords returns ways to write a password holding s in user
+// information: plain, with escaped specials between the halves, with a
+// letter %-escaped, and with a raw '@'.
+func (s sentinel) passwords() []string {
+	return []string{
+		s.a + s.b,
+		strings.TrimPrefix(url.UserPassword("", s.a+"/@:#?&% +"+s.b).String(), ":"),
+		fmt.Sprintf("%%%02X", s.a[0]) + s.a[1:] + s.b,
+		s.a + "@" + s.b,
+	}
+}
+
+// values returns ways to write a query value holding s.
+func (s sentinel) values() []string {
+	return []string{
+		s.a + s.b,
+		url.QueryEscape(s.a + "/@#?&=% +" + s.b),
+		fmt.Sprintf("%%%02X", s.a[0]) + s.a[1:] + s.b,
 	}
 }
 
@@ -155,47 +224,158 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-func TestOpenErrorsHidePassword(t *testing.T) {
-	ca := writeCA(t)
+// Every error of Open, on a URL with a secret as the password and as
+// parameter values, written every way, says what is wrong and holds no
+// piece of the secret.
+func TestOpenErrorsHideSecrets(t *testing.T) {
+	s := newSentinel()
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
 	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	a, b := s.a, s.b
 	tests := []struct {
-		url  string
-		want string // in the message
+		url  func(p, v string) string // p, v: the password and a value
+		want string                   // in the message
 	}{
-		{"redis://user:hunter2@[bad", "redis://user:xxxxx@[bad"},
-		{"redis://:hunter2@host:6379/notanumber", "invalid database number"},
-		{"redis://:hunter2@host:hunter2", "redis://:xxxxx@"},
-		{"redis://:hunter2@host?hunter2=1", "unexpected option"},
-		{"redis://:hunter2@host?dial_timeout=hunter2", "dial_timeout"},
-		{"ftp://:hunter2@host", "invalid URL scheme"},
-		{"redis://:hunter2@host?ca=" + url.QueryEscape(ca), "rediss://"},
-		{"rediss://:hunter2@host?ca=%2Fno%2Fsuch%2Ffile", "/no/such/file"},
-		{"rediss://:hunter2@host?ca=" + url.QueryEscape(garbage), "no PEM certificate"},
-		{"redis://:hunt%65r2@host/x", "invalid database number"},
-		{"unix://:hunter2@", "empty unix socket path"},
+		// go-redis rejects the URL.
+		{func(p, v string) string { return "ftp://u:" + p + "@host/0?client_name=" + v }, "invalid URL scheme: ftp"},
+		{func(p, v string) string { return "redis://u:" + p + "@127.0.0.1:6379/0?password=" + v }, "unexpected option: password"},
+		{func(_, v string) string { return "redis://127.0.0.1:6379/0?password=" + v }, "unexpected option: password"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?dial_timeout=abc&password=" + v }, "invalid dial_timeout duration"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?dial_timeout=" + v }, "invalid dial_timeout duration"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?db=" + v }, "invalid database number"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?pool_size=" + v }, "invalid pool_size number"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?pool_fifo=" + v }, "invalid pool_fifo boolean"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0/1?client_name=" + v }, "invalid URL path"},
+		{func(p, v string) string { return "unix://u:" + p + "@?client_name=" + v }, "empty unix socket path"},
+		{func(p, v string) string { return "unix://u:" + p + "@/run/redis.sock?db=" + v }, "invalid database number"},
+		// The TLS parameters.
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?ca=" + v + "&client_name=" + v }, "need a rediss:// url"},
+		{func(p, v string) string {
+			return "rediss://u:" + p + "@host/0?ca=%2Fno%2Fsuch%2F" + v + "&client_name=" + v
+		}, "read ca file: no such file"},
+		{func(p, v string) string {
+			return "rediss://u:" + p + "@host/0?ca=" + url.QueryEscape(garbage) + "&server_name=" + v
+		}, "no PEM certificate"},
+		// The query does not parse.
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?client_name=" + v + "%zz" }, "invalid query: invalid URL escape"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?client_name=" + v + ";db=1" }, "invalid query: invalid semicolon separator"},
+		// url.Parse fails.
+		{func(p, v string) string { return "redis://u:" + p + "@host:notaport/0?client_name=" + v }, "invalid port after host"},
+		{func(p, v string) string { return "redis://u:" + p + "@[::1/0?client_name=" + v }, "missing ']' in host"},
+		{func(p, v string) string { return ":" + p + "@host/0?client_name=" + v }, "missing protocol scheme"},
+		{func(string, string) string { return "redis://u:" + a + "%zz" + b + "@host/0" }, "invalid URL escape"},
+		{func(string, string) string { return "redis://u:" + a + " " + b + "@host/0" }, "invalid userinfo"},
+		{func(string, string) string { return "redis://u:" + a + "\n" + b + "@host/0" }, "invalid control character"},
+		{func(string, string) string { return "redis://u:" + a + "#" + b + "@host/0" }, "invalid port after host"},
+		{func(string, string) string { return "redis://u:" + a + "/" + b + "@host/0" }, "invalid port after host"},
+		{func(string, string) string { return "redis://u:" + a + "?" + b + "@host/0" }, "invalid port after host"},
+		// A password that url.Parse reads as a path, a query, a fragment.
+		{func(string, string) string { return "redis://u:123/" + a + b + "@host" }, "invalid database number"},
+		{func(string, string) string { return "redis://u:1?" + a + b + "@host" }, "unexpected option"},
+		{func(string, string) string { return "redis://u:1#" + a + b + "@host?password=1" }, "no fragment"},
+		{func(string, string) string { return "redis://host/0?password=" + a + "@" + b }, "unexpected option"},
+		{func(string, string) string { return "redis://host/0?password=" + a + "#" + b }, "no fragment"},
 	}
-	for _, tt := range tests {
-		s, err := redis.Open(tt.url, redis.Options{})
+	for i, tt := range tests {
+		for _, p := range s.passwords() {
+			for _, v := range s.values() {
+				raw := tt.url(p, v)
+				s.check(t, fmt.Sprintf("case %d: Redact()", i), redis.Redact(raw))
+				st, err := redis.Open(raw, redis.Options{})
+				if err == nil {
+					st.Close()
+					t.Errorf("case %d: Open(%s) error = nil, want one", i, redis.Redact(raw))
+					continue
+				}
+				msg := err.Error()
+				s.check(t, fmt.Sprintf("case %d: Open() error", i), msg)
+				if !strings.HasPrefix(msg, "redis: open ") || !strings.Contains(msg, tt.want) {
+					t.Errorf("case %d: Open() error = %q, want one starting with \"redis: open \" that mentions %q", i, s.hide(msg), tt.want)
+				}
+			}
+		}
+	}
+	// The file error survives, without the path.
+	_, err := redis.Open("rediss://:"+a+"@host?ca=%2Fno%2Fsuch%2Ffile", redis.Options{})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open() with a missing ca file error = %v, want one wrapping %v", s.hide(fmt.Sprint(err)), os.ErrNotExist)
+	}
+	if err != nil && strings.Contains(err.Error(), "/no/such") {
+		t.Errorf("Open() error = %q, want the ca path left out", s.hide(err.Error()))
+	}
+}
+
+// The password is hidden even where the URL puts it elsewhere (a port
+// equal to it), and a parameter named like it is not listed.
+func TestOpenErrorScrubsPassword(t *testing.T) {
+	for _, raw := range []string{
+		"redis://:hunter2@host:hunter2",
+		"redis://:hunter2@host?hunter2=1",
+	} {
+		_, err := redis.Open(raw, redis.Options{})
 		if err == nil {
-			s.Close()
-			t.Errorf("Open(%q) error = nil, want one", redis.Redact(tt.url))
+			t.Errorf("Open(%s) error = nil, want one", redis.Redact(raw))
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("Open() error %q holds the password", err)
+		}
+	}
+}
+
+// A store on a server that is down fails its calls with errors that may
+// name the address (go-redis retries the dial until the deadline, so they
+// need not), never the password or a value of the URL.
+func TestStoreErrorsHideSecrets(t *testing.T) {
+	s := newSentinel()
+	vs := s.values()
+	for i, p := range s.passwords() {
+		raw := "redis://u:" + p + "@127.0.0.1:1/0?client_name=" + vs[i%len(vs)]
+		storeErrors(t, s, raw, "redis: ")
+	}
+}
+
+// A server that refuses the credentials: its errors do not echo them.
+func TestStoreAuthErrorsHideSecrets(t *testing.T) {
+	redistest.Require(t)
+	srv := redistest.Start(t)
+	s := newSentinel()
+	raw := "redis://nobody:" + s.a + s.b + "@" + srv.Addr() + "/0?client_name=" + s.a + s.b
+	storeErrors(t, s, raw, "WRONGPASS")
+}
+
+// storeErrors opens raw and checks that Load, Pin and Watch fail with an
+// error that mentions want and holds no piece of s.
+func storeErrors(t *testing.T, s sentinel, raw, want string) {
+	t.Helper()
+	st, err := redis.Open(raw, redis.Options{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open(%s) error = %v", redis.Redact(raw), s.hide(err.Error()))
+	}
+	defer st.Close()
+	ctx := t.Context()
+	calls := map[string]func() error{
+		"Load": func() error { _, err := st.Load(ctx, scope); return err },
+		"Pin":  func() error { return st.Pin(ctx, scope, "q", cache.Blue, time.Minute) },
+		"Watch": func() error {
+			ch, err := st.Watch(ctx, scope)
+			if err == nil {
+				for range ch { // a watch that started anyway must end
+				}
+			}
+			return err
+		},
+	}
+	for name, call := range calls {
+		err := call()
+		if err == nil {
+			t.Errorf("%s() error = nil, want one", name)
 			continue
 		}
-		msg := err.Error()
-		if strings.Contains(msg, secret) || strings.Contains(msg, "hunt%65r2") {
-			t.Errorf("Open() error %q holds the password", msg)
+		s.check(t, name+"() error", err.Error())
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s() error = %q, want one that mentions %q", name, s.hide(err.Error()), want)
 		}
-		if !strings.HasPrefix(msg, "redis: ") || !strings.Contains(msg, tt.want) {
-			t.Errorf("Open() error = %q, want one starting with \"redis: \" that mentions %q", msg, tt.want)
-		}
-	}
-	// The wrapped file error survives when it is safe.
-	_, err := redis.Open("rediss://:hunter2@host?ca=%2Fno%2Fsuch%2Ffile", redis.Options{})
-	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Open() with a missing ca file error = %v, want one wrapping %v", err, os.ErrNotExist)
 	}
 }
 

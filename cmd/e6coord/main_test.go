@@ -17,13 +17,10 @@ import (
 )
 
 // TestMain lets the test binary stand in for e6coord as a worker process of
-// `demo --processes`, which re-executes os.Executable.
+// `demo --processes`, which re-executes os.Executable; it ends as main does.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "demo-worker" {
-		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 	}
 	os.Exit(m.Run())
 }

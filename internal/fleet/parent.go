@@ -24,6 +24,12 @@ type Processes struct {
 type process struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+
+	// summarised and reason tell whether the worker wrote its summary,
+	// and the error it carried. The worker's reader sets them; Wait reads
+	// them once the readers are done.
+	summarised bool
+	reason     string
 }
 
 // Start starts n worker processes made by command(i). Their reports arrive
@@ -50,8 +56,9 @@ func Start(n int, command func(i int) *exec.Cmd) (*Processes, error) {
 			p.abort()
 			return nil, fmt.Errorf("fleet: start worker %d: %w", i, err)
 		}
-		p.procs = append(p.procs, &process{cmd: cmd, stdin: stdin})
-		p.wg.Go(func() { p.read(cmd.Process.Pid, stdout) })
+		pr := &process{cmd: cmd, stdin: stdin}
+		p.procs = append(p.procs, pr)
+		p.wg.Go(func() { p.read(pr, stdout) })
 	}
 	go func() {
 		p.wg.Wait()
@@ -60,14 +67,18 @@ func Start(n int, command func(i int) *exec.Cmd) (*Processes, error) {
 	return p, nil
 }
 
-// read forwards a worker's reports until its output ends.
-func (p *Processes) read(pid int, r io.Reader) {
+// read forwards the reports of worker pr until its output ends, and notes
+// its summary's error.
+func (p *Processes) read(pr *process, r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var rep Report
 		if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
-			rep = Report{Event: "failed", PID: pid, Error: "unreadable report: " + sc.Text()}
+			rep = Report{Event: "failed", PID: pr.cmd.Process.Pid, Error: "unreadable report: " + sc.Text()}
+		}
+		if rep.Event == "summary" {
+			pr.summarised, pr.reason = true, rep.Error
 		}
 		p.reports <- rep
 	}
@@ -100,7 +111,9 @@ func (p *Processes) Kill(i int) error {
 
 // Wait waits for every worker to exit; Reports must be read meanwhile. It
 // returns the errors of those that did not exit cleanly, except workers
-// killed by Kill.
+// killed by Kill, each with the reason the worker gave in its summary:
+// "worker 0: exit status 1: <error>", or "worker 0: exit status 1 before
+// reporting why" for a worker that exited without a summary.
 func (p *Processes) Wait() error {
 	p.wg.Wait() // all output read: only then may cmd.Wait close the pipes
 	var errs []error
@@ -112,7 +125,13 @@ func (p *Processes) Wait() error {
 				continue
 			}
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+		case !pr.summarised:
+			errs = append(errs, fmt.Errorf("worker %d: %w before reporting why", i, err))
+		case pr.reason != "":
+			errs = append(errs, fmt.Errorf("worker %d: %w: %s", i, err, pr.reason))
+		default:
 			errs = append(errs, fmt.Errorf("worker %d: %w", i, err))
 		}
 	}

@@ -53,7 +53,7 @@ type Report struct {
 	SeenAtNs    int64  `json:"seen_at_ns,omitempty"`    // when this process adopted it
 	Pins        int    `json:"pins,omitempty"`          // this process's pins on the old colour then
 
-	// failed
+	// failed: what failed; summary: the error that ended the worker
 	Error string `json:"error,omitempty"`
 
 	// summary
@@ -227,6 +227,7 @@ func runOne(ctx context.Context, conn *client.Conn, cfg Config) (int64, error) {
 // Serve is the body of a worker process: it runs the workers until stop
 // closes (or ctx is done), writing every report and then its summary to out
 // as JSON lines. It writes a "ready" report once its connection is open.
+// The summary carries the error Serve returns, if any.
 func Serve(ctx context.Context, cfg Config, stop <-chan struct{}, out io.Writer) error {
 	var mu sync.Mutex
 	enc := json.NewEncoder(out)
@@ -239,6 +240,10 @@ func Serve(ctx context.Context, cfg Config, stop <-chan struct{}, out io.Writer)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		write(Report{Event: "failed", PID: os.Getpid(), Error: err.Error()})
 	}
-	write(Report{Event: "summary", PID: os.Getpid(), Stats: &st})
+	sum := Report{Event: "summary", PID: os.Getpid(), Stats: &st}
+	if err != nil {
+		sum.Error = err.Error() // what the parent reports for a worker that fails
+	}
+	write(sum)
 	return err
 }

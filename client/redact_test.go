@@ -1,0 +1,155 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/client/enginetest"
+)
+
+// secret is made at random and printed nowhere: its two halves are letters
+// and digits of crypto/rand.Text, which no URL escaping changes, so that
+// any text holding the secret, however encoded, holds a piece of a half.
+type secret struct{ a, b string }
+
+func newSecret() secret { return secret{a: rand.Text(), b: rand.Text()} }
+
+// check fails t if msg holds 12 characters in a row of a half of s.
+func (s secret) check(t *testing.T, what, msg string) {
+	t.Helper()
+	const window = 12
+	for _, half := range []string{s.a, s.b} {
+		for i := 0; i+window <= len(half); i++ {
+			if strings.Contains(msg, half[i:i+window]) {
+				t.Errorf("%s holds the secret: %s", what, s.hide(msg))
+				return
+			}
+		}
+	}
+}
+
+// hide returns msg with the halves of s replaced, for a failure message.
+func (s secret) hide(msg string) string {
+	return strings.NewReplacer(s.a, "<SECRET-A>", s.b, "<SECRET-B>").Replace(msg)
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from any goroutine.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// A malformed Redis URL fails Open with an error that says why and holds
+// neither its password nor its values, however they are written.
+func TestOpenRedactsRedisURL(t *testing.T) {
+	s := newSecret()
+	plain := s.a + s.b
+	value := s.b + s.a // not the password: no scrubbing of it may hide it
+	escaped := url.QueryEscape(s.a + "/@#?&% " + s.b)
+	tests := []struct{ url, want string }{
+		{"ftp://u:" + plain + "@127.0.0.1:6379/0?client_name=" + value, "invalid URL scheme"},
+		{"redis://u:" + plain + "@127.0.0.1:notaport/0?client_name=" + value, "invalid port"},
+		{"redis://127.0.0.1:6379/0?password=" + value, "unexpected option: password"},
+		{"redis://u:" + escaped + "@127.0.0.1:6379/0?password=" + escaped, "unexpected option: password"},
+		{"redis://u:" + plain + "@127.0.0.1:6379/0?dial_timeout=" + value, "invalid dial_timeout"},
+		{"redis://u:" + plain + "@127.0.0.1:6379/0?ca=" + escaped, "rediss://"},
+		{"rediss://u:" + plain + "@127.0.0.1:6379/0?ca=%2Fno%2F" + escaped, "read ca file"},
+		{"redis://u:" + s.a + "%zz" + s.b + "@127.0.0.1:6379/0", "invalid URL escape"},
+		{"redis://u:" + s.a + " " + s.b + "@127.0.0.1:6379/0", "invalid userinfo"},
+		{"redis://u:" + s.a + "#" + s.b + "@127.0.0.1:6379/0", "invalid port"},
+		{"unix://u:" + plain + "@?db=" + value, "empty unix socket path"},
+	}
+	for i, tt := range tests {
+		conn, err := client.Open(client.Config{Addr: "127.0.0.1:1", Password: plain, RedisURL: tt.url})
+		if err == nil {
+			conn.Close()
+			t.Errorf("case %d: Open() succeeded", i)
+			continue
+		}
+		msg := err.Error()
+		s.check(t, fmt.Sprintf("case %d: Open() error", i), msg)
+		if !strings.HasPrefix(msg, "client: redis: open ") || !strings.Contains(msg, tt.want) {
+			t.Errorf("case %d: Open() error = %q, want \"client: redis: open ...\" mentioning %q", i, s.hide(msg), tt.want)
+		}
+	}
+}
+
+// With Redis down, queries go on against the engine, and neither the
+// errors nor the log records show the Redis password or values, nor the
+// engine password.
+func TestUnreachableRedisHidesSecret(t *testing.T) {
+	s := newSecret()
+	plain := s.a + s.b
+	srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var logs syncBuffer
+	conn, err := client.Open(client.Config{
+		Addr: srv.Addr(), User: "u", Password: plain,
+		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+		RedisURL: "redis://u:" + plain + "@127.0.0.1:1/0?client_name=" + plain,
+		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("Open() error = %s", s.hide(err.Error()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := conn.HealthCheck(ctx); err != nil {
+		s.check(t, "HealthCheck() error", err.Error())
+		t.Errorf("HealthCheck() error = %s, want the engine served without Redis", s.hide(err.Error()))
+	}
+	if err := conn.Close(); err != nil {
+		s.check(t, "Close() error", err.Error())
+	}
+	out := logs.String()
+	s.check(t, "the log", out)
+	if !strings.Contains(out, "store unreachable") || !strings.Contains(out, "127.0.0.1:1") {
+		t.Errorf("log = %q, want a record of the store at 127.0.0.1:1 unreachable", s.hide(out))
+	}
+}
+
+// With the engine down too, the call fails with an error that holds no
+// secret.
+func TestUnreachableEngineHidesSecret(t *testing.T) {
+	s := newSecret()
+	plain := s.a + s.b
+	conn, err := client.Open(client.Config{
+		Addr: "127.0.0.1:1", User: "u", Password: plain,
+		RedisURL: "redis://u:" + plain + "@127.0.0.1:1/0?client_name=" + plain,
+	})
+	if err != nil {
+		t.Fatalf("Open() error = %s", s.hide(err.Error()))
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = conn.HealthCheck(ctx)
+	if err == nil {
+		t.Fatal("HealthCheck() on 127.0.0.1:1 succeeded")
+	}
+	s.check(t, "HealthCheck() error", err.Error())
+}
