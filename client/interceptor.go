@@ -57,8 +57,8 @@ type InterceptorOptions struct {
 //     cluster-name and, for query calls, plannerip.
 //   - It reports every new_strategy the engine sends in a response to
 //     [coordinator.Coordinator.Announce].
-//   - It turns the engine's rejection of a colour (456, in any wording) into
-//     a [*StrategyError].
+//   - It turns the engine's rejection of a colour (456, in any of the
+//     wordings [IsWrongStrategy] recognises) into a [*StrategyError].
 //   - For a call whose context has no fixed colour ([WithStrategy]) it
 //     resolves the colour and recovers from rejections as
 //     [coordinator.Coordinator.Do] describes; a call with a fixed colour is
