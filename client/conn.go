@@ -196,6 +196,18 @@ func (c *Conn) Stats() Stats {
 	return Stats{Replays: c.replays.Load(), Coordinator: c.coord.Stats()}
 }
 
+// Connect makes the Conn ready for queries with only the calls a query
+// makes: it resolves the active colour (detecting it for the fleet when none
+// is trusted, by authenticating with each colour) and opens a session of
+// that colour unless one is open, recovering from rejections as queries do.
+// It does no I/O when the colour is trusted and its session open. [Open]
+// does no I/O, so Connect is the way to learn early that the engine is
+// unreachable or refuses the credentials. It never calls the engine's
+// optional healthCheck ([Conn.HealthCheck]).
+func (c *Conn) Connect(ctx context.Context) error {
+	return c.do(ctx, func(context.Context, *session) error { return nil })
+}
+
 // probe is the coordinator's probe: it authenticates with colour s, and
 // keeps the session it gets.
 func (c *Conn) probe(ctx context.Context, s cache.Strategy) error {

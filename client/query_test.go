@@ -12,6 +12,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
 )
 
@@ -243,4 +244,39 @@ func TestRejectionAfterRowsReachedCaller(t *testing.T) {
 		t.Errorf("pins left: %+v", got)
 	}
 	rows.Close()
+}
+
+// Connect learns the colour and opens a session with authenticate alone,
+// so it works against an engine without the optional healthCheck; once
+// connected it does no I/O. Bad credentials surface there.
+func TestConnect(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{NoHealthCheck: true, Start: cache.Green})
+	conn := open(t, srv)
+	ctx := ctxT(t)
+	if err := conn.Connect(ctx); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if got := conn.Coordinator().Strategy(); got != cache.Green {
+		t.Errorf("colour after Connect = %v, want green", got)
+	}
+	for _, c := range srv.Log() {
+		if c.Method != e6xpb.QueryEngineService_Authenticate_FullMethodName {
+			t.Errorf("Connect called %s; want authenticate only", c.Method)
+		}
+	}
+	calls := srv.Counts().Calls
+	if err := conn.Connect(ctx); err != nil {
+		t.Fatalf("second Connect: %v", err)
+	}
+	if n := srv.Counts().Calls; n != calls {
+		t.Errorf("second Connect made %d calls, want none", n-calls)
+	}
+	if err := conn.HealthCheck(ctx); status.Code(err) != codes.Unimplemented {
+		t.Errorf("HealthCheck() = %v, want Unimplemented from an engine without it", err)
+	}
+
+	bad := open(t, srv, func(cfg *client.Config) { cfg.Password = "wrong-pw-123" })
+	if err := bad.Connect(ctx); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Connect with a wrong password = %v, want Unauthenticated", err)
+	}
 }
