@@ -182,7 +182,9 @@ func (c *Conn) Coordinator() *coordinator.Coordinator { return c.coord }
 // Engine returns the generated stub on the Conn's connection, whose calls
 // go through the strategy interceptor. A call made on it without a colour
 // fixed by [WithStrategy] carries the live colour of the moment: the calls
-// of one query must fix the colour its prepare carried, as Query does.
+// of one query must fix the colour its prepare carried, as Query does. A
+// call whose request carries a session is not retried after a rejection
+// ([UnaryInterceptor]; the Conn sets no RenewSession).
 func (c *Conn) Engine() e6xpb.QueryEngineServiceClient { return c.engine }
 
 // Stats counts what the Conn did.
