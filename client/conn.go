@@ -81,9 +81,8 @@ type Conn struct {
 	authGroup singleflight.Group
 
 	// sessions holds the current session per colour; a session is
-	// replaced, never changed. The generation tells sessions apart.
+	// replaced, never changed, so its pointer tells it apart.
 	sessions [3]atomic.Pointer[session]
-	sessGen  atomic.Uint64
 
 	// calls holds the fixed call info of calls not tied to a query, per
 	// colour, so that their headers are built once.
@@ -97,7 +96,6 @@ type Conn struct {
 type session struct {
 	id       string
 	strategy cache.Strategy
-	gen      uint64
 }
 
 // Open returns a connection to the engine at cfg.Addr. It does no I/O: the
@@ -230,7 +228,7 @@ func (c *Conn) authenticate(ctx context.Context, s cache.Strategy) (*session, er
 		}
 		return nil, fmt.Errorf("client: authenticate as %q: %w", c.cfg.User, err)
 	}
-	sess := &session{id: resp.GetSessionId(), strategy: s, gen: c.sessGen.Add(1)}
+	sess := &session{id: resp.GetSessionId(), strategy: s}
 	c.sessions[s].Store(sess)
 	return sess, nil
 }
