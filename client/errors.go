@@ -21,10 +21,16 @@ var ErrWrongStrategy = coordinator.ErrWrongStrategy
 // StrategyError is the engine's rejection of a call made with the wrong
 // colour. It unwraps to [ErrWrongStrategy] and to the gRPC status error, so
 // status.FromError still works.
+//
+// The errors of a query ([Conn.Query], [Rows]) fill in Active,
+// Generation and QueryID; the interceptor's ([UnaryInterceptor]) only Sent
+// and Err. Active and Generation come from the process's local copy of the
+// shared record, with no I/O: a switch the process has not learned of yet
+// shows as an Active of Unknown, and the next call detects the colour.
 type StrategyError struct {
 	Sent       cache.Strategy // the colour the call carried
-	Active     cache.Strategy // the active colour as known after the rejection; Unknown if none
-	Generation uint64         // the generation of the shared record then
+	Active     cache.Strategy // the active colour of the local record then; Unknown if none, or if it is Sent
+	Generation uint64         // the generation of the local record then; 0 if not filled in
 	QueryID    string         // the query the call belonged to, if any
 	Err        error          // the engine's error
 }
