@@ -22,7 +22,7 @@ func BenchmarkUnaryCall(b *testing.B) {
 	srv := newEngine(b, enginetest.Options{Rejection: enginetest.RejectUnknown})
 	conn := open(b, srv)
 	ctx := context.Background()
-	if err := conn.HealthCheck(ctx); err != nil { // detect the colour
+	if err := conn.Connect(ctx); err != nil { // detect the colour
 		b.Fatal(err)
 	}
 	auth, err := srv.Engine().Authenticate(ctx, &e6xpb.AuthenticateRequest{User: user, Password: password})

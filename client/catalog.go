@@ -79,7 +79,10 @@ func (c *Conn) Explain(ctx context.Context, sql string) (string, error) {
 	return out, q.clear(ctx)
 }
 
-// HealthCheck asks the engine whether it is up.
+// HealthCheck calls the engine's healthCheck. That method is optional
+// (PROTOCOL.md): an engine without it answers codes.Unimplemented, which
+// HealthCheck returns as it is. [Conn.Connect] checks the engine with only
+// the calls a query makes.
 func (c *Conn) HealthCheck(ctx context.Context) error {
 	return c.do(ctx, func(ctx context.Context, _ *session) error {
 		_, err := c.engine.HealthCheck(ctx, &e6xpb.HealthCheckRequest{})

@@ -81,9 +81,8 @@ type Conn struct {
 	authGroup singleflight.Group
 
 	// sessions holds the current session per colour; a session is
-	// replaced, never changed. The generation tells sessions apart.
+	// replaced, never changed, so its pointer tells it apart.
 	sessions [3]atomic.Pointer[session]
-	sessGen  atomic.Uint64
 
 	// calls holds the fixed call info of calls not tied to a query, per
 	// colour, so that their headers are built once.
@@ -97,7 +96,6 @@ type Conn struct {
 type session struct {
 	id       string
 	strategy cache.Strategy
-	gen      uint64
 }
 
 // Open returns a connection to the engine at cfg.Addr. It does no I/O: the
@@ -182,7 +180,9 @@ func (c *Conn) Coordinator() *coordinator.Coordinator { return c.coord }
 // Engine returns the generated stub on the Conn's connection, whose calls
 // go through the strategy interceptor. A call made on it without a colour
 // fixed by [WithStrategy] carries the live colour of the moment: the calls
-// of one query must fix the colour its prepare carried, as Query does.
+// of one query must fix the colour its prepare carried, as Query does. A
+// call whose request carries a session is not retried after a rejection
+// ([UnaryInterceptor]; the Conn sets no RenewSession).
 func (c *Conn) Engine() e6xpb.QueryEngineServiceClient { return c.engine }
 
 // Stats counts what the Conn did.
@@ -194,6 +194,18 @@ type Stats struct {
 // Stats returns the Conn's counters.
 func (c *Conn) Stats() Stats {
 	return Stats{Replays: c.replays.Load(), Coordinator: c.coord.Stats()}
+}
+
+// Connect makes the Conn ready for queries with only the calls a query
+// makes: it resolves the active colour (detecting it for the fleet when none
+// is trusted, by authenticating with each colour) and opens a session of
+// that colour unless one is open, recovering from rejections as queries do.
+// It does no I/O when the colour is trusted and its session open. [Open]
+// does no I/O, so Connect is the way to learn early that the engine is
+// unreachable or refuses the credentials. It never calls the engine's
+// optional healthCheck ([Conn.HealthCheck]).
+func (c *Conn) Connect(ctx context.Context) error {
+	return c.do(ctx, func(context.Context, *session) error { return nil })
 }
 
 // probe is the coordinator's probe: it authenticates with colour s, and
@@ -216,7 +228,7 @@ func (c *Conn) authenticate(ctx context.Context, s cache.Strategy) (*session, er
 		}
 		return nil, fmt.Errorf("client: authenticate as %q: %w", c.cfg.User, err)
 	}
-	sess := &session{id: resp.GetSessionId(), strategy: s, gen: c.sessGen.Add(1)}
+	sess := &session{id: resp.GetSessionId(), strategy: s}
 	c.sessions[s].Store(sess)
 	return sess, nil
 }

@@ -21,10 +21,16 @@ var ErrWrongStrategy = coordinator.ErrWrongStrategy
 // StrategyError is the engine's rejection of a call made with the wrong
 // colour. It unwraps to [ErrWrongStrategy] and to the gRPC status error, so
 // status.FromError still works.
+//
+// The errors of a query ([Conn.Query], [Rows]) fill in Active,
+// Generation and QueryID; the interceptor's ([UnaryInterceptor]) only Sent
+// and Err. Active and Generation come from the process's local copy of the
+// shared record, with no I/O: a switch the process has not learned of yet
+// shows as an Active of Unknown, and the next call detects the colour.
 type StrategyError struct {
 	Sent       cache.Strategy // the colour the call carried
-	Active     cache.Strategy // the active colour as known after the rejection; Unknown if none
-	Generation uint64         // the generation of the shared record then
+	Active     cache.Strategy // the active colour of the local record then; Unknown if none, or if it is Sent
+	Generation uint64         // the generation of the local record then; 0 if not filled in
 	QueryID    string         // the query the call belonged to, if any
 	Err        error          // the engine's error
 }
@@ -58,10 +64,19 @@ func orNone(s cache.Strategy) string {
 }
 
 // IsWrongStrategy reports whether err is the engine's rejection of a call's
-// colour, in any of the forms clients see it: a [StrategyError], or a gRPC
-// status with code Unknown or InvalidArgument whose message has 456 as a
-// whole word ("unexpected HTTP status code received from server: 456",
-// "Received http2 header with status: 456", "Wrong strategy. Status: 456").
+// colour: a [*StrategyError], or a gRPC status in one of the three forms
+// clients see (PROTOCOL.md), its words compared case-insensitively:
+//
+//   - code Unknown with "status code received from server: 456" (grpc-go:
+//     "unexpected HTTP status code received from server: 456 ()");
+//   - code Unknown with "status: 456" (gRPC C-core: "Received http2 header
+//     with status: 456");
+//   - code InvalidArgument with "status: 456" (the widely used mock: "Wrong
+//     strategy. Status: 456. Expected: blue, Got: green").
+//
+// The 456 must not run on into more digits ("status: 4567" is not a
+// rejection). Any other error that mentions 456, such as the SQL error
+// "syntax error at line 1, position 456", is not a rejection.
 func IsWrongStrategy(err error) bool {
 	if err == nil {
 		return false
@@ -70,31 +85,46 @@ func IsWrongStrategy(err error) bool {
 		return true
 	}
 	st, ok := status.FromError(err)
-	if !ok || (st.Code() != codes.Unknown && st.Code() != codes.InvalidArgument) {
+	if !ok {
 		return false
 	}
-	return hasWord(st.Message(), "456")
+	return isRejection(st.Code(), st.Message())
 }
 
-// hasWord reports whether w stands in s with no letter or digit on either
-// side.
-func hasWord(s, w string) bool {
+// The wordings of the engine's 456, lower-cased, by the code they come with
+// (PROTOCOL.md, "The wrong strategy rejection").
+const (
+	rejectionGRPCGo = "status code received from server: 456"
+	rejectionStatus = "status: 456"
+)
+
+// isRejection is the classifier of a gRPC status: it reports whether code
+// and msg are one of the engine's three wordings of a 456.
+func isRejection(code codes.Code, msg string) bool {
+	switch code {
+	case codes.Unknown:
+		msg = strings.ToLower(msg)
+		return hasStatus456(msg, rejectionGRPCGo) || hasStatus456(msg, rejectionStatus)
+	case codes.InvalidArgument:
+		return hasStatus456(strings.ToLower(msg), rejectionStatus)
+	}
+	return false
+}
+
+// hasStatus456 reports whether phrase, which ends in 456, stands in msg
+// with no digit right after it.
+func hasStatus456(msg, phrase string) bool {
 	for i := 0; ; {
-		j := strings.Index(s[i:], w)
+		j := strings.Index(msg[i:], phrase)
 		if j < 0 {
 			return false
 		}
-		start, end := i+j, i+j+len(w)
-		if (start == 0 || !isAlnum(s[start-1])) && (end == len(s) || !isAlnum(s[end])) {
+		end := i + j + len(phrase)
+		if end == len(msg) || msg[end] < '0' || msg[end] > '9' {
 			return true
 		}
-		i = start + 1
+		i = end
 	}
-}
-
-// isAlnum reports whether c is part of a word: a letter, digit or '_'.
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
 }
 
 // isSessionLost reports whether the engine refused a call because its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -62,9 +63,12 @@ func ExampleConn_Query() {
 }
 
 // The interceptor alone, on a connection with the user's own stubs: calls
-// carry the colour, announcements are recorded, and 456s are retried.
+// carry the colour, announcements are recorded, and 456s are retried; a
+// call that carries a session is retried with a session of the new colour
+// from RenewSession.
 func ExampleUnaryInterceptor() {
-	engine, err := enginetest.NewServer(enginetest.Options{Start: cache.Green})
+	// Each colour's sessions are valid for that colour only.
+	engine, err := enginetest.NewServer(enginetest.Options{Start: cache.Green, BindSessions: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -73,8 +77,12 @@ func ExampleUnaryInterceptor() {
 	// The coordinator needs a probe: "does the engine accept this colour?"
 	// Authenticating with the colour fixed answers it.
 	var stub e6xpb.QueryEngineServiceClient
+	authenticate := func(ctx context.Context, s cache.Strategy) (string, error) {
+		resp, err := stub.Authenticate(client.WithStrategy(ctx, s, ""), &e6xpb.AuthenticateRequest{User: "alice"})
+		return resp.GetSessionId(), err
+	}
 	probe := func(ctx context.Context, s cache.Strategy) error {
-		_, err := stub.Authenticate(client.WithStrategy(ctx, s, ""), &e6xpb.AuthenticateRequest{User: "alice"})
+		_, err := authenticate(ctx, s)
 		return err
 	}
 	store := memory.New(memory.Options{})
@@ -87,9 +95,22 @@ func ExampleUnaryInterceptor() {
 	}
 	defer coord.Close()
 
+	// The session of the caller's next calls; RenewSession replaces it
+	// when a switch makes it the old colour's.
+	var session atomic.Value // string
+	renew := func(ctx context.Context, s cache.Strategy) (string, error) {
+		id, err := authenticate(ctx, s)
+		if err == nil {
+			session.Store(id)
+		}
+		return id, err
+	}
 	cc, err := grpc.NewClient(engine.Addr(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(client.UnaryInterceptor(coord, client.InterceptorOptions{Cluster: "prod"})),
+		grpc.WithUnaryInterceptor(client.UnaryInterceptor(coord, client.InterceptorOptions{
+			Cluster:      "prod",
+			RenewSession: renew,
+		})),
 	)
 	if err != nil {
 		log.Fatal(err)
@@ -102,10 +123,15 @@ func ExampleUnaryInterceptor() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	schemas, err := stub.GetSchemaNamesV2(ctx, &e6xpb.GetSchemaNamesV2Request{SessionId: auth.GetSessionId(), Catalog: "default"})
+	session.Store(auth.GetSessionId())
+
+	engine.SetActive(cache.Blue) // a switch between two calls
+	schemas, err := stub.GetSchemaNamesV2(ctx, &e6xpb.GetSchemaNamesV2Request{
+		SessionId: session.Load().(string), Catalog: "default",
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(schemas.GetSchemas(), coord.Strategy())
-	// Output: [demo] green
+	// Output: [demo] blue
 }

@@ -219,8 +219,10 @@ func TestStartDuringAnnouncedSwitch(t *testing.T) {
 				if got := rows.Strategy(); got != cache.Blue {
 					t.Errorf("first query pinned to %v, want blue (green is announced, not accepted)", got)
 				}
-				if st := conn.Coordinator().Snapshot(); st.Pending != cache.Green || !st.AcceptedAt.IsZero() {
-					t.Errorf("record %s, want green pending, not accepted", st)
+				// The announcement is recorded in the background.
+				st, err := conn.Coordinator().WaitFor(ctx, func(st cache.State) bool { return st.Pending == cache.Green })
+				if err != nil || !st.AcceptedAt.IsZero() {
+					t.Errorf("record %s (%v), want green pending, not accepted", st, err)
 				}
 				if err := rows.Close(); err != nil { // switch-on-clear: this clear switches the engine
 					t.Fatal(err)

@@ -74,7 +74,7 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 		q.abandon(ctx, err)
 		wrong := IsWrongStrategy(err)
 		if (!wrong && !isSessionLost(err)) || c.cfg.NoReplay || left <= 0 {
-			return nil, q.wrap(ctx, err)
+			return nil, q.wrap(err)
 		}
 		if wrong {
 			c.coord.Invalidate(q.strategy())
@@ -128,25 +128,25 @@ func (q *query) abandon(ctx context.Context, cause error) {
 }
 
 // wrap adds what the caller needs to know to an error of the query: for a
-// rejection, both colours.
-func (q *query) wrap(ctx context.Context, err error) error {
+// rejection, the colour sent and the active colour of the local record,
+// unless it is the rejected one. It does no I/O: the next call detects the
+// colour if none is trusted.
+func (q *query) wrap(err error) error {
 	if !IsWrongStrategy(err) {
 		return err
 	}
 	c := q.conn
 	c.coord.Invalidate(q.strategy())
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
-	active, _ := c.coord.Resolve(rctx)
-	cancel()
-	se := &StrategyError{Err: err}
+	se := &StrategyError{Err: err, Sent: q.strategy(), QueryID: q.id}
 	var inner *StrategyError
 	if errors.As(err, &inner) {
 		se.Err = inner.Err
 	}
-	se.Sent = q.strategy()
-	se.Active = active
-	se.Generation = c.coord.Snapshot().Generation
-	se.QueryID = q.id
+	snap := c.coord.Snapshot()
+	if snap.Active != se.Sent {
+		se.Active = snap.Active
+	}
+	se.Generation = snap.Generation
 	return se
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
 )
 
@@ -209,38 +210,106 @@ func TestCatalogAndQueryCalls(t *testing.T) {
 }
 
 // Past the point where rows reach the caller, a rejection is a typed error
-// that names both colours, and the pin is released.
+// that names the colour sent and the active colour as the process knows
+// it, and the pin is released. Building the error does no I/O: no probe.
 func TestRejectionAfterRowsReachedCaller(t *testing.T) {
-	srv := newEngine(t, enginetest.Options{})
-	conn := open(t, srv, func(cfg *client.Config) { cfg.PrefetchBytes = 1 })
+	for _, tt := range []struct {
+		name       string
+		learn      bool           // the process learns of the switch before the rows fail
+		wantActive cache.Strategy // in the error
+		wantText   string         // in the error's text
+	}{
+		// Nothing told the process of the switch: the active colour is
+		// not known when the error is made.
+		{"unknown", false, cache.Unknown, "(active now none, generation "},
+		// Another query detected green first.
+		{"learned", true, cache.Green, "(active now green, generation "},
+	} {
+		t.Run("active="+tt.name, func(t *testing.T) {
+			srv := newEngine(t, enginetest.Options{})
+			conn := open(t, srv, func(cfg *client.Config) { cfg.PrefetchBytes = 1 })
+			ctx := ctxT(t)
+			rows, err := conn.Query(ctx, "SELECT * FROM demo.numbers")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			if err := srv.SetActive(cache.Green); err != nil {
+				t.Fatal(err)
+			}
+			if tt.learn {
+				if _, _, err := readAll(ctx, conn, "SELECT 1"); err != nil {
+					t.Fatalf("query after the switch: %v", err)
+				}
+				waitColour(t, conn, cache.Green)
+			}
+			probes, calls := conn.Stats().Coordinator.Probes, len(srv.Log())
+
+			n := 0
+			for rows.Next(ctx) {
+				n++
+			}
+			err = rows.Err()
+			var se *client.StrategyError
+			if !errors.As(err, &se) || !errors.Is(err, client.ErrWrongStrategy) {
+				t.Fatalf("after %d rows: Err() = %v, want a StrategyError", n, err)
+			}
+			snap := conn.Coordinator().Snapshot()
+			if se.Sent != cache.Blue || se.Active != tt.wantActive || se.QueryID == "" || se.Generation != snap.Generation {
+				t.Errorf("StrategyError = %+v, want sent blue, active %q, a query id, generation %d", se, tt.wantActive, snap.Generation)
+			}
+			if status.Code(err) != codes.Unknown {
+				t.Errorf("status.Code = %v, want Unknown from the engine's 456", status.Code(err))
+			}
+			if !strings.Contains(err.Error(), "rejected colour blue") || !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not name blue and %q", err, tt.wantText)
+			}
+			if p := conn.Stats().Coordinator.Probes; p != probes {
+				t.Errorf("%d probes while the rows failed, want none", p-probes)
+			}
+			for _, c := range srv.Log()[calls:] {
+				if c.Method != e6xpb.QueryEngineService_GetNextResultBatch_FullMethodName {
+					t.Errorf("engine saw %s while the rows failed; want only the rejected fetch", c.Method)
+				}
+			}
+			if got := conn.Coordinator().Pins(); got.Total() != 0 {
+				t.Errorf("pins left: %+v", got)
+			}
+		})
+	}
+}
+
+// Connect learns the colour and opens a session with authenticate alone,
+// so it works against an engine without the optional healthCheck; once
+// connected it does no I/O. Bad credentials surface there.
+func TestConnect(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{NoHealthCheck: true, Start: cache.Green})
+	conn := open(t, srv)
 	ctx := ctxT(t)
-	rows, err := conn.Query(ctx, "SELECT * FROM demo.numbers")
-	if err != nil {
-		t.Fatal(err)
+	if err := conn.Connect(ctx); err != nil {
+		t.Fatalf("Connect: %v", err)
 	}
-	if err := srv.SetActive(cache.Green); err != nil {
-		t.Fatal(err)
+	if got := conn.Coordinator().Strategy(); got != cache.Green {
+		t.Errorf("colour after Connect = %v, want green", got)
 	}
-	n := 0
-	for rows.Next(ctx) {
-		n++
+	for _, c := range srv.Log() {
+		if c.Method != e6xpb.QueryEngineService_Authenticate_FullMethodName {
+			t.Errorf("Connect called %s; want authenticate only", c.Method)
+		}
 	}
-	err = rows.Err()
-	var se *client.StrategyError
-	if !errors.As(err, &se) || !errors.Is(err, client.ErrWrongStrategy) {
-		t.Fatalf("after %d rows: Err() = %v, want a StrategyError", n, err)
+	calls := srv.Counts().Calls
+	if err := conn.Connect(ctx); err != nil {
+		t.Fatalf("second Connect: %v", err)
 	}
-	if se.Sent != cache.Blue || se.Active != cache.Green || se.QueryID == "" {
-		t.Errorf("StrategyError = %+v, want sent blue, active green, a query id", se)
+	if n := srv.Counts().Calls; n != calls {
+		t.Errorf("second Connect made %d calls, want none", n-calls)
 	}
-	if status.Code(err) != codes.Unknown {
-		t.Errorf("status.Code = %v, want Unknown from the engine's 456", status.Code(err))
+	if err := conn.HealthCheck(ctx); status.Code(err) != codes.Unimplemented {
+		t.Errorf("HealthCheck() = %v, want Unimplemented from an engine without it", err)
 	}
-	if !strings.Contains(err.Error(), "blue") || !strings.Contains(err.Error(), "green") {
-		t.Errorf("error %q does not name both colours", err)
+
+	bad := open(t, srv, func(cfg *client.Config) { cfg.Password = "wrong-pw-123" })
+	if err := bad.Connect(ctx); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Connect with a wrong password = %v, want Unauthenticated", err)
 	}
-	if got := conn.Coordinator().Pins(); got.Total() != 0 {
-		t.Errorf("pins left: %+v", got)
-	}
-	rows.Close()
 }

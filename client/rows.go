@@ -110,7 +110,7 @@ func (r *Rows) Close() error {
 // fail ends the rows with err and the query with them.
 func (r *Rows) fail(ctx context.Context, err error) {
 	r.q.abandon(ctx, err)
-	r.err = r.q.wrap(ctx, err)
+	r.err = r.q.wrap(err)
 }
 
 // fetch reads and decodes the next batch into pending, and marks the end:
@@ -153,7 +153,7 @@ func (r *Rows) Status(ctx context.Context) (done bool, rowCount int64, err error
 		EngineIP: q.plannerIP, SessionId: q.sess.id, QueryId: q.id,
 	})
 	if err != nil {
-		return false, 0, q.wrap(ctx, err)
+		return false, 0, q.wrap(err)
 	}
 	return resp.GetStatus(), resp.GetRowCount(), nil
 }
@@ -165,7 +165,7 @@ func (r *Rows) Explain(ctx context.Context) (string, error) {
 		EngineIP: q.plannerIP, SessionId: q.sess.id, QueryId: q.id,
 	})
 	if err != nil {
-		return "", q.wrap(ctx, err)
+		return "", q.wrap(err)
 	}
 	return resp.GetExplain(), nil
 }
@@ -177,7 +177,7 @@ func (r *Rows) ExplainAnalyze(ctx context.Context) (string, error) {
 		EngineIP: q.plannerIP, SessionId: q.sess.id, QueryId: q.id,
 	})
 	if err != nil {
-		return "", q.wrap(ctx, err)
+		return "", q.wrap(err)
 	}
 	return resp.GetExplainAnalyze(), nil
 }

@@ -82,7 +82,7 @@ func TestSixteenProcessesProbeTwice(t *testing.T) {
 	obs.waitUntil(t, "workers ready", 60*time.Second, func() bool { return len(obs.ready) == n })
 	conn := openConn(t, srv, r.URL())
 	ctx := context.Background()
-	if err := conn.HealthCheck(ctx); err != nil {
+	if err := conn.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
 

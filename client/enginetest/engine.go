@@ -368,6 +368,9 @@ func (e *engine) DryRunV2(ctx context.Context, req *e6xpb.DryRunRequestV2) (*e6x
 	return e.dryRun(ctx, req.GetSessionId(), req.GetQueryString())
 }
 
-func (e *engine) HealthCheck(context.Context, *e6xpb.HealthCheckRequest) (*e6xpb.HealthCheckResponse, error) {
+func (e *engine) HealthCheck(ctx context.Context, req *e6xpb.HealthCheckRequest) (*e6xpb.HealthCheckResponse, error) {
+	if e.s.opts.NoHealthCheck {
+		return e.UnimplementedQueryEngineServiceServer.HealthCheck(ctx, req)
+	}
 	return &e6xpb.HealthCheckResponse{}, nil
 }

@@ -412,3 +412,24 @@ func TestClusterService(t *testing.T) {
 		})
 	}
 }
+
+// With NoHealthCheck, healthCheck fails with Unimplemented, as the widely
+// used mock's does, and is recorded; the calls of a query still work.
+func TestNoHealthCheck(t *testing.T) {
+	s := newServer(t, Options{NoHealthCheck: true})
+	ctx := as(testCtx(t), "blue")
+	_, err := s.Engine().HealthCheck(ctx, &e6xpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("healthCheck error = %v, want Unimplemented", err)
+	}
+	if _, rows := fetch(t, s, false, "SELECT 1"); len(rows) != 1 {
+		t.Errorf("SELECT 1 returned %d rows, want 1", len(rows))
+	}
+	log := s.Log()
+	if len(log) == 0 {
+		t.Fatal("no call logged")
+	}
+	if c := log[0]; c.Method != e6xpb.QueryEngineService_HealthCheck_FullMethodName || !c.Accepted || c.Code != codes.Unimplemented {
+		t.Errorf("first logged call = %+v, want an accepted healthCheck that failed with Unimplemented", c)
+	}
+}

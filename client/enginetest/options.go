@@ -151,6 +151,12 @@ type Options struct {
 	// Default FlipEvery/4.
 	OverlapWindow time.Duration
 
+	// NoHealthCheck leaves healthCheck unimplemented, as the widely used
+	// mock of the engine does (PROTOCOL.md: "healthCheck is optional"):
+	// the call passes the gateway checks, is recorded, and fails with
+	// codes.Unimplemented. Default false: healthCheck succeeds.
+	NoHealthCheck bool
+
 	// EngineIP is the engineIP returned by prepare (and authenticate).
 	// Default "127.0.0.1".
 	EngineIP string

@@ -13,7 +13,9 @@ import (
 
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // TestMain lets the test binary stand in for e6coord as a worker process of
@@ -49,13 +51,14 @@ func TestDemoProcesses(t *testing.T) {
 	}
 }
 
-func TestFakeEngineServesUntilCancelled(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// startFakeEngine runs the fake-engine command with args until ctx ends,
+// and returns its address and the channel of run's result.
+func startFakeEngine(t *testing.T, ctx context.Context, args ...string) (string, <-chan error) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"fake-engine", "--listen", "127.0.0.1:0", "--start", "green", "--user", "u", "--password", "p"}, pw, io.Discard)
+		done <- run(ctx, append([]string{"fake-engine", "--listen", "127.0.0.1:0"}, args...), pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -67,14 +70,25 @@ func TestFakeEngineServesUntilCancelled(t *testing.T) {
 		t.Fatalf("first line %q, want listening on <addr>", line)
 	}
 	go io.Copy(io.Discard, pr)
+	return addr, done
+}
+
+func TestFakeEngineServesUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := startFakeEngine(t, ctx, "--start", "green", "--user", "u", "--password", "p")
 
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	if _, err := e6xpb.NewQueryEngineServiceClient(cc).Authenticate(ctx, &e6xpb.AuthenticateRequest{User: "u", Password: "p"}); err != nil {
+	engine := e6xpb.NewQueryEngineServiceClient(cc)
+	if _, err := engine.Authenticate(ctx, &e6xpb.AuthenticateRequest{User: "u", Password: "p"}); err != nil {
 		t.Fatalf("authenticate: %v", err)
+	}
+	if _, err := engine.HealthCheck(ctx, &e6xpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("healthCheck: %v", err)
 	}
 
 	cancel() // as SIGINT does
@@ -85,6 +99,25 @@ func TestFakeEngineServesUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("fake-engine did not stop")
+	}
+}
+
+// --no-health-check leaves healthCheck unimplemented.
+func TestFakeEngineNoHealthCheck(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := startFakeEngine(t, ctx, "--no-health-check")
+	defer func() {
+		cancel()
+		<-done
+	}()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := e6xpb.NewQueryEngineServiceClient(cc).HealthCheck(ctx, &e6xpb.HealthCheckRequest{}); status.Code(err) != codes.Unimplemented {
+		t.Errorf("healthCheck error = %v, want Unimplemented", err)
 	}
 }
 

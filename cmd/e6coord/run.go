@@ -152,6 +152,7 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		start    = fs.String("start", "blue", "colour served at start")
 		user     = fs.String("user", "", "accepted user (empty: any credentials)")
 		password = fs.String("password", "", "accepted password")
+		noHealth = fs.Bool("no-health-check", false, "leave healthCheck unimplemented, as the widely used mock does")
 	)
 	ef.register(fs, 0)
 	if err := fs.Parse(args); err != nil {
@@ -167,7 +168,8 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	srv, err := enginetest.NewServer(enginetest.Options{
 		Addr: *listen, Start: startColour, Mode: mode, Rejection: reject,
-		FlipEvery: ef.flipEvery, User: *user, Password: *password, MaxLog: 10000,
+		FlipEvery: ef.flipEvery, User: *user, Password: *password, NoHealthCheck: *noHealth,
+		MaxLog: 10000,
 	})
 	if err != nil {
 		return err

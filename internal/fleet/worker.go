@@ -27,7 +27,7 @@ type Config struct {
 	Catalog, Schema, Cluster string
 	Query                    string        // the SQL each worker runs
 	NoFetch                  bool          // Exec instead of reading every row
-	Workers                  int           // concurrent workers; 0 makes one call to learn the colour, then waits
+	Workers                  int           // concurrent workers; 0 only connects (learns the colour, authenticates), then waits
 	StatusEvery              time.Duration // how often to report status; 0: never
 	Store                    cache.Store
 	RedisURL                 string // when Store is nil: share the state through this Redis
@@ -84,9 +84,10 @@ func (s *Stats) Add(o Stats) {
 	s.StoreErrors += o.StoreErrors
 }
 
-// Run opens a connection and runs cfg.Workers workers that loop the query
-// until stop is closed or ctx is done; a query under way when stop closes
-// finishes. report is called for every change of the active colour and
+// Run opens a connection, connects it ([client.Conn.Connect]: the colour
+// and a session, with only the calls a query makes), and runs cfg.Workers
+// workers that loop the query until stop is closed or ctx is done; a query
+// under way when stop closes finishes. report is called for every change of the active colour and
 // every failed query, from any goroutine. It returns the workers' stats.
 func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Report)) (Stats, error) {
 	var opened atomic.Pointer[client.Conn]
@@ -125,8 +126,8 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	}
 	defer conn.Close()
 	opened.Store(conn)
-	if err := conn.HealthCheck(ctx); err != nil {
-		return Stats{}, fmt.Errorf("fleet: first call: %w", err)
+	if err := conn.Connect(ctx); err != nil {
+		return Stats{}, fmt.Errorf("fleet: connect: %w", err)
 	}
 	report(Report{Event: "ready", PID: pid, Generation: conn.Coordinator().Snapshot().Generation,
 		Active: conn.Coordinator().Snapshot().Active.String()})
