@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/e6coord/e6coord/internal/fleet"
 )
 
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 	}
 	switch os.Getenv(workerMode) {
 	case "":
-		os.Exit(m.Run())
+		goleak.VerifyTestMain(m)
 	case "fails": // as Serve does when Run fails
 		summary(reason)
 		os.Exit(1)

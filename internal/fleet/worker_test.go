@@ -7,15 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/fleet"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The workers need nothing but the calls of a query: against an engine
 // without healthCheck (PROTOCOL.md: it is optional) they run queries and
