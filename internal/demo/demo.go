@@ -71,6 +71,11 @@ type Summary struct {
 	WrongStrategy int64 `json:"wrong_strategy"`
 	Replays       int64 `json:"replays"`
 	Processes     int64 `json:"processes"`
+	// StoreUnreached is the number of processes whose store never
+	// answered, and StoreDenied of those whose store refused access (a
+	// wrong password or ACL): they ran uncoordinated.
+	StoreUnreached int64 `json:"store_unreached"`
+	StoreDenied    int64 `json:"store_denied"`
 	// MaxConvergeMs is the longest time from a switch being committed to
 	// the last process adopting it, in milliseconds, rounded up.
 	MaxConvergeMs int64 `json:"max_converge_ms"`
@@ -149,6 +154,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	}
 	sum.Queries, sum.Failed, sum.Rows = st.Queries, st.Failed, st.Rows
 	sum.Probes, sum.WrongStrategy, sum.Replays = st.Probes, st.WrongStrategy, st.Replays
+	sum.StoreUnreached, sum.StoreDenied = st.StoreUnreached, st.StoreDenied
 	sum.Switches, sum.MaxConvergeMs = t.switches(), t.maxConvergeMs()
 	sum.ConvergeP50Us, sum.ConvergeP99Us = t.lagPercentile(50), t.lagPercentile(99)
 	if srv != nil {
@@ -158,6 +164,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays)
 	t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
 		sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
+	if sum.StoreUnreached > 0 {
+		why := "it was unreachable"
+		if sum.StoreDenied > 0 {
+			why = "it refused access: check the Redis password and ACL"
+		}
+		t.printf("the store was never reached by %d of %d processes (%s): they ran uncoordinated\n",
+			sum.StoreUnreached, sum.Processes, why)
+	}
 	return sum, ctx.Err()
 }
 

@@ -70,6 +70,11 @@ type Stats struct {
 	Replays       int64 `json:"replays"`
 	Switches      int64 `json:"switches"`
 	StoreErrors   int64 `json:"store_errors"`
+	// StoreUnreached counts the processes whose store never answered, and
+	// StoreDenied those whose store refused access at the end (a wrong
+	// password or ACL): they ran uncoordinated.
+	StoreUnreached int64 `json:"store_unreached"`
+	StoreDenied    int64 `json:"store_denied"`
 }
 
 // Add adds o to s.
@@ -82,6 +87,8 @@ func (s *Stats) Add(o Stats) {
 	s.Replays += o.Replays
 	s.Switches += o.Switches
 	s.StoreErrors += o.StoreErrors
+	s.StoreUnreached += o.StoreUnreached
+	s.StoreDenied += o.StoreDenied
 }
 
 // Run opens a connection, connects it ([client.Conn.Connect]: the colour
@@ -189,15 +196,24 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	workers.Wait()
 	st := conn.Stats()
 	return Stats{
-		Queries:       queries.Load(),
-		Failed:        failed.Load(),
-		Rows:          rows.Load(),
-		Probes:        int64(st.Coordinator.Probes),
-		WrongStrategy: int64(st.Coordinator.WrongStrategy),
-		Replays:       int64(st.Replays),
-		Switches:      switches.Load(),
-		StoreErrors:   int64(st.Coordinator.StoreErrors),
+		Queries:        queries.Load(),
+		Failed:         failed.Load(),
+		Rows:           rows.Load(),
+		Probes:         int64(st.Coordinator.Probes),
+		WrongStrategy:  int64(st.Coordinator.WrongStrategy),
+		Replays:        int64(st.Replays),
+		Switches:       switches.Load(),
+		StoreErrors:    int64(st.Coordinator.StoreErrors),
+		StoreUnreached: boolCount(!st.Coordinator.StoreReached),
+		StoreDenied:    boolCount(st.Coordinator.Store == coordinator.StoreDenied),
 	}, ctx.Err()
+}
+
+func boolCount(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // runOne runs the query once, reading every row unless NoFetch, and returns
