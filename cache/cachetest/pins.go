@@ -10,16 +10,16 @@ import (
 
 func testPinsByColour(t *testing.T, e *env) {
 	const ttl = time.Minute
-	expires := e.clock.Now().Add(ttl)
+	expires := map[string]span{}
 	for _, id := range []string{"b1", "b2", "b3"} {
-		e.pin(e.scope, id, cache.Blue, ttl)
+		expires[id] = e.pin(e.scope, id, cache.Blue, ttl)
 	}
 	for _, id := range []string{"g1", "g2"} {
-		e.pin(e.scope, id, cache.Green, ttl)
+		expires[id] = e.pin(e.scope, id, cache.Green, ttl)
 	}
 	e.wantCount(e.scope, cache.PinCounts{Blue: 3, Green: 2})
-	e.wantPin(e.scope, "b2", cache.Blue, expires)
-	e.wantPin(e.scope, "g1", cache.Green, expires)
+	e.wantPin(e.scope, "b2", cache.Blue, expires["b2"])
+	e.wantPin(e.scope, "g1", cache.Green, expires["g1"])
 
 	e.wantRelease(e.scope, "b1", cache.PinCounts{Blue: 2, Green: 2})
 	e.wantNoPin(e.scope, "b1")
@@ -28,12 +28,10 @@ func testPinsByColour(t *testing.T, e *env) {
 	e.wantRelease(e.scope, "g2", cache.PinCounts{Blue: 2, Green: 1})
 
 	// Pinning again replaces the colour and the expiry.
-	e.clock.Advance(time.Second)
-	e.pin(e.scope, "b2", cache.Green, 2*ttl)
-	e.wantPin(e.scope, "b2", cache.Green, e.clock.Now().Add(2*ttl))
+	e.clock.Advance(e.unit)
+	e.wantPin(e.scope, "b2", cache.Green, e.pin(e.scope, "b2", cache.Green, 2*ttl))
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 2})
-	e.pin(e.scope, "b2", cache.Green, ttl)
-	e.wantPin(e.scope, "b2", cache.Green, e.clock.Now().Add(ttl))
+	e.wantPin(e.scope, "b2", cache.Green, e.pin(e.scope, "b2", cache.Green, ttl))
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 2})
 
 	e.wantRelease(e.scope, "b3", cache.PinCounts{Green: 2})
@@ -42,49 +40,51 @@ func testPinsByColour(t *testing.T, e *env) {
 	e.wantCount(e.scope, cache.PinCounts{})
 }
 
+// testPinExpiry moves the clock by units (e.unit): every check that a pin
+// is live is made a unit or more before it ends, and every check that it
+// is dead once the clock has reached its end.
 func testPinExpiry(t *testing.T, e *env) {
-	const ttl = 10 * time.Second
-	start := e.clock.Now()
-	e.pin(e.scope, "short", cache.Blue, ttl)
-	e.pin(e.scope, "long", cache.Green, time.Hour)
+	u := e.unit
+	ttl := 4 * u
+	short := e.pin(e.scope, "short", cache.Blue, ttl) // ends at start+4u
+	e.pin(e.scope, "long", cache.Green, 20*u)
 
-	e.clock.Advance(9 * time.Second)
-	e.wantPin(e.scope, "short", cache.Blue, start.Add(ttl))
+	e.clock.Advance(3 * u) // start+3u
+	e.wantPin(e.scope, "short", cache.Blue, short)
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 1})
 
-	e.wantRenew(e.scope, ttl, []string{"short", "absent"}, "absent")
+	renewed := e.wantRenew(e.scope, ttl, []string{"short", "absent"}, "absent") // to start+7u
 	e.wantNoPin(e.scope, "absent")
-	renewed := e.clock.Now().Add(ttl) // start+19s
 	e.wantPin(e.scope, "short", cache.Blue, renewed)
 
-	e.clock.Advance(9 * time.Second) // start+18s: past the first lease
+	e.clock.Advance(3 * u) // start+6u: past the first lease
 	e.wantPin(e.scope, "short", cache.Blue, renewed)
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 1})
 
-	// start+19s: the lease ends now. Renew comes first, before a Lookup or
+	// start+7u: the lease ends now. Renew comes first, before a Lookup or
 	// a Count could purge the pin.
-	e.clock.Advance(time.Second)
-	e.wantRenew(e.scope, ttl, []string{"short", "long"}, "short")
+	e.clock.Advance(u)
+	long := e.wantRenew(e.scope, ttl, []string{"short", "long"}, "short")
 	e.wantNoPin(e.scope, "short")
 	e.wantCount(e.scope, cache.PinCounts{Green: 1})
 	e.wantRelease(e.scope, "short", cache.PinCounts{Green: 1})
-	e.wantPin(e.scope, "long", cache.Green, e.clock.Now().Add(ttl))
+	e.wantPin(e.scope, "long", cache.Green, long)
 
 	// An expired pin can be pinned again, and a pin made after a longer one
 	// may expire first. Count comes first after the expiry.
-	e.pin(e.scope, "long", cache.Green, time.Hour)
-	e.pin(e.scope, "short", cache.Blue, ttl)
-	e.wantPin(e.scope, "short", cache.Blue, e.clock.Now().Add(ttl))
+	e.pin(e.scope, "long", cache.Green, 5*u)         // ends at start+12u
+	short = e.pin(e.scope, "short", cache.Blue, ttl) // ends at start+11u
+	e.wantPin(e.scope, "short", cache.Blue, short)
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 1})
-	e.clock.Advance(ttl)
+	e.clock.Advance(ttl) // start+11u
 	e.wantCount(e.scope, cache.PinCounts{Green: 1})
 	e.wantNoPin(e.scope, "short")
 
 	// Lookup and Release, too, see only live pins, even when nothing else
 	// looked at the expired ones first.
-	e.pin(e.scope, "long2", cache.Blue, time.Hour)
-	e.pin(e.scope, "other", cache.Blue, 2*time.Hour)
-	e.clock.Advance(time.Hour) // "long" and "long2" end
+	e.pin(e.scope, "long2", cache.Blue, 5*u)  // ends at start+16u
+	e.pin(e.scope, "other", cache.Blue, 10*u) // ends at start+21u
+	e.clock.Advance(5 * u)                    // start+16u: "long" and "long2" have ended
 	e.wantNoPin(e.scope, "long")
 	e.wantRelease(e.scope, "other", cache.PinCounts{})
 	e.wantNoPin(e.scope, "long2")
@@ -101,10 +101,10 @@ func testPinInvalidColour(t *testing.T, e *env) {
 	e.wantCount(e.scope, cache.PinCounts{})
 
 	// A rejected pin leaves the existing one alone.
-	e.pin(e.scope, "q", cache.Blue, time.Minute)
+	exp := e.pin(e.scope, "q", cache.Blue, time.Minute)
 	if err := e.store.Pin(e.ctx, e.scope, "q", cache.Strategy(3), time.Hour); !errors.Is(err, cache.ErrInvalidStrategy) {
 		t.Fatalf("Pin(colour 3) over a pin error = %v, want one wrapping %v", err, cache.ErrInvalidStrategy)
 	}
-	e.wantPin(e.scope, "q", cache.Blue, e.clock.Now().Add(time.Minute))
+	e.wantPin(e.scope, "q", cache.Blue, exp)
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1})
 }

@@ -25,9 +25,9 @@ func TestMain(m *testing.M) {
 // makeStore returns a cachetest.MakeStore over a fresh client of addr for
 // each subtest.
 func makeStore(addr string) cachetest.MakeStore {
-	return func(t *testing.T, now func() time.Time) (cache.Store, func()) {
+	return func(t *testing.T, clock *cachetest.Clock) (cache.Store, func()) {
 		c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
-		s := redis.New(c, redis.Options{Now: now, Timeout: 2 * time.Second})
+		s := redis.New(c, redis.Options{Now: clock.Now, Timeout: 2 * time.Second})
 		return s, func() {
 			if err := s.Close(); err != nil {
 				t.Errorf("Close() error = %v", err)
@@ -44,12 +44,15 @@ func TestConformanceMiniredis(t *testing.T) {
 	cachetest.Run(t, makeStore(m.Addr()))
 }
 
-// TestConformanceRedisServer runs the suite on one real redis-server: each
-// subtest uses scopes of its own.
+// TestConformanceRedisServer runs the suite on one real redis-server, whose
+// clock (TIME) the suite reads and waits for: each subtest uses scopes of
+// its own.
 func TestConformanceRedisServer(t *testing.T) {
 	redistest.Require(t)
 	srv := redistest.Start(t)
-	cachetest.Run(t, makeStore(srv.Addr()))
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	defer c.Close()
+	cachetest.RunRealTime(t, func(ctx context.Context) (time.Time, error) { return c.Time(ctx).Result() }, makeStore(srv.Addr()))
 }
 
 // backends runs fn on miniredis and, when installed, on redis-server, each
