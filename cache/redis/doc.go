@@ -22,11 +22,24 @@
 //
 // Every change is one Lua script, run with EVALSHA (EVAL when the server
 // does not have it yet), so that a pin, a release or a swap costs one round
-// trip. Lease times (pins, probe leases) are compared with the store's
-// clock, [Options.Now], passed to the scripts in milliseconds: the server's
-// clock is never used, so a fake clock works on miniredis and on a real
-// server alike. Key expiries (PEXPIRE) serve only as garbage collection of
-// abandoned scopes and are set well past the leases they hold.
+// trip. Leases (pins, probe leases) are judged by the server's clock alone:
+// each of their scripts reads it with redis.call('TIME'), which Redis
+// allows in a script that writes because it replicates scripts by their
+// effects (always, from Redis 7), and the store passes lease lengths in
+// milliseconds, never a time. The times the store returns about leases
+// (Pin.Expires, how long a probe lease is still held for) are the
+// server's too. So the clocks of the fleet's hosts may disagree by any
+// amount without a host stealing a probe lease or purging a live pin: one
+// clock judges them all. What does matter is a jump of the server's clock,
+// and a failover to a replica whose clock differs from the old primary's,
+// which shortens or lengthens the live leases by the difference. In tests,
+// miniredis's clock is set with (*miniredis.Miniredis).SetTime; a real
+// server's cannot be.
+//
+// The times of the shared record (ConfirmedAt and the others) are written
+// by the processes, from their own clocks, and stored as given. Key
+// expiries (PEXPIRE) serve only as garbage collection of abandoned scopes
+// and are set well past the leases they hold.
 //
 // # Events
 //

@@ -31,9 +31,6 @@ type Options struct {
 	// Default: 250ms.
 	Timeout time.Duration
 
-	// Now is the clock of pin and probe leases. Default: time.Now.
-	Now func() time.Time
-
 	// HeartbeatInterval is how often a watch pings its subscription
 	// connection. Default: 500ms.
 	HeartbeatInterval time.Duration
@@ -55,7 +52,6 @@ type Store struct {
 	// timeout, heartbeat and hbTimeout are Options.Timeout,
 	// HeartbeatInterval and HeartbeatTimeout with defaults applied.
 	timeout, heartbeat, hbTimeout time.Duration
-	now                           func() time.Time
 
 	// done is cancelled by Close; every watch goroutine stops with it.
 	done   context.Context
@@ -87,7 +83,6 @@ func New(c goredis.UniversalClient, opts Options) *Store {
 		timeout:   opts.Timeout,
 		heartbeat: opts.HeartbeatInterval,
 		hbTimeout: opts.HeartbeatTimeout,
-		now:       opts.Now,
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -103,9 +98,6 @@ func New(c goredis.UniversalClient, opts Options) *Store {
 	}
 	if s.hbTimeout <= s.heartbeat {
 		s.hbTimeout = 3 * s.heartbeat
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	s.done, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -172,8 +164,9 @@ func contextError(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", cerr, err)
 }
 
-// ms returns t in unix milliseconds, as the scripts take it.
-func ms(t time.Time) int64 { return t.UnixMilli() }
+// ms returns d in whole milliseconds, as the scripts take lease lengths:
+// rounded down, so that a lease never outlives what was asked.
+func ms(d time.Duration) int64 { return d.Milliseconds() }
 
 // gcAfter returns how long, in milliseconds, a key holding a lease that
 // ends in ttl is kept before it is garbage-collected: well past the lease,

@@ -23,11 +23,15 @@ func TestMain(m *testing.M) {
 }
 
 // makeStore returns a cachetest.MakeStore over a fresh client of addr for
-// each subtest.
-func makeStore(addr string) cachetest.MakeStore {
+// each subtest. When m is set, the server at addr is m, and its clock
+// follows the suite's.
+func makeStore(addr string, m *miniredis.Miniredis) cachetest.MakeStore {
 	return func(t *testing.T, clock *cachetest.Clock) (cache.Store, func()) {
+		if m != nil {
+			clock.OnSet(m.SetTime)
+		}
 		c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
-		s := redis.New(c, redis.Options{Now: clock.Now, Timeout: 2 * time.Second})
+		s := redis.New(c, redis.Options{Timeout: 2 * time.Second})
 		return s, func() {
 			if err := s.Close(); err != nil {
 				t.Errorf("Close() error = %v", err)
@@ -41,7 +45,7 @@ func makeStore(addr string) cachetest.MakeStore {
 
 func TestConformanceMiniredis(t *testing.T) {
 	m := miniredis.RunT(t)
-	cachetest.Run(t, makeStore(m.Addr()))
+	cachetest.Run(t, makeStore(m.Addr(), m))
 }
 
 // TestConformanceRedisServer runs the suite on one real redis-server, whose
@@ -52,7 +56,7 @@ func TestConformanceRedisServer(t *testing.T) {
 	srv := redistest.Start(t)
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer c.Close()
-	cachetest.RunRealTime(t, func(ctx context.Context) (time.Time, error) { return c.Time(ctx).Result() }, makeStore(srv.Addr()))
+	cachetest.RunRealTime(t, func(ctx context.Context) (time.Time, error) { return c.Time(ctx).Result() }, makeStore(srv.Addr(), nil))
 }
 
 // backends runs fn on miniredis and, when installed, on redis-server, each
