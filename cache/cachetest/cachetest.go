@@ -29,6 +29,7 @@
 //     monotonic reading and the location.
 //   - A [cache.Watcher] may deliver events asynchronously: the suite waits
 //     for them up to 5 seconds.
+//   - A [cache.Clock] returns the time of the clock that judges leases.
 //   - A cancelled or expired context makes every method fail with an error
 //     that satisfies errors.Is with the context's error, and do nothing.
 //   - After the cleanup returned by MakeStore, no goroutine of the store is
@@ -190,8 +191,9 @@ type MakeStore func(t *testing.T, clock *Clock) (cache.Store, func())
 
 // Run runs the conformance suite on the stores mk makes, one subtest per
 // property, each with a fresh store and a fake [Clock] that starts at the
-// current time truncated to the millisecond. The properties of [cache.Watcher]
-// are tested only when the store implements it, and skipped otherwise.
+// current time truncated to the millisecond. The properties of the optional
+// interfaces, [cache.Watcher] and [cache.Clock], are tested only when the
+// store implements them, and skipped otherwise.
 //
 // Run must not run in parallel with tests that start goroutines of their
 // own: NoGoroutineLeft would count them.
@@ -238,6 +240,7 @@ func run(t *testing.T, mk MakeStore, now func(context.Context) (time.Time, error
 		{"ProbeLeaseOneWinner", testProbeLeaseOneWinner},
 		{"ScopesIndependent", testScopesIndependent},
 		{"ContextDone", testContextDone},
+		{"Clock", testClock},
 		{"WatchOrder", testWatchOrder},
 		{"WatchOtherScope", testWatchOtherScope},
 		{"WatchFanOut", testWatchFanOut},

@@ -108,6 +108,12 @@ func testContextDone(t *testing.T, e *env) {
 			return err
 		}})
 	}
+	if c, ok := s.(cache.Clock); ok {
+		calls = append(calls, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"Time", func(ctx context.Context) error { _, err := c.Time(ctx); return err }})
+	}
 	for _, ctx := range []context.Context{cancelled, expired} {
 		for _, c := range calls {
 			if err := c.call(ctx); !errors.Is(err, ctx.Err()) {

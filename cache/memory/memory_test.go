@@ -90,6 +90,7 @@ func TestClose(t *testing.T) {
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
 		"ReleaseProbeLease": func() error { return s.ReleaseProbeLease(ctx, scope, "a") },
+		"Time":              func() error { _, err := s.Time(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, cache.ErrClosed) {

@@ -1,6 +1,7 @@
-// Package redis is a [cache.Store] and [cache.Watcher] over Redis, shared by
-// every process of a fleet. It works with any [goredis.UniversalClient]: a
-// single server, Redis Cluster, a ring, or miniredis in tests.
+// Package redis is a [cache.Store], [cache.Watcher] and [cache.Clock] over
+// Redis, shared by every process of a fleet. It works with any
+// [goredis.UniversalClient]: a single server, Redis Cluster, a ring, or
+// miniredis in tests.
 //
 // # Keys
 //
@@ -37,7 +38,9 @@
 // server's cannot be.
 //
 // The times of the shared record (ConfirmedAt and the others) are written
-// by the processes, from their own clocks, and stored as given. Key
+// by the processes, from their own clocks, and stored as given.
+// [Store.Time] lends the server's clock (TIME) to a process that wants to
+// stamp and judge them as the rest of the fleet does. Key
 // expiries (PEXPIRE) serve only as garbage collection of abandoned scopes
 // and are set well past the leases they hold.
 //

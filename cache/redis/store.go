@@ -42,9 +42,9 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 }
 
-// Store is a [cache.Store] and [cache.Watcher] over Redis. Create it with
-// [New] or [Open]; it is safe for concurrent use by any number of
-// goroutines and processes. Close it to end its watches.
+// Store is a [cache.Store], [cache.Watcher] and [cache.Clock] over Redis.
+// Create it with [New] or [Open]; it is safe for concurrent use by any
+// number of goroutines and processes. Close it to end its watches.
 type Store struct {
 	c      goredis.UniversalClient
 	owned  bool // Close closes c
@@ -67,6 +67,7 @@ type Store struct {
 var (
 	_ cache.Store   = (*Store)(nil)
 	_ cache.Watcher = (*Store)(nil)
+	_ cache.Clock   = (*Store)(nil)
 )
 
 // New returns a store over c. It does no I/O and does not take ownership of
@@ -125,6 +126,26 @@ func (s *Store) Close() error {
 		}
 	}
 	return nil
+}
+
+// Time implements [cache.Clock] with one TIME: it returns the server's
+// clock, the one that judges leases, to the microsecond. With Redis Cluster
+// or a ring, the client picks the node that answers, whose clock may differ
+// from that of the node holding a scope's leases.
+func (s *Store) Time(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("redis: time: %w", err)
+	}
+	if s.closed.Load() {
+		return time.Time{}, fmt.Errorf("redis: time: %w", cache.ErrClosed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	t, err := s.c.Time(ctx).Result()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("redis: time: %w", contextError(ctx, err))
+	}
+	return t, nil
 }
 
 // begin starts a call named op on scope: it fails when ctx is done or the

@@ -226,7 +226,8 @@ func (h *countHook) take() []string {
 }
 
 // TestRoundTrips checks the budget of DESIGN.md: a pin, a release, a load
-// and a swap are one command each once the scripts are loaded.
+// and a swap are one command each once the scripts are loaded, and so is
+// every other call (Time: one TIME).
 func TestRoundTrips(t *testing.T) {
 	backends(t, func(t *testing.T, c *goredis.Client) {
 		ctx := t.Context()
@@ -251,6 +252,7 @@ func TestRoundTrips(t *testing.T) {
 			{"Load", "hmget", func(int) error { _, err := s.Load(ctx, scope); return err }},
 			{"AcquireProbeLease", "evalsha", func(int) error { return s.AcquireProbeLease(ctx, scope, "me", time.Minute) }},
 			{"ReleaseProbeLease", "evalsha", func(int) error { return s.ReleaseProbeLease(ctx, scope, "me") }},
+			{"Time", "time", func(int) error { _, err := s.Time(ctx); return err }},
 		}
 		for round := range 3 { // round 0 loads the scripts
 			for _, op := range ops {
@@ -334,6 +336,7 @@ func TestClosed(t *testing.T) {
 		"Pin":               func() error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) },
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
+		"Time":              func() error { _, err := s.Time(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, cache.ErrClosed) {
