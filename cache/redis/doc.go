@@ -44,6 +44,17 @@
 // expiries (PEXPIRE) serve only as garbage collection of abandoned scopes
 // and are set well past the leases they hold.
 //
+// # Errors
+//
+// The errors of every method, Watch included, wrap [cache.ErrAccessDenied]
+// when Redis refuses the credentials (WRONGPASS, NOAUTH, on the AUTH or
+// HELLO of a new connection or later) or a permission (NOPERM: an ACL rule
+// on a command, a key or a channel), and then do not wrap the context's
+// error: a refusal is a configuration error, which retrying does not mend,
+// not a timeout. A call that does not finish within its deadline returns
+// an error wrapping [context.DeadlineExceeded]. Errors never hold a
+// password.
+//
 // # Events
 //
 // A successful CompareAndSwap publishes the new record on the scope's

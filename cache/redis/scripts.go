@@ -54,7 +54,10 @@ end
 `
 
 // casScript stores a record if its generation is the expected one, and
-// publishes it.
+// publishes it. It publishes first: Redis does not undo the commands of a
+// script that fails, so a PUBLISH that an ACL refuses must come before the
+// write, to fail the swap with nothing stored. Nobody can tell the order
+// otherwise, since the script runs atomically.
 // KEYS: record. ARGV: old generation, new generation, data, channel.
 // Returns {1} when stored, else {0, stored gen, stored data}, with empty
 // strings for no record.
@@ -65,8 +68,8 @@ if cur[1] then gen = tonumber(cur[1]) end
 if gen ~= tonumber(ARGV[1]) then
   return {0, cur[1] or '', cur[2] or ''}
 end
-redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
 return {1}
 `)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,7 +144,7 @@ func (s *Store) Time(ctx context.Context) (time.Time, error) {
 	defer cancel()
 	t, err := s.c.Time(ctx).Result()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("redis: time: %w", contextError(ctx, err))
+		return time.Time{}, fmt.Errorf("redis: time: %w", callError(ctx, err))
 	}
 	return t, nil
 }
@@ -162,12 +163,51 @@ func (s *Store) begin(ctx context.Context, op string, scope cache.Scope) (contex
 	return ctx, cancel, nil
 }
 
-// fail wraps err, an error of a call named op on scope made with ctx. When
-// ctx is done, or its deadline has passed (the socket deadline may fire
-// before the context's timer), the error wraps the context's error too, so
-// that errors.Is(err, context.DeadlineExceeded) holds for a timeout.
+// fail wraps err, an error of a call named op on scope made with ctx, as
+// callError does.
 func fail(ctx context.Context, op string, scope cache.Scope, err error) error {
-	return fmt.Errorf("redis: %s %s: %w", op, scope, contextError(ctx, err))
+	return fmt.Errorf("redis: %s %s: %w", op, scope, callError(ctx, err))
+}
+
+// callError returns err, an error of a call made with ctx, made to wrap
+// cache.ErrAccessDenied when Redis refused the credentials or a permission
+// the call needs (and then nothing else: a refusal is an answer, not a
+// timeout). Otherwise, when ctx is done, or its deadline has passed (the
+// socket deadline may fire before the context's timer), the error wraps
+// the context's error too, so that errors.Is(err,
+// context.DeadlineExceeded) holds for a timeout.
+func callError(ctx context.Context, err error) error {
+	if accessDenied(err) {
+		return fmt.Errorf("%w: %w", cache.ErrAccessDenied, err)
+	}
+	return contextError(ctx, err)
+}
+
+// deniedPrefixes start the replies of Redis that refuse credentials
+// (NOAUTH: none given; WRONGPASS: wrong user or password) or a permission
+// (NOPERM: an ACL rule on a command, a key or a channel). Redis 7.0 gives
+// an ACL refusal inside a script as "ERR The user executing the script
+// can't ..."; later versions say NOPERM there too.
+var deniedPrefixes = []string{"NOAUTH ", "WRONGPASS ", "NOPERM ", "ERR The user executing the script can't "}
+
+// accessDenied reports whether err holds a reply of Redis that refuses
+// credentials or a permission, however go-redis wrapped it (as it does the
+// AUTH or HELLO of a new connection).
+func accessDenied(err error) bool {
+	var rerr goredis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	if goredis.IsAuthError(rerr) || goredis.IsPermissionError(rerr) {
+		return true
+	}
+	msg := rerr.Error()
+	for _, p := range deniedPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // contextError returns err, made to wrap ctx's error too when ctx is done
