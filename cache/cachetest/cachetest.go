@@ -235,6 +235,8 @@ func run(t *testing.T, mk MakeStore, now func(context.Context) (time.Time, error
 		{"PinsByColour", testPinsByColour},
 		{"PinExpiry", testPinExpiry},
 		{"PinInvalidColour", testPinInvalidColour},
+		{"ReleaseMany", testReleaseMany},
+		{"ReleaseNone", testReleaseNone},
 		{"ProbeLeaseExclusive", testProbeLeaseExclusive},
 		{"ProbeLeaseExpiry", testProbeLeaseExpiry},
 		{"ProbeLeaseOneWinner", testProbeLeaseOneWinner},
@@ -437,13 +439,28 @@ func (e *env) wantCount(scope cache.Scope, want cache.PinCounts) {
 
 func (e *env) wantRelease(scope cache.Scope, id string, want cache.PinCounts) {
 	e.t.Helper()
-	got, err := e.store.Release(e.ctx, scope, id)
+	e.wantReleaseIDs(scope, []string{id}, want)
+}
+
+// wantReleaseIDs releases ids in one call, and fails the test unless it
+// returns want.
+func (e *env) wantReleaseIDs(scope cache.Scope, ids []string, want cache.PinCounts) {
+	e.t.Helper()
+	got, err := e.store.Release(e.ctx, scope, ids...)
 	if err != nil {
-		e.t.Fatalf("Release(%q) error = %v", id, err)
+		e.t.Fatalf("Release(%s) error = %v", quoteIDs(ids), err)
 	}
 	if got != want {
-		e.t.Fatalf("Release(%q) = %+v, want %+v", id, got, want)
+		e.t.Fatalf("Release(%s) = %+v, want %+v", quoteIDs(ids), got, want)
 	}
+}
+
+// quoteIDs prints ids for a message, eliding the middle of a long list.
+func quoteIDs(ids []string) string {
+	if len(ids) > 8 {
+		return fmt.Sprintf("%q ... %q (%d ids)", ids[:3], ids[len(ids)-3:], len(ids))
+	}
+	return fmt.Sprintf("%q", ids)
 }
 
 // wantRenew fails the test unless Renew reports missing (in any order). It

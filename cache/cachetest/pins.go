@@ -2,6 +2,7 @@ package cachetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -89,6 +90,68 @@ func testPinExpiry(t *testing.T, e *env) {
 	e.wantRelease(e.scope, "other", cache.PinCounts{})
 	e.wantNoPin(e.scope, "long2")
 	e.wantCount(e.scope, cache.PinCounts{})
+}
+
+// testReleaseMany releases several pins in one call, among them ids that
+// have no pin, ids named twice, and more ids than a backend may send in
+// one command.
+func testReleaseMany(t *testing.T, e *env) {
+	for _, id := range []string{"b1", "b2", "b3", "b4"} {
+		e.pin(e.scope, id, cache.Blue, time.Minute)
+	}
+	g3 := span{}
+	for _, id := range []string{"g1", "g2", "g3"} {
+		g3 = e.pin(e.scope, id, cache.Green, time.Minute)
+	}
+	e.wantReleaseIDs(e.scope, []string{"b1", "absent", "g1", "b2", "b1", "never-pinned"}, cache.PinCounts{Blue: 2, Green: 2})
+	for _, id := range []string{"b1", "b2", "g1", "absent", "never-pinned"} {
+		e.wantNoPin(e.scope, id)
+	}
+	e.wantPin(e.scope, "g3", cache.Green, g3)
+	e.wantCount(e.scope, cache.PinCounts{Blue: 2, Green: 2})
+
+	// Only absent ids: nothing changes.
+	e.wantReleaseIDs(e.scope, []string{"absent", "b1", "g1"}, cache.PinCounts{Blue: 2, Green: 2})
+
+	// An expired pin among the ids is not counted either way.
+	e.pin(e.scope, "short", cache.Blue, e.unit)
+	e.clock.Advance(e.unit)
+	e.wantReleaseIDs(e.scope, []string{"short", "b3"}, cache.PinCounts{Blue: 1, Green: 2})
+
+	// Every pin at once.
+	e.wantReleaseIDs(e.scope, []string{"g2", "b4", "g3"}, cache.PinCounts{})
+	e.wantCount(e.scope, cache.PinCounts{})
+
+	// Many ids in one call, live ones and absent ones interleaved.
+	const n = 300 // 600 ids: more than the 500 a Redis script unpacks at once
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("many-%d", i)
+		ids = append(ids, id, id+"-absent")
+		e.pin(e.scope, id, cache.Strategies[i%2], time.Minute)
+	}
+	e.pin(e.scope, "kept", cache.Green, time.Minute)
+	e.wantCount(e.scope, cache.PinCounts{Blue: n / 2, Green: n/2 + 1})
+	e.wantReleaseIDs(e.scope, ids, cache.PinCounts{Green: 1})
+	e.wantNoPin(e.scope, "many-0")
+	e.wantNoPin(e.scope, fmt.Sprintf("many-%d", n-1))
+	e.wantCount(e.scope, cache.PinCounts{Green: 1})
+}
+
+// testReleaseNone checks that a Release of no ids only counts the live
+// pins.
+func testReleaseNone(t *testing.T, e *env) {
+	e.wantReleaseIDs(e.scope, nil, cache.PinCounts{})
+	e.wantReleaseIDs(e.scope, []string{}, cache.PinCounts{})
+
+	b := e.pin(e.scope, "b", cache.Blue, time.Minute)
+	e.pin(e.scope, "g", cache.Green, time.Minute)
+	e.pin(e.scope, "short", cache.Green, e.unit)
+	e.wantReleaseIDs(e.scope, nil, cache.PinCounts{Blue: 1, Green: 2})
+	e.clock.Advance(e.unit) // "short" ends
+	e.wantReleaseIDs(e.scope, nil, cache.PinCounts{Blue: 1, Green: 1})
+	e.wantPin(e.scope, "b", cache.Blue, b)
+	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 1})
 }
 
 func testPinInvalidColour(t *testing.T, e *env) {

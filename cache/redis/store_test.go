@@ -244,7 +244,7 @@ func TestRoundTrips(t *testing.T) {
 			{"Lookup", "evalsha", func(int) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 			{"Renew", "evalsha", func(int) error { _, err := s.Renew(ctx, scope, time.Minute, "q", "r"); return err }},
 			{"Count", "evalsha", func(int) error { _, err := s.Count(ctx, scope); return err }},
-			{"Release", "evalsha", func(int) error { _, err := s.Release(ctx, scope, "q"); return err }},
+			{"Release", "evalsha", func(int) error { _, err := s.Release(ctx, scope, "q", "r", "s"); return err }},
 			{"CompareAndSwap", "evalsha", func(round int) error {
 				_, err := s.CompareAndSwap(ctx, scope, uint64(round), cache.State{Active: cache.Blue, Generation: uint64(round + 1)})
 				return err
