@@ -15,6 +15,8 @@
 //	<prefix>:{<tag>}:lease        HASH  holder, expires (unix ms)
 //	<prefix>:{<tag>}:events       the pub/sub channel of the record
 //
+// Expiries are times of the server's clock (see below).
+//
 // The tag is the cluster name and the engine address, each with '%', '{',
 // '}' and '/' escaped as %XX, joined by '/': two scopes never share a tag,
 // and a tag never holds a brace.
