@@ -115,7 +115,7 @@ func Open(cfg Config) (*Conn, error) {
 	switch {
 	case store != nil:
 	case cfg.RedisURL != "":
-		rs, err := redisstore.Open(cfg.RedisURL, redisstore.Options{Now: cfg.Coordination.Now})
+		rs, err := redisstore.Open(cfg.RedisURL, redisstore.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("client: %w", err)
 		}

@@ -45,19 +45,18 @@ func testScopesIndependent(t *testing.T, e *env) {
 	e.wantNoRecord(c)
 	e.wantNoRecord(d)
 
-	exp := e.clock.Now().Add(time.Minute)
-	e.pin(a, "q", cache.Blue, time.Minute)
-	e.pin(b, "q", cache.Green, time.Minute)
+	expA := e.pin(a, "q", cache.Blue, time.Minute)
+	expB := e.pin(b, "q", cache.Green, time.Minute)
 	e.pin(c, "q2", cache.Green, time.Minute)
-	e.wantPin(a, "q", cache.Blue, exp)
-	e.wantPin(b, "q", cache.Green, exp)
+	e.wantPin(a, "q", cache.Blue, expA)
+	e.wantPin(b, "q", cache.Green, expB)
 	e.wantNoPin(c, "q")
 	e.wantNoPin(d, "q2")
 	e.wantCount(a, cache.PinCounts{Blue: 1})
 	e.wantCount(b, cache.PinCounts{Green: 1})
 	e.wantCount(d, cache.PinCounts{})
 	e.wantRelease(a, "q", cache.PinCounts{})
-	e.wantPin(b, "q", cache.Green, exp)
+	e.wantPin(b, "q", cache.Green, expB)
 
 	e.acquire(a, "A", time.Minute)
 	e.acquire(b, "B", time.Minute)
@@ -71,7 +70,7 @@ func testScopesIndependent(t *testing.T, e *env) {
 
 func testContextDone(t *testing.T, e *env) {
 	// Something to lose: a pin and a lease.
-	e.pin(e.scope, "kept", cache.Blue, time.Minute)
+	kept := e.pin(e.scope, "kept", cache.Blue, time.Minute)
 	e.acquire(e.scope, "holder", time.Minute)
 
 	cancelled, cancel := context.WithCancel(e.ctx)
@@ -109,6 +108,12 @@ func testContextDone(t *testing.T, e *env) {
 			return err
 		}})
 	}
+	if c, ok := s.(cache.Clock); ok {
+		calls = append(calls, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"Time", func(ctx context.Context) error { _, err := c.Time(ctx); return err }})
+	}
 	for _, ctx := range []context.Context{cancelled, expired} {
 		for _, c := range calls {
 			if err := c.call(ctx); !errors.Is(err, ctx.Err()) {
@@ -122,7 +127,7 @@ func testContextDone(t *testing.T, e *env) {
 	// Nothing happened.
 	e.wantNoRecord(e.scope)
 	e.wantNoPin(e.scope, "new")
-	e.wantPin(e.scope, "kept", cache.Blue, e.clock.Now().Add(time.Minute))
+	e.wantPin(e.scope, "kept", cache.Blue, kept)
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1})
 	e.wantHeld(e.scope, "other")
 }

@@ -14,13 +14,13 @@ import (
 // included, leaves no goroutine behind once cleaned up. The goroutines that
 // ran before the store was made (the backend's shared clients, say) are
 // ignored.
-func testNoGoroutineLeft(t *testing.T, mk MakeStore) {
+func testNoGoroutineLeft(t *testing.T, mk MakeStore, now func(context.Context) (time.Time, error)) {
 	before := goleak.IgnoreCurrent()
 	// Kept live through the cleanup, unless there is none: the cleanup must
 	// end the goroutines of live watches.
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	defer cancelWatch()
-	withStore(t, mk, func(e *env) {
+	withStore(t, mk, now, func(e *env) {
 		e.swap(e.scope, 0, record(e.clock, 1, cache.Blue, 0, "leak"))
 		e.pin(e.scope, "q", cache.Blue, time.Minute)
 		e.wantRenew(e.scope, time.Minute, []string{"q", "r"}, "r")

@@ -27,16 +27,18 @@ func testProbeLeaseExclusive(t *testing.T, e *env) {
 	e.acquire(e.scope, "A", ttl)
 }
 
+// testProbeLeaseExpiry moves the clock by units, as testPinExpiry does.
 func testProbeLeaseExpiry(t *testing.T, e *env) {
-	const ttl = 5 * time.Second
+	u := e.unit
+	ttl := 5 * u
 	e.acquire(e.scope, "A", ttl)
-	e.clock.Advance(4 * time.Second)
+	e.clock.Advance(4 * u)
 	e.wantHeld(e.scope, "B")
-	e.acquire(e.scope, "A", ttl) // now ends at start+9s
-	e.clock.Advance(4 * time.Second)
-	e.wantHeld(e.scope, "B") // start+8s: live thanks to the renewal
-	e.clock.Advance(time.Second)
-	e.acquire(e.scope, "B", ttl) // start+9s: A's lease ends now
+	e.acquire(e.scope, "A", ttl) // now ends at start+9u
+	e.clock.Advance(4 * u)
+	e.wantHeld(e.scope, "B") // start+8u: live thanks to the renewal
+	e.clock.Advance(u)
+	e.acquire(e.scope, "B", ttl) // start+9u: A's lease ends now
 	e.wantHeld(e.scope, "A")
 	e.releaseLease(e.scope, "A") // not A's to release any more
 	e.wantHeld(e.scope, "A")

@@ -20,8 +20,8 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformance(t *testing.T) {
-	cachetest.Run(t, func(t *testing.T, now func() time.Time) (cache.Store, func()) {
-		s := memory.New(memory.Options{Now: now})
+	cachetest.Run(t, func(t *testing.T, clock *cachetest.Clock) (cache.Store, func()) {
+		s := memory.New(memory.Options{Now: clock.Now})
 		return s, func() {
 			if err := s.Close(); err != nil {
 				t.Errorf("Close() error = %v", err)
@@ -33,8 +33,8 @@ func TestConformance(t *testing.T) {
 // TestConformanceNoCleanup runs the suite on stores that are never closed:
 // a memory store must not need Close to free its goroutines.
 func TestConformanceNoCleanup(t *testing.T) {
-	cachetest.Run(t, func(t *testing.T, now func() time.Time) (cache.Store, func()) {
-		return memory.New(memory.Options{Now: now}), nil
+	cachetest.Run(t, func(t *testing.T, clock *cachetest.Clock) (cache.Store, func()) {
+		return memory.New(memory.Options{Now: clock.Now}), nil
 	})
 }
 
@@ -90,6 +90,7 @@ func TestClose(t *testing.T) {
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
 		"ReleaseProbeLease": func() error { return s.ReleaseProbeLease(ctx, scope, "a") },
+		"Time":              func() error { _, err := s.Time(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, cache.ErrClosed) {

@@ -1,6 +1,7 @@
-// Package redis is a [cache.Store] and [cache.Watcher] over Redis, shared by
-// every process of a fleet. It works with any [goredis.UniversalClient]: a
-// single server, Redis Cluster, a ring, or miniredis in tests.
+// Package redis is a [cache.Store], [cache.Watcher] and [cache.Clock] over
+// Redis, shared by every process of a fleet. It works with any
+// [goredis.UniversalClient]: a single server, Redis Cluster, a ring, or
+// miniredis in tests.
 //
 // # Keys
 //
@@ -14,6 +15,8 @@
 //	<prefix>:{<tag>}:lease        HASH  holder, expires (unix ms)
 //	<prefix>:{<tag>}:events       the pub/sub channel of the record
 //
+// Expiries are times of the server's clock (see below).
+//
 // The tag is the cluster name and the engine address, each with '%', '{',
 // '}' and '/' escaped as %XX, joined by '/': two scopes never share a tag,
 // and a tag never holds a brace.
@@ -22,11 +25,37 @@
 //
 // Every change is one Lua script, run with EVALSHA (EVAL when the server
 // does not have it yet), so that a pin, a release or a swap costs one round
-// trip. Lease times (pins, probe leases) are compared with the store's
-// clock, [Options.Now], passed to the scripts in milliseconds: the server's
-// clock is never used, so a fake clock works on miniredis and on a real
-// server alike. Key expiries (PEXPIRE) serve only as garbage collection of
-// abandoned scopes and are set well past the leases they hold.
+// trip. Leases (pins, probe leases) are judged by the server's clock alone:
+// each of their scripts reads it with redis.call('TIME'), which Redis
+// allows in a script that writes because it replicates scripts by their
+// effects (always, from Redis 7), and the store passes lease lengths in
+// milliseconds, never a time. The times the store returns about leases
+// (Pin.Expires, how long a probe lease is still held for) are the
+// server's too. So the clocks of the fleet's hosts may disagree by any
+// amount without a host stealing a probe lease or purging a live pin: one
+// clock judges them all. What does matter is a jump of the server's clock,
+// and a failover to a replica whose clock differs from the old primary's,
+// which shortens or lengthens the live leases by the difference. In tests,
+// miniredis's clock is set with (*miniredis.Miniredis).SetTime; a real
+// server's cannot be.
+//
+// The times of the shared record (ConfirmedAt and the others) are written
+// by the processes, from their own clocks, and stored as given.
+// [Store.Time] lends the server's clock (TIME) to a process that wants to
+// stamp and judge them as the rest of the fleet does. Key
+// expiries (PEXPIRE) serve only as garbage collection of abandoned scopes
+// and are set well past the leases they hold.
+//
+// # Errors
+//
+// The errors of every method, Watch included, wrap [cache.ErrAccessDenied]
+// when Redis refuses the credentials (WRONGPASS, NOAUTH, on the AUTH or
+// HELLO of a new connection or later) or a permission (NOPERM: an ACL rule
+// on a command, a key or a channel), and then do not wrap the context's
+// error: a refusal is a configuration error, which retrying does not mend,
+// not a timeout. A call that does not finish within its deadline returns
+// an error wrapping [context.DeadlineExceeded]. Errors never hold a
+// password.
 //
 // # Events
 //

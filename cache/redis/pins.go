@@ -12,8 +12,9 @@ import (
 // pincolour.
 func (k keys) pins() []string { return []string{k.blue, k.green, k.colour} }
 
-// Pin implements [cache.PinStore] with one script. A ttl of zero or less
-// leaves no live pin.
+// Pin implements [cache.PinStore] with one script, which reads the time
+// from the server: the pin ends ttl, in whole milliseconds, after the
+// server's clock at the call. A ttl under a millisecond leaves no live pin.
 func (s *Store) Pin(ctx context.Context, scope cache.Scope, queryID string, st cache.Strategy, ttl time.Duration) error {
 	ctx, cancel, err := s.begin(ctx, "pin", scope)
 	if err != nil {
@@ -23,9 +24,8 @@ func (s *Store) Pin(ctx context.Context, scope cache.Scope, queryID string, st c
 	if !st.Valid() {
 		return fmt.Errorf("redis: pin %q in %s: %w: %d", queryID, scope, cache.ErrInvalidStrategy, st)
 	}
-	now := s.now()
 	err = pinScript.Run(ctx, s.c, s.keysOf(scope).pins(),
-		queryID, st.String(), ms(now.Add(ttl)), ms(now), gcAfter(ttl)).Err()
+		queryID, st.String(), ms(ttl), gcAfter(ttl)).Err()
 	if err != nil {
 		return fail(ctx, "pin", scope, err)
 	}
@@ -33,14 +33,15 @@ func (s *Store) Pin(ctx context.Context, scope cache.Scope, queryID string, st c
 }
 
 // Lookup implements [cache.PinStore] with one script, which purges the pin
-// if it has expired.
+// if it has expired by the server's clock. The pin's Expires is the
+// server's time, in milliseconds.
 func (s *Store) Lookup(ctx context.Context, scope cache.Scope, queryID string) (cache.Pin, error) {
 	ctx, cancel, err := s.begin(ctx, "lookup", scope)
 	if err != nil {
 		return cache.Pin{}, err
 	}
 	defer cancel()
-	res, err := lookupScript.Run(ctx, s.c, s.keysOf(scope).pins(), queryID, ms(s.now())).Slice()
+	res, err := lookupScript.Run(ctx, s.c, s.keysOf(scope).pins(), queryID).Slice()
 	if isNil(err) {
 		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: %w", queryID, scope, cache.ErrNotFound)
 	}
@@ -62,8 +63,9 @@ func (s *Store) Lookup(ctx context.Context, scope cache.Scope, queryID string) (
 	return cache.Pin{QueryID: queryID, Strategy: st, Expires: time.UnixMilli(expires)}, nil
 }
 
-// Renew implements [cache.PinStore] with one script. A ttl of zero or less
-// ends the live pins. With no ids it does nothing.
+// Renew implements [cache.PinStore] with one script, which reads the time
+// from the server, as Pin does. A ttl under a millisecond ends the live
+// pins. With no ids it does nothing.
 func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration, queryIDs ...string) ([]string, error) {
 	ctx, cancel, err := s.begin(ctx, "renew", scope)
 	if err != nil {
@@ -73,9 +75,8 @@ func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration,
 	if len(queryIDs) == 0 {
 		return nil, nil
 	}
-	now := s.now()
-	args := make([]any, 0, 3+len(queryIDs))
-	args = append(args, ms(now), ms(now.Add(ttl)), gcAfter(ttl))
+	args := make([]any, 0, 2+len(queryIDs))
+	args = append(args, ms(ttl), gcAfter(ttl))
 	for _, id := range queryIDs {
 		args = append(args, id)
 	}
@@ -90,15 +91,14 @@ func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration,
 }
 
 // Release implements [cache.PinStore] with one script, which also purges
-// the expired pins of the scope.
+// the pins of the scope that have expired by the server's clock.
 func (s *Store) Release(ctx context.Context, scope cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
 	ctx, cancel, err := s.begin(ctx, "release", scope)
 	if err != nil {
 		return cache.PinCounts{}, err
 	}
 	defer cancel()
-	args := make([]any, 0, 1+len(queryIDs))
-	args = append(args, ms(s.now()))
+	args := make([]any, 0, len(queryIDs))
 	for _, id := range queryIDs {
 		args = append(args, id)
 	}
@@ -109,15 +109,15 @@ func (s *Store) Release(ctx context.Context, scope cache.Scope, queryIDs ...stri
 	return counts(res)
 }
 
-// Count implements [cache.PinStore] with one script, which purges the
-// expired pins of the scope.
+// Count implements [cache.PinStore] with one script, which purges the pins
+// of the scope that have expired by the server's clock.
 func (s *Store) Count(ctx context.Context, scope cache.Scope) (cache.PinCounts, error) {
 	ctx, cancel, err := s.begin(ctx, "count", scope)
 	if err != nil {
 		return cache.PinCounts{}, err
 	}
 	defer cancel()
-	res, err := countScript.Run(ctx, s.c, s.keysOf(scope).pins(), ms(s.now())).Int64Slice()
+	res, err := countScript.Run(ctx, s.c, s.keysOf(scope).pins()).Int64Slice()
 	if err != nil {
 		return cache.PinCounts{}, fail(ctx, "count", scope, err)
 	}

@@ -142,7 +142,9 @@ func (s *Store) Load(ctx context.Context, scope cache.Scope) (cache.State, error
 
 // CompareAndSwap implements [cache.RecordStore] with one script, which
 // stores the record and publishes it on the scope's channel. It returns
-// the record as stored, with times at millisecond precision.
+// the record as stored, with times at millisecond precision. When an ACL
+// refuses the channel, it stores nothing and returns an error wrapping
+// [cache.ErrAccessDenied].
 func (s *Store) CompareAndSwap(ctx context.Context, scope cache.Scope, old uint64, next cache.State) (cache.State, error) {
 	ctx, cancel, err := s.begin(ctx, "swap", scope)
 	if err != nil {

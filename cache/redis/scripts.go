@@ -3,30 +3,42 @@ package redis
 import goredis "github.com/redis/go-redis/v9"
 
 // The Lua scripts of the store. Each takes every key it touches in KEYS (one
-// hash tag per scope) and the store's clock as an argument in unix
-// milliseconds: never the server's. Times and generations are compared as
-// Lua numbers (doubles), exact below 2^53; they are stored as the decimal
-// strings the Go side passes, never as Lua-formatted numbers.
+// hash tag per scope). The scripts of leases (pins, probe leases) read the
+// time from the server, with redis.call('TIME') (allowed since Redis
+// replicates scripts by their effects), and take lease lengths in
+// milliseconds: the caller's clock is never an input. Times and generations
+// are compared as Lua numbers (doubles), exact below 2^53; generations are
+// stored as the decimal strings the Go side passes, and times as the
+// integers the scripts compute (which Redis and miniredis format without an
+// exponent).
 //
 // A pin or a lease is live while now < expires, and dead from expires on.
 
+// luaNow defines now(): the server's time in unix milliseconds.
+const luaNow = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
 // luaPinHelpers are functions shared by the pin scripts. KEYS[1], KEYS[2]
 // and KEYS[3] are pins:blue, pins:green and pincolour.
-const luaPinHelpers = `
+const luaPinHelpers = luaNow + `
 local function zset_of(colour)
   if colour == 'blue' then return KEYS[1] end
   if colour == 'green' then return KEYS[2] end
   return nil
 end
 
--- purge removes the pins of zset z that are dead at now, and their colours.
-local function purge(z, now)
-  local ids = redis.call('ZRANGEBYSCORE', z, '-inf', now)
+-- purge removes the pins of zset z that are dead at t, and their colours.
+local function purge(z, t)
+  local ids = redis.call('ZRANGEBYSCORE', z, '-inf', t)
   if #ids == 0 then return end
   for i = 1, #ids, 500 do
     redis.call('HDEL', KEYS[3], unpack(ids, i, math.min(i + 499, #ids)))
   end
-  redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', t)
 end
 
 -- keep makes sure that the pin keys live at least gc ms more (server time):
@@ -42,7 +54,10 @@ end
 `
 
 // casScript stores a record if its generation is the expected one, and
-// publishes it.
+// publishes it. It publishes first: Redis does not undo the commands of a
+// script that fails, so a PUBLISH that an ACL refuses must come before the
+// write, to fail the swap with nothing stored. Nobody can tell the order
+// otherwise, since the script runs atomically.
 // KEYS: record. ARGV: old generation, new generation, data, channel.
 // Returns {1} when stored, else {0, stored gen, stored data}, with empty
 // strings for no record.
@@ -53,32 +68,34 @@ if cur[1] then gen = tonumber(cur[1]) end
 if gen ~= tonumber(ARGV[1]) then
   return {0, cur[1] or '', cur[2] or ''}
 end
-redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
 return {1}
 `)
 
-// pinScript creates or replaces a pin, moving it to the other colour's zset
-// if its colour changed. An expiry not after now leaves no pin.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: id, colour, expires, now, gc.
+// pinScript creates or replaces a pin, live for ttl ms from the server's
+// now, moving it to the other colour's zset if its colour changed. A ttl
+// of zero or less leaves no pin.
+// KEYS: pins:blue, pins:green, pincolour. ARGV: id, colour, ttl, gc.
 var pinScript = goredis.NewScript(luaPinHelpers + `
 local id = ARGV[1]
 local old = zset_of(redis.call('HGET', KEYS[3], id))
 local z = zset_of(ARGV[2])
 if old and old ~= z then redis.call('ZREM', old, id) end
-if tonumber(ARGV[3]) <= tonumber(ARGV[4]) then
+local ttl = tonumber(ARGV[3])
+if ttl <= 0 then
   redis.call('ZREM', z, id)
   redis.call('HDEL', KEYS[3], id)
   return 0
 end
-redis.call('ZADD', z, ARGV[3], id)
+redis.call('ZADD', z, now() + ttl, id)
 redis.call('HSET', KEYS[3], id, ARGV[2])
-keep(ARGV[5])
+keep(ARGV[4])
 return 1
 `)
 
 // lookupScript returns a live pin, purging it if it is dead.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: id, now.
+// KEYS: pins:blue, pins:green, pincolour. ARGV: id.
 // Returns {colour, expires} or nil.
 var lookupScript = goredis.NewScript(luaPinHelpers + `
 local id = ARGV[1]
@@ -87,7 +104,7 @@ if not colour then return false end
 local z = zset_of(colour)
 local s = false
 if z then s = redis.call('ZSCORE', z, id) end
-if s and tonumber(s) > tonumber(ARGV[2]) then
+if s and tonumber(s) > now() then
   return {colour, tonumber(s)}
 end
 if z then redis.call('ZREM', z, id) end
@@ -95,71 +112,78 @@ redis.call('HDEL', KEYS[3], id)
 return false
 `)
 
-// renewScript extends the live pins among ARGV[4:] to a new expiry and
-// returns the ids that had no live pin; those that had a dead one are
-// purged. An expiry not after now ends the live pins.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: now, expires, gc, ids...
+// renewScript extends the live pins among ARGV[3:] to ttl ms from the
+// server's now and returns the ids that had no live pin; those that had a
+// dead one are purged. A ttl of zero or less ends the live pins.
+// KEYS: pins:blue, pins:green, pincolour. ARGV: ttl, gc, ids...
 var renewScript = goredis.NewScript(luaPinHelpers + `
-local now, exp = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = now()
+local ttl = tonumber(ARGV[1])
+local exp = t + ttl
 local missing = {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
   local colour = redis.call('HGET', KEYS[3], id)
   local z = zset_of(colour)
   local s = false
   if z then s = redis.call('ZSCORE', z, id) end
-  if s and tonumber(s) > now and exp > now then
-    redis.call('ZADD', z, ARGV[2], id)
+  if s and tonumber(s) > t and ttl > 0 then
+    redis.call('ZADD', z, exp, id)
   else
     if z then redis.call('ZREM', z, id) end
     if colour then redis.call('HDEL', KEYS[3], id) end
-    if not (s and tonumber(s) > now) then
+    if not (s and tonumber(s) > t) then
       missing[#missing + 1] = id
     end
   end
 end
-if exp > now then keep(ARGV[3]) end
+if ttl > 0 then keep(ARGV[2]) end
 return missing
 `)
 
 // releaseScript removes pins, purges the dead ones and returns the live
-// counts. KEYS: pins:blue, pins:green, pincolour. ARGV: now, ids...
+// counts. KEYS: pins:blue, pins:green, pincolour. ARGV: ids...
 // Returns {blue, green}.
 var releaseScript = goredis.NewScript(luaPinHelpers + `
-for i = 2, #ARGV, 500 do
+for i = 1, #ARGV, 500 do
   local j = math.min(i + 499, #ARGV)
   redis.call('ZREM', KEYS[1], unpack(ARGV, i, j))
   redis.call('ZREM', KEYS[2], unpack(ARGV, i, j))
   redis.call('HDEL', KEYS[3], unpack(ARGV, i, j))
 end
-purge(KEYS[1], ARGV[1])
-purge(KEYS[2], ARGV[1])
+local t = now()
+purge(KEYS[1], t)
+purge(KEYS[2], t)
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 
 // countScript purges the dead pins and returns the live counts.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: now. Returns {blue, green}.
+// KEYS: pins:blue, pins:green, pincolour. ARGV: none. Returns {blue, green}.
 var countScript = goredis.NewScript(luaPinHelpers + `
-purge(KEYS[1], ARGV[1])
-purge(KEYS[2], ARGV[1])
+local t = now()
+purge(KEYS[1], t)
+purge(KEYS[2], t)
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 
-// acquireScript gives the probe lease to a holder unless another holder has
-// a live one. An expiry not after now leaves no lease.
-// KEYS: lease. ARGV: holder, now, expires, gc.
-// Returns {1} when acquired, else {0, holder, expires}.
-var acquireScript = goredis.NewScript(`
+// acquireScript gives the probe lease to a holder, for ttl ms from the
+// server's now, unless another holder has a live one. A ttl of zero or
+// less leaves no lease.
+// KEYS: lease. ARGV: holder, ttl, gc.
+// Returns {1} when acquired, else {0, holder, expires, now}.
+var acquireScript = goredis.NewScript(luaNow + `
+local t = now()
 local cur = redis.call('HMGET', KEYS[1], 'holder', 'expires')
-if cur[1] and cur[1] ~= ARGV[1] and cur[2] and tonumber(cur[2]) and tonumber(cur[2]) > tonumber(ARGV[2]) then
-  return {0, cur[1], cur[2]}
+if cur[1] and cur[1] ~= ARGV[1] and cur[2] and tonumber(cur[2]) and tonumber(cur[2]) > t then
+  return {0, cur[1], tonumber(cur[2]), t}
 end
-if tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
+local ttl = tonumber(ARGV[2])
+if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return {1}
 end
-redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expires', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expires', t + ttl)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1}
 `)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,9 +32,6 @@ type Options struct {
 	// Default: 250ms.
 	Timeout time.Duration
 
-	// Now is the clock of pin and probe leases. Default: time.Now.
-	Now func() time.Time
-
 	// HeartbeatInterval is how often a watch pings its subscription
 	// connection. Default: 500ms.
 	HeartbeatInterval time.Duration
@@ -45,9 +43,9 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 }
 
-// Store is a [cache.Store] and [cache.Watcher] over Redis. Create it with
-// [New] or [Open]; it is safe for concurrent use by any number of
-// goroutines and processes. Close it to end its watches.
+// Store is a [cache.Store], [cache.Watcher] and [cache.Clock] over Redis.
+// Create it with [New] or [Open]; it is safe for concurrent use by any
+// number of goroutines and processes. Close it to end its watches.
 type Store struct {
 	c      goredis.UniversalClient
 	owned  bool // Close closes c
@@ -55,7 +53,6 @@ type Store struct {
 	// timeout, heartbeat and hbTimeout are Options.Timeout,
 	// HeartbeatInterval and HeartbeatTimeout with defaults applied.
 	timeout, heartbeat, hbTimeout time.Duration
-	now                           func() time.Time
 
 	// done is cancelled by Close; every watch goroutine stops with it.
 	done   context.Context
@@ -71,6 +68,7 @@ type Store struct {
 var (
 	_ cache.Store   = (*Store)(nil)
 	_ cache.Watcher = (*Store)(nil)
+	_ cache.Clock   = (*Store)(nil)
 )
 
 // New returns a store over c. It does no I/O and does not take ownership of
@@ -87,7 +85,6 @@ func New(c goredis.UniversalClient, opts Options) *Store {
 		timeout:   opts.Timeout,
 		heartbeat: opts.HeartbeatInterval,
 		hbTimeout: opts.HeartbeatTimeout,
-		now:       opts.Now,
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -103,9 +100,6 @@ func New(c goredis.UniversalClient, opts Options) *Store {
 	}
 	if s.hbTimeout <= s.heartbeat {
 		s.hbTimeout = 3 * s.heartbeat
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	s.done, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -135,6 +129,26 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Time implements [cache.Clock] with one TIME: it returns the server's
+// clock, the one that judges leases, to the microsecond. With Redis Cluster
+// or a ring, the client picks the node that answers, whose clock may differ
+// from that of the node holding a scope's leases.
+func (s *Store) Time(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("redis: time: %w", err)
+	}
+	if s.closed.Load() {
+		return time.Time{}, fmt.Errorf("redis: time: %w", cache.ErrClosed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	t, err := s.c.Time(ctx).Result()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("redis: time: %w", callError(ctx, err))
+	}
+	return t, nil
+}
+
 // begin starts a call named op on scope: it fails when ctx is done or the
 // store is closed, and otherwise returns ctx bounded by the store's
 // timeout.
@@ -149,12 +163,51 @@ func (s *Store) begin(ctx context.Context, op string, scope cache.Scope) (contex
 	return ctx, cancel, nil
 }
 
-// fail wraps err, an error of a call named op on scope made with ctx. When
-// ctx is done, or its deadline has passed (the socket deadline may fire
-// before the context's timer), the error wraps the context's error too, so
-// that errors.Is(err, context.DeadlineExceeded) holds for a timeout.
+// fail wraps err, an error of a call named op on scope made with ctx, as
+// callError does.
 func fail(ctx context.Context, op string, scope cache.Scope, err error) error {
-	return fmt.Errorf("redis: %s %s: %w", op, scope, contextError(ctx, err))
+	return fmt.Errorf("redis: %s %s: %w", op, scope, callError(ctx, err))
+}
+
+// callError returns err, an error of a call made with ctx, made to wrap
+// cache.ErrAccessDenied when Redis refused the credentials or a permission
+// the call needs (and then nothing else: a refusal is an answer, not a
+// timeout). Otherwise, when ctx is done, or its deadline has passed (the
+// socket deadline may fire before the context's timer), the error wraps
+// the context's error too, so that errors.Is(err,
+// context.DeadlineExceeded) holds for a timeout.
+func callError(ctx context.Context, err error) error {
+	if accessDenied(err) {
+		return fmt.Errorf("%w: %w", cache.ErrAccessDenied, err)
+	}
+	return contextError(ctx, err)
+}
+
+// deniedPrefixes start the replies of Redis that refuse credentials
+// (NOAUTH: none given; WRONGPASS: wrong user or password) or a permission
+// (NOPERM: an ACL rule on a command, a key or a channel). Redis 7.0 gives
+// an ACL refusal inside a script as "ERR The user executing the script
+// can't ..."; later versions say NOPERM there too.
+var deniedPrefixes = []string{"NOAUTH ", "WRONGPASS ", "NOPERM ", "ERR The user executing the script can't "}
+
+// accessDenied reports whether err holds a reply of Redis that refuses
+// credentials or a permission, however go-redis wrapped it (as it does the
+// AUTH or HELLO of a new connection).
+func accessDenied(err error) bool {
+	var rerr goredis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	if goredis.IsAuthError(rerr) || goredis.IsPermissionError(rerr) {
+		return true
+	}
+	msg := rerr.Error()
+	for _, p := range deniedPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // contextError returns err, made to wrap ctx's error too when ctx is done
@@ -172,8 +225,9 @@ func contextError(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", cerr, err)
 }
 
-// ms returns t in unix milliseconds, as the scripts take it.
-func ms(t time.Time) int64 { return t.UnixMilli() }
+// ms returns d in whole milliseconds, as the scripts take lease lengths:
+// rounded down, so that a lease never outlives what was asked.
+func ms(d time.Duration) int64 { return d.Milliseconds() }
 
 // gcAfter returns how long, in milliseconds, a key holding a lease that
 // ends in ttl is kept before it is garbage-collected: well past the lease,

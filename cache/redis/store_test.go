@@ -23,11 +23,15 @@ func TestMain(m *testing.M) {
 }
 
 // makeStore returns a cachetest.MakeStore over a fresh client of addr for
-// each subtest.
-func makeStore(addr string) cachetest.MakeStore {
-	return func(t *testing.T, now func() time.Time) (cache.Store, func()) {
+// each subtest. When m is set, the server at addr is m, and its clock
+// follows the suite's.
+func makeStore(addr string, m *miniredis.Miniredis) cachetest.MakeStore {
+	return func(t *testing.T, clock *cachetest.Clock) (cache.Store, func()) {
+		if m != nil {
+			clock.OnSet(m.SetTime)
+		}
 		c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
-		s := redis.New(c, redis.Options{Now: now, Timeout: 2 * time.Second})
+		s := redis.New(c, redis.Options{Timeout: 2 * time.Second})
 		return s, func() {
 			if err := s.Close(); err != nil {
 				t.Errorf("Close() error = %v", err)
@@ -41,15 +45,18 @@ func makeStore(addr string) cachetest.MakeStore {
 
 func TestConformanceMiniredis(t *testing.T) {
 	m := miniredis.RunT(t)
-	cachetest.Run(t, makeStore(m.Addr()))
+	cachetest.Run(t, makeStore(m.Addr(), m))
 }
 
-// TestConformanceRedisServer runs the suite on one real redis-server: each
-// subtest uses scopes of its own.
+// TestConformanceRedisServer runs the suite on one real redis-server, whose
+// clock (TIME) the suite reads and waits for: each subtest uses scopes of
+// its own.
 func TestConformanceRedisServer(t *testing.T) {
 	redistest.Require(t)
 	srv := redistest.Start(t)
-	cachetest.Run(t, makeStore(srv.Addr()))
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	defer c.Close()
+	cachetest.RunRealTime(t, func(ctx context.Context) (time.Time, error) { return c.Time(ctx).Result() }, makeStore(srv.Addr(), nil))
 }
 
 // backends runs fn on miniredis and, when installed, on redis-server, each
@@ -219,7 +226,8 @@ func (h *countHook) take() []string {
 }
 
 // TestRoundTrips checks the budget of DESIGN.md: a pin, a release, a load
-// and a swap are one command each once the scripts are loaded.
+// and a swap are one command each once the scripts are loaded, and so is
+// every other call (Time: one TIME).
 func TestRoundTrips(t *testing.T) {
 	backends(t, func(t *testing.T, c *goredis.Client) {
 		ctx := t.Context()
@@ -236,7 +244,7 @@ func TestRoundTrips(t *testing.T) {
 			{"Lookup", "evalsha", func(int) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 			{"Renew", "evalsha", func(int) error { _, err := s.Renew(ctx, scope, time.Minute, "q", "r"); return err }},
 			{"Count", "evalsha", func(int) error { _, err := s.Count(ctx, scope); return err }},
-			{"Release", "evalsha", func(int) error { _, err := s.Release(ctx, scope, "q"); return err }},
+			{"Release", "evalsha", func(int) error { _, err := s.Release(ctx, scope, "q", "r", "s"); return err }},
 			{"CompareAndSwap", "evalsha", func(round int) error {
 				_, err := s.CompareAndSwap(ctx, scope, uint64(round), cache.State{Active: cache.Blue, Generation: uint64(round + 1)})
 				return err
@@ -244,6 +252,7 @@ func TestRoundTrips(t *testing.T) {
 			{"Load", "hmget", func(int) error { _, err := s.Load(ctx, scope); return err }},
 			{"AcquireProbeLease", "evalsha", func(int) error { return s.AcquireProbeLease(ctx, scope, "me", time.Minute) }},
 			{"ReleaseProbeLease", "evalsha", func(int) error { return s.ReleaseProbeLease(ctx, scope, "me") }},
+			{"Time", "time", func(int) error { _, err := s.Time(ctx); return err }},
 		}
 		for round := range 3 { // round 0 loads the scripts
 			for _, op := range ops {
@@ -327,6 +336,7 @@ func TestClosed(t *testing.T) {
 		"Pin":               func() error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) },
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
+		"Time":              func() error { _, err := s.Time(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, cache.ErrClosed) {

@@ -98,7 +98,7 @@ func (s *Store) subscribe(ctx context.Context, channel string) (*goredis.PubSub,
 	}
 	if err != nil {
 		_ = ps.Close()
-		return nil, contextError(ctx, err)
+		return nil, callError(ctx, err)
 	}
 	return ps, nil
 }
