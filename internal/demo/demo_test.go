@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"go.uber.org/goleak"
 
 	"github.com/e6coord/e6coord/client/enginetest"
@@ -60,5 +61,32 @@ func TestDemoExecWithoutFetch(t *testing.T) {
 	}
 	if sum.Failed != 0 || sum.Queries == 0 || sum.Rows != 0 {
 		t.Errorf("summary %+v: want queries without rows, none failed", sum)
+	}
+}
+
+// A wrong Redis password is a configuration error: no query fails, and the
+// summary says the store was never reached and why.
+func TestDemoWrongRedisPassword(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.RequireAuth("right")
+	var out bytes.Buffer
+	sum, err := demo.Run(context.Background(), demo.Options{
+		Duration: 300 * time.Millisecond, FlipEvery: time.Hour, Workers: 2,
+		RedisURL: "redis://:wrong@" + mr.Addr() + "/0",
+	}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 0 || sum.Queries == 0 {
+		t.Errorf("summary %+v: want queries and none failed", sum)
+	}
+	if sum.StoreUnreached != 1 || sum.StoreDenied != 1 {
+		t.Errorf("store_unreached %d, store_denied %d; want 1 and 1", sum.StoreUnreached, sum.StoreDenied)
+	}
+	if !strings.Contains(out.String(), "never reached by 1 of 1 processes (it refused access") {
+		t.Errorf("the summary does not say the store was never reached:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "wrong") {
+		t.Errorf("the output shows the password:\n%s", out.String())
 	}
 }
