@@ -150,10 +150,10 @@ type Config struct {
 
 	// Now returns the current time. The coordinator corrects it by its
 	// offset to the store's clock when the store has one ([cache.Clock]),
-	// measured at the first refresh and every minute after: the record's
-	// times are then stamped and judged by the store's clock, and hosts
-	// whose clocks disagree by any amount judge them alike, within half a
-	// store round trip. Default: time.Now.
+	// measured before its first detection and again on a refresh at most
+	// once a minute: the record's times are then stamped and judged by the
+	// store's clock, and hosts whose clocks disagree by any amount judge
+	// them alike, to within half a store round trip. Default: time.Now.
 	Now func() time.Time
 
 	// Logger receives INFO records for detection, invalidation, announced

@@ -49,7 +49,7 @@ type Report struct {
 	Generation  uint64 `json:"gen,omitempty"`
 	Old         string `json:"old,omitempty"`
 	Active      string `json:"active,omitempty"`
-	ChangedAtMs int64  `json:"changed_at_ms,omitempty"` // when the record changed (committer's clock)
+	ChangedAtMs int64  `json:"changed_at_ms,omitempty"` // when the record changed (the store's clock, as the committer reads it)
 	SeenAtNs    int64  `json:"seen_at_ns,omitempty"`    // when this process adopted it
 	Pins        int    `json:"pins,omitempty"`          // this process's pins on the old colour then
 
