@@ -20,7 +20,7 @@ func openConn(t *testing.T, srv *enginetest.Server, redisURL string, adjust ...f
 		Addr: srv.Addr(), User: user, Password: password,
 		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
 		RedisURL:     redisURL,
-		Coordination: coordinator.Config{DrainTimeout: time.Minute},
+		Coordination: coordinator.Config{Policy: coordinator.Drain, DrainTimeout: time.Minute},
 	}
 	for _, f := range adjust {
 		f(&cfg)

@@ -149,9 +149,11 @@ func TestCrashedWorkerPinsExpire(t *testing.T) {
 			return nil
 		}
 	})
-	t.Cleanup(func() { close(release) })
 	const pinTTL = 2 * time.Second
 	procs := startWorkers(t, 1, spec{Engine: srv.Addr(), RedisURL: r.URL(), Workers: 4, PinTTL: pinTTL})
+	// Registered after the workers, so it runs before their cleanup waits
+	// for them: held queries must be let go first.
+	t.Cleanup(func() { close(release) })
 	obs := observe(procs)
 	obs.waitUntil(t, "worker ready", 30*time.Second, func() bool { return len(obs.ready) == 1 })
 	blocking.Store(true)
