@@ -256,9 +256,12 @@ func (c *Coordinator) poke() {
 // report logs and counts a change of the local record and calls OnChange.
 // The caller holds notifyMu.
 func (c *Coordinator) report(old, next cache.State) {
+	if next.ChangedBy != c.cfg.ID && !next.ChangedAt.IsZero() {
+		c.stats.adoptLag.observe(c.now().Sub(next.ChangedAt))
+	}
 	if old.Active != next.Active && next.Active.Valid() {
 		if old.Active.Valid() {
-			c.stats.switches.Add(1)
+			c.stats.switchesTo[next.Active].Add(1)
 			c.log.Info("switched", "from", old.Active.String(), "to", next.Active.String(),
 				"generation", next.Generation, "by", next.ChangedBy)
 		} else {
@@ -279,7 +282,9 @@ func (c *Coordinator) report(old, next cache.State) {
 // 456). If s is the trusted active colour, it stops being trusted, and the
 // next [Coordinator.Resolve] detects the colour again, for the fleet.
 func (c *Coordinator) Invalidate(s cache.Strategy) {
-	c.stats.wrongStrategy.Add(1)
+	if s.Valid() {
+		c.stats.wrongStrategy[s].Add(1)
+	}
 	if c.markRejected(s) {
 		c.log.Info("active colour rejected; cache invalidated", "colour", s.String(),
 			"generation", c.Snapshot().Generation)

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -46,7 +47,9 @@ func (s StoreState) String() string {
 // storeHealth tracks the store's state for Stats and the logs.
 type storeHealth struct {
 	state   atomic.Int32 // a StoreState
+	since   atomic.Int64 // when state last changed, unix nanoseconds of Config.Now
 	reached atomic.Bool  // some store call has answered since New
+	lastErr atomic.Int32 // the kind of the last failure: one of errorKinds' indexes
 	// watchDenied is set while the store refuses the change subscription
 	// (an ACL without the channel) although commands work.
 	watchDenied atomic.Bool
@@ -70,10 +73,27 @@ const maxDeniedBackoff = 5 * time.Second
 const unwatchedRefresh = time.Second
 
 func (c *Coordinator) setStoreState(s StoreState) {
-	if StoreState(c.health.state.Load()) != s {
-		c.health.state.Store(int32(s))
+	if old := c.health.state.Swap(int32(s)); StoreState(old) != s {
+		c.health.since.Store(c.cfg.Now().UnixNano())
 	}
 }
+
+// errorKinds name the kinds of store failure in Stats.LastStoreError.
+var errorKinds = [...]string{"", "timeout", "denied", "error"}
+
+// noteError records the kind of a store failure.
+func (h *storeHealth) noteError(err error) {
+	kind := int32(3)
+	switch {
+	case errors.Is(err, cache.ErrAccessDenied):
+		kind = 2
+	case errors.Is(err, context.DeadlineExceeded):
+		kind = 1
+	}
+	h.lastErr.Store(kind)
+}
+
+func (h *storeHealth) lastError() string { return errorKinds[h.lastErr.Load()] }
 
 // storeAnswered notes that a store call succeeded.
 func (c *Coordinator) storeAnswered() {
@@ -88,6 +108,7 @@ func (c *Coordinator) storeAnswered() {
 // deniedLogEvery; other failures at Warn when degraded mode begins.
 func (c *Coordinator) storeFailed(op string, err error) {
 	c.stats.storeErrors.Add(1)
+	c.health.noteError(err)
 	denied := errors.Is(err, cache.ErrAccessDenied)
 	if denied {
 		c.setStoreState(StoreDenied)
@@ -120,6 +141,7 @@ func (c *Coordinator) logDenied(op string, err error) {
 // enter degraded mode for it.
 func (c *Coordinator) watchRefused(err error) {
 	c.stats.storeErrors.Add(1)
+	c.health.noteError(err)
 	if !c.health.watchDenied.Swap(true) {
 		c.poke() // poll faster
 	}

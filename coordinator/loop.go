@@ -121,6 +121,7 @@ func (c *Coordinator) renewLoop() {
 func (c *Coordinator) watchLoop(w cache.Watcher) {
 	defer c.wg.Done()
 	backoff := c.cfg.WaitPoll
+	subscribed := false // a subscription was made before
 	for c.ctx.Err() == nil {
 		ch, err := w.Watch(c.ctx, c.cfg.Scope)
 		if err != nil {
@@ -150,11 +151,16 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 		if c.health.watchDenied.Swap(false) {
 			c.poke()
 		}
+		if subscribed {
+			c.stats.resubscribes.Add(1)
+		}
+		subscribed = true
 		backoff = c.cfg.WaitPoll
 		if st, err := c.load(c.ctx); err == nil {
 			c.adopt(st)
 		}
 		for st := range ch {
+			c.stats.lastMessage.Store(c.cfg.Now().UnixNano())
 			c.sawStored(st.Generation)
 			c.adopt(st)
 		}

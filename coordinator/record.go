@@ -201,6 +201,7 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 		c.ignoreInvalid("store", err)
 	default:
 		c.stats.storeErrors.Add(1)
+		c.health.noteError(err)
 		if errors.Is(err, cache.ErrAccessDenied) {
 			c.setStoreState(StoreDenied)
 			c.logDenied("load", err)

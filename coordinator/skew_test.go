@@ -173,3 +173,59 @@ func TestColourExpiresWhenRefreshFails(t *testing.T) {
 	e.eng.setFatal(nil)
 	resolve(t, c, cache.Blue)
 }
+
+// Confirm: two daemons confirming every interval make one probe per
+// interval between them, and a colour confirmed within the interval is not
+// probed again.
+func TestConfirmOneProbePerInterval(t *testing.T) {
+	const interval = 10 * time.Second
+	e := newEnv(t, cache.Blue)
+	a, b := e.coord(), e.coord()
+	ctx := context.Background()
+	if err := a.Confirm(ctx, interval); err != nil { // nothing known: detects
+		t.Fatal(err)
+	}
+	probes := e.eng.total()
+	for i := range 5 {
+		e.clock.Advance(interval)
+		for _, c := range []*coordinator.Coordinator{a, b, b, a} {
+			if err := c.Confirm(ctx, interval); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.eng.total() - probes; n != i+1 {
+			t.Errorf("interval %d: %d probes since detection, want %d", i, n, i+1)
+		}
+	}
+	if st := b.Snapshot(); !st.ConfirmedAt.Equal(e.clock.Now()) {
+		t.Errorf("ConfirmedAt = %v, want %v", st.ConfirmedAt, e.clock.Now())
+	}
+}
+
+// Stats: switches by direction, rejections by colour, and the adoption lag
+// of records committed by another process.
+func TestStatsByColour(t *testing.T) {
+	e := newEnv(t, cache.Blue, cache.Green)
+	a, b := e.coord(), e.coord()
+	resolve(t, a, cache.Blue)
+	waitFor(t, b, "b to learn blue", active(cache.Blue))
+	a.Announce("green")
+	waitFor(t, b, "green on b", active(cache.Green))
+	b.Invalidate(cache.Green)
+	st := b.Stats()
+	if st.SwitchesTo[cache.Green] != 1 || st.SwitchesTo[cache.Blue] != 0 || st.Switches != 1 {
+		t.Errorf("b: SwitchesTo %v, Switches %d; want one to green", st.SwitchesTo, st.Switches)
+	}
+	if st.WrongStrategyOf[cache.Green] != 1 || st.WrongStrategy != 1 {
+		t.Errorf("b: WrongStrategyOf %v, WrongStrategy %d; want one on green", st.WrongStrategyOf, st.WrongStrategy)
+	}
+	if h := st.AdoptLag; h.Count == 0 || len(h.Counts) != len(h.Bounds)+1 || h.Counts[0] != h.Count {
+		t.Errorf("b: AdoptLag %+v; want every lag in the first bucket (the clock stands still)", h)
+	}
+	if h := a.Stats().AdoptLag; h.Count != 0 {
+		t.Errorf("a adopted its own records as another's: %+v", h)
+	}
+	if st.Store != coordinator.StoreUp || st.StoreSince.IsZero() {
+		t.Errorf("b: Store %v since %v; want up, with a time", st.Store, st.StoreSince)
+	}
+}

@@ -1,51 +1,138 @@
 package coordinator
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+)
 
 // Stats counts what a coordinator did and saw since it was made.
 type Stats struct {
-	Probes            uint64 // probe calls made to the engine
-	Detections        uint64 // detections this process ran as the fleet's prober
-	WrongStrategy     uint64 // rejections (456) reported by callers
-	Announcements     uint64 // pending colours this process recorded
-	Switches          uint64 // changes of the active colour seen by this process
+	Probes        uint64 // probe calls made to the engine
+	Detections    uint64 // detections this process ran as the fleet's prober
+	WrongStrategy uint64 // rejections (456) reported by callers, of either colour
+	// WrongStrategyOf counts the rejections by the colour the call carried,
+	// indexed by [cache.Strategy].
+	WrongStrategyOf [3]uint64
+	Announcements   uint64 // pending colours this process recorded
+	Switches        uint64 // changes of the active colour seen by this process
+	// SwitchesTo counts the switches by the colour switched to, indexed by
+	// [cache.Strategy]; each came from the other colour.
+	SwitchesTo        [3]uint64
 	InvalidStrategies uint64 // invalid colours ignored, from the engine or the store
-	Refreshes         uint64 // early re-confirmations this process ran for the fleet
+	Refreshes         uint64 // re-confirmations ahead of expiry (and Confirm calls) that probed for the fleet
 	Withdrawn         uint64 // pending colours this process dropped as no longer announced
 	StoreErrors       uint64 // failed store calls
 	Degraded          bool   // the store failed and has not answered since; serving from the snapshot
 
-	// Store is the store's health as last seen, and StoreReached whether
-	// any store call has succeeded since New: a store that refuses access
-	// from the start is StoreDenied and never reached.
-	Store        StoreState
-	StoreReached bool
+	// Store is the store's health as last seen, StoreSince when it became
+	// so (zero while unknown), and StoreReached whether any store call has
+	// succeeded since New: a store that refuses access from the start is
+	// StoreDenied and never reached. LastStoreError is the kind of the last
+	// failure: "timeout", "denied" or "error"; "" for none.
+	Store          StoreState
+	StoreSince     time.Time
+	StoreReached   bool
+	LastStoreError string
 	// WatchDenied is set while the store refuses the change subscription
 	// although its commands may work; the record is polled meanwhile.
 	WatchDenied bool
+	// Resubscribes counts the change subscriptions made after the first
+	// (the store's pushes were lost and resumed), and LastMessage is when
+	// the subscription last delivered a record (zero for never).
+	Resubscribes uint64
+	LastMessage  time.Time
+
+	// AdoptLag is the time from a record's commit by another process to
+	// its adoption here, by the fleet's clock.
+	AdoptLag Histogram
+}
+
+// Histogram is a distribution of durations in seconds over fixed buckets.
+type Histogram struct {
+	// Bounds are the buckets' upper bounds, increasing; Counts[i] counts
+	// the observations at most Bounds[i] and above Bounds[i-1], and the
+	// last element of Counts, one more than Bounds, those above them all.
+	Bounds []float64
+	Counts []uint64
+	Count  uint64  // the observations
+	Sum    float64 // their sum, in seconds
+}
+
+// adoptLagBounds are the buckets of Stats.AdoptLag, in seconds.
+var adoptLagBounds = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+// histogram is the live form of a Histogram.
+type histogram struct {
+	counts [14]atomic.Uint64 // len(adoptLagBounds)+1
+	count  atomic.Uint64
+	sumNs  atomic.Int64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	d = max(d, 0)
+	i := 0
+	for i < len(adoptLagBounds) && d.Seconds() > adoptLagBounds[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.count.Add(1)
+	h.sumNs.Add(int64(d))
+}
+
+func (h *histogram) snapshot() Histogram {
+	out := Histogram{Bounds: adoptLagBounds, Counts: make([]uint64, len(h.counts))}
+	for i := range h.counts {
+		out.Counts[i] = h.counts[i].Load()
+	}
+	out.Count = h.count.Load()
+	out.Sum = time.Duration(h.sumNs.Load()).Seconds()
+	return out
 }
 
 // counters are the live counters behind [Stats].
 type counters struct {
-	probes, detections, wrongStrategy, announcements, switches, invalid, storeErrors atomic.Uint64
-	refreshes, withdrawn                                                             atomic.Uint64
+	probes, detections, announcements, invalid, storeErrors atomic.Uint64
+	refreshes, withdrawn, resubscribes                      atomic.Uint64
+	wrongStrategy, switchesTo                               [3]atomic.Uint64
+	lastMessage                                             atomic.Int64 // unix nanoseconds of Config.Now
+	adoptLag                                                histogram
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Coordinator) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Probes:            c.stats.probes.Load(),
 		Detections:        c.stats.detections.Load(),
-		WrongStrategy:     c.stats.wrongStrategy.Load(),
 		Announcements:     c.stats.announcements.Load(),
-		Switches:          c.stats.switches.Load(),
 		InvalidStrategies: c.stats.invalid.Load(),
 		Refreshes:         c.stats.refreshes.Load(),
 		Withdrawn:         c.stats.withdrawn.Load(),
 		StoreErrors:       c.stats.storeErrors.Load(),
 		Degraded:          c.degraded.Load(),
 		Store:             StoreState(c.health.state.Load()),
+		StoreSince:        unixTime(c.health.since.Load()),
 		StoreReached:      c.health.reached.Load(),
+		LastStoreError:    c.health.lastError(),
 		WatchDenied:       c.health.watchDenied.Load(),
+		Resubscribes:      c.stats.resubscribes.Load(),
+		LastMessage:       unixTime(c.stats.lastMessage.Load()),
+		AdoptLag:          c.stats.adoptLag.snapshot(),
 	}
+	for _, s := range cache.Strategies {
+		st.WrongStrategyOf[s] = c.stats.wrongStrategy[s].Load()
+		st.WrongStrategy += st.WrongStrategyOf[s]
+		st.SwitchesTo[s] = c.stats.switchesTo[s].Load()
+		st.Switches += st.SwitchesTo[s]
+	}
+	return st
+}
+
+// unixTime returns the time of unix nanoseconds n, or the zero time for 0.
+func unixTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }

@@ -281,9 +281,43 @@ func (c *Coordinator) refreshEarly(ctx context.Context) {
 	if key := snap.state.ConfirmedAt.UnixNano(); c.refreshTried.Swap(key) == key {
 		return
 	}
+	if err := c.confirmUnderLease(ctx, due); err != nil {
+		c.log.Warn("early refresh of the active colour failed", "err", err)
+	}
+}
+
+// Confirm re-confirms the active colour for the fleet unless the shared
+// record shows it confirmed within maxAge: under the fleet's probe lease,
+// with one probe, so that any number of processes calling Confirm every
+// maxAge make one probe per maxAge between them. A process that finds the
+// lease held leaves the probe to its holder. With no trusted colour it
+// resolves one as [Coordinator.Resolve] does. It returns the probe's or
+// the detection's error; the daemon calls it every interval.
+func (c *Coordinator) Confirm(ctx context.Context, maxAge time.Duration) error {
+	if c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if !c.Strategy().Valid() {
+		_, err := c.Resolve(ctx)
+		return err
+	}
+	due := func(snap *snapshot) bool {
+		return snap.colour.Valid() && !c.now().Before(snap.state.ConfirmedAt.Add(maxAge))
+	}
+	if !due(c.snap.Load()) {
+		return nil
+	}
+	return c.confirmUnderLease(ctx, due)
+}
+
+// confirmUnderLease takes the fleet's probe lease, re-reads the record, and
+// if due still holds for it, re-confirms the active colour with one probe
+// (a full detection should the engine reject it). It does nothing when
+// another process holds the lease: that one is probing.
+func (c *Coordinator) confirmUnderLease(ctx context.Context, due func(*snapshot) bool) error {
 	won, err := c.acquireLease(ctx)
 	if err != nil || !won {
-		return // another process is probing: its result will be published
+		return err
 	}
 	defer c.releaseLease()
 	if !c.degraded.Load() {
@@ -292,10 +326,9 @@ func (c *Coordinator) refreshEarly(ctx context.Context) {
 		}
 	}
 	if !due(c.snap.Load()) {
-		return
+		return nil
 	}
 	c.stats.refreshes.Add(1)
-	if _, err := c.probeAndCommit(ctx); err != nil {
-		c.log.Warn("early refresh of the active colour failed", "err", err)
-	}
+	_, err = c.probeAndCommit(ctx)
+	return err
 }
