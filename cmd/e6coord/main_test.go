@@ -76,7 +76,8 @@ func startFakeEngine(t *testing.T, ctx context.Context, args ...string) (string,
 func TestFakeEngineServesUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, done := startFakeEngine(t, ctx, "--start", "green", "--user", "u", "--password", "p")
+	t.Setenv("E6_PASSWORD", "p") // secrets never on the command line
+	addr, done := startFakeEngine(t, ctx, "--start", "green", "--user", "u")
 
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
@@ -50,15 +49,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errFailed
 }
 
-// newLogger returns the logger of the commands: text on stderr, at level.
-func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("bad --log-level %q: %w", level, err)
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
 // engineFlags are the flags that shape a fake engine.
 type engineFlags struct {
 	mode, reject string
@@ -84,19 +74,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("e6coord demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		ef       engineFlags
-		o        demo.Options
-		policy   = fs.String("policy", coordinator.Eager.String(), "when new queries move to a new colour: eager or drain")
-		fetch    = fs.Bool("fetch", true, "read every row (false: run statements with Exec)")
-		asJSON   = fs.Bool("json", false, "end with the summary as one JSON line")
-		logLevel = fs.String("log-level", "warn", "library log level: debug, info, warn or error")
+		ef     engineFlags
+		o      demo.Options
+		policy = fs.String("policy", coordinator.Eager.String(), "when new queries move to a new colour: eager or drain")
+		fetch  = fs.Bool("fetch", true, "read every row (false: run statements with Exec)")
+		asJSON = fs.Bool("json", false, "end with the summary as one JSON line")
+		pwFile = fs.String("password-file", "", "external engine: a file holding the password (else E6_PASSWORD)")
+		lf     logFlags
 	)
+	lf.register(fs, "warn")
 	ef.register(fs, 3*time.Second)
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long workers start queries")
 	fs.IntVar(&o.Workers, "workers", 8, "concurrent workers")
 	fs.StringVar(&o.Engine, "engine", "", "an external engine's host:port instead of the embedded fake")
 	fs.StringVar(&o.User, "user", "", "external engine: user")
-	fs.StringVar(&o.Password, "password", "", "external engine: password")
 	fs.StringVar(&o.Catalog, "catalog", "", "external engine: catalog")
 	fs.StringVar(&o.Schema, "schema", "", "external engine: schema")
 	fs.StringVar(&o.Cluster, "cluster", "", "cluster name")
@@ -106,13 +97,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	var err error
+	if o.Password, err = enginePassword(*pwFile); err != nil {
+		return err
+	}
+	if o.RedisURL, err = redisURL(o.RedisURL); err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	workerStderr := &lockedWriter{w: stderr} // the workers write to it at once
 	o.WorkerCommand = func(args []string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, exe, append([]string{"demo-worker", "--log-level", *logLevel}, args...)...)
+		cmd := exec.CommandContext(ctx, exe, append([]string{"demo-worker", "--log-level", lf.level, "--log-format", lf.format}, args...)...)
 		cmd.Stderr = workerStderr
 		return cmd
 	}
@@ -123,7 +124,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	o.FlipEvery, o.NoFetch = ef.flipEvery, !*fetch
-	if o.Logger, err = newLogger(stderr, *logLevel); err != nil {
+	if o.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
 	sum, err := demo.Run(ctx, o, stdout)
@@ -151,12 +152,19 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		listen   = fs.String("listen", "127.0.0.1:50052", "address to listen on")
 		start    = fs.String("start", "blue", "colour served at start")
 		user     = fs.String("user", "", "accepted user (empty: any credentials)")
-		password = fs.String("password", "", "accepted password")
+		pwFile   = fs.String("password-file", "", "a file holding the accepted password (else E6_PASSWORD)")
 		noHealth = fs.Bool("no-health-check", false, "leave healthCheck unimplemented, as the widely used mock does")
 	)
 	ef.register(fs, 0)
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	password, err := enginePassword(*pwFile)
+	if err != nil {
+		return err
 	}
 	mode, reject, err := ef.parse()
 	if err != nil {
@@ -168,7 +176,7 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	srv, err := enginetest.NewServer(enginetest.Options{
 		Addr: *listen, Start: startColour, Mode: mode, Rejection: reject,
-		FlipEvery: ef.flipEvery, User: *user, Password: *password, NoHealthCheck: *noHealth,
+		FlipEvery: ef.flipEvery, User: *user, Password: password, NoHealthCheck: *noHealth,
 		MaxLog: 10000,
 	})
 	if err != nil {
@@ -186,11 +194,12 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	fs := flag.NewFlagSet("e6coord demo-worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg      fleet.Config
-		policy   = fs.String("policy", coordinator.Eager.String(), "eager or drain")
-		fetch    = fs.Bool("fetch", true, "read every row")
-		logLevel = fs.String("log-level", "warn", "library log level")
+		cfg    fleet.Config
+		policy = fs.String("policy", coordinator.Eager.String(), "eager or drain")
+		fetch  = fs.Bool("fetch", true, "read every row")
+		lf     logFlags
 	)
+	lf.register(fs, "warn")
 	fs.StringVar(&cfg.Engine, "engine", "", "engine host:port")
 	fs.StringVar(&cfg.User, "user", "", "user (the password comes in E6COORD_PASSWORD, the Redis URL in E6COORD_REDIS_URL)")
 	fs.StringVar(&cfg.Catalog, "catalog", "", "catalog")
@@ -205,7 +214,7 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if cfg.Coordination.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
 		return err
 	}
-	if cfg.Logger, err = newLogger(stderr, *logLevel); err != nil {
+	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
 	cfg.NoFetch = !*fetch

@@ -113,10 +113,11 @@ func TestDemoUnreachableRedisHidesSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	redisURL := "redis://u:" + s.a + s.b + "@127.0.0.1:1/0?client_name=" + s.a + s.b
+	t.Setenv("E6_PASSWORD", s.b+s.a)
+	t.Setenv("E6COORD_REDIS_URL", "redis://u:"+s.a+s.b+"@127.0.0.1:1/0?client_name="+s.a+s.b)
 	err, out, errOut := demoRun(t, s, "--processes", "2", "--workers", "1", "--duration", "1s", "--log-level", "debug",
-		"--engine", srv.Addr(), "--user", "u", "--password", s.b+s.a,
-		"--catalog", enginetest.Catalog, "--schema", enginetest.Schema, "--redis", redisURL)
+		"--engine", srv.Addr(), "--user", "u",
+		"--catalog", enginetest.Catalog, "--schema", enginetest.Schema)
 	if err != nil {
 		t.Errorf("demo error = %s, want it served without Redis", s.hide(err.Error()))
 	}
