@@ -1,8 +1,10 @@
-// Command e6coord runs e6coord's daemon and tools: a fake engine, and a
-// self-contained demo of a fleet querying an engine that switches colour.
+// Command e6coord runs e6coord's daemon and tools: the daemon (watch), a
+// fake engine, and a self-contained demo of a fleet querying an engine
+// that switches colour.
 //
 //	e6coord demo [flags]          workers query a switching engine; prints each switch and a summary
 //	e6coord fake-engine [flags]   serve a fake engine until SIGINT or SIGTERM
+//	e6coord watch [flags]         keep the fleet's colour confirmed; serve health, metrics and state
 //
 // Run `e6coord <command> -h` for a command's flags.
 package main

@@ -26,6 +26,7 @@ const usage = `usage: e6coord <command> [flags]
 commands:
   demo          workers query a fake (or given) engine that switches colour
   fake-engine   serve a fake engine until interrupted
+  watch         keep the fleet's colour confirmed; serve health, metrics and state over HTTP
 `
 
 // run runs the command named by args[0].
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fake-engine":
 		return runFakeEngine(ctx, args[1:], stdout, stderr)
+	case "watch":
+		return runWatch(ctx, args[1:], stdout, stderr)
 	case "demo-worker": // a worker process of `demo --processes`
 		return runDemoWorker(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
