@@ -40,6 +40,7 @@ import (
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/metrics"
 )
 
 // Defaults of Config.
@@ -95,15 +96,16 @@ type Config struct {
 // Daemon watches one engine scope for the fleet. Make it with [New], run it
 // with [Daemon.Run]; it is safe for concurrent use.
 type Daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	store   cache.Store // the store the coordinator uses
-	address string      // the store's, redacted, or "memory"
-	closers []io.Closer // the store, then whatever wraps it
-	conn    *client.Conn
-	coord   *coordinator.Coordinator
-	ln      net.Listener
-	srv     *http.Server
+	cfg          Config
+	log          *slog.Logger
+	store        cache.Store // the store the coordinator uses, instrumented
+	storeMetrics *metrics.StoreMetrics
+	address      string    // the store's, redacted, or "memory"
+	closer       io.Closer // the store under the instrumentation
+	conn         *client.Conn
+	coord        *coordinator.Coordinator
+	ln           net.Listener
+	srv          *http.Server
 
 	// progress is when the loop last began an iteration, unix nanoseconds.
 	progress atomic.Int64
@@ -171,28 +173,25 @@ func New(cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-// openStore opens the store of cfg.RedisURL, or a memory store.
+// openStore opens the store of cfg.RedisURL, or a memory store, and
+// instruments it for the metrics.
 func (d *Daemon) openStore() error {
+	var store cache.Store
 	if d.cfg.RedisURL == "" {
 		ms := memory.New(memory.Options{})
-		d.store, d.address, d.closers = ms, "memory", []io.Closer{ms}
-		return nil
+		store, d.closer, d.address = ms, ms, "memory"
+	} else {
+		rs, err := redisstore.Open(d.cfg.RedisURL, redisstore.Options{})
+		if err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		store, d.closer, d.address = rs, rs, redisstore.Redact(d.cfg.RedisURL)
 	}
-	rs, err := redisstore.Open(d.cfg.RedisURL, redisstore.Options{})
-	if err != nil {
-		return fmt.Errorf("daemon: %w", err)
-	}
-	d.store, d.address, d.closers = rs, redisstore.Redact(d.cfg.RedisURL), []io.Closer{rs}
+	d.store, d.storeMetrics = metrics.InstrumentStore(store)
 	return nil
 }
 
-func (d *Daemon) closeStores() error {
-	var errs []error
-	for _, c := range d.closers {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
-}
+func (d *Daemon) closeStores() error { return d.closer.Close() }
 
 // Addr returns the address the HTTP server listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,8 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/view"
+	"github.com/e6coord/e6coord/metrics"
 )
 
 // Handler returns the daemon's HTTP handler: a mux of its own with
@@ -26,11 +29,19 @@ func (d *Daemon) Handler() http.Handler {
 	return mux
 }
 
-// registry returns a registry of the daemon's own with the Go runtime's
-// and the process's collectors.
+// registry returns a registry of the daemon's own with the collector of
+// its coordinator (the fleet's pins counted in the store, the store's calls
+// timed), and the Go runtime's and the process's collectors.
 func (d *Daemon) registry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
+		metrics.NewCollector(d.coord, metrics.Options{
+			Pins: func(ctx context.Context) (cache.PinCounts, error) {
+				return d.store.Count(ctx, d.scope())
+			},
+			Store:   d.storeMetrics,
+			Version: d.cfg.Version,
+		}),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
