@@ -33,6 +33,7 @@ type spec struct {
 	Query       string
 	Policy      string
 	PinTTL      time.Duration
+	CacheTTL    time.Duration // the coordinator's CacheTTL; 0 for its default
 	StatusEvery time.Duration
 }
 
@@ -65,7 +66,7 @@ func worker(raw string) int {
 		Engine: sp.Engine, User: user, Password: password,
 		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
 		Query: sp.Query, Workers: sp.Workers, RedisURL: sp.RedisURL, StatusEvery: sp.StatusEvery,
-		Coordination: coordinator.Config{Policy: policy, PinTTL: sp.PinTTL},
+		Coordination: coordinator.Config{Policy: policy, PinTTL: sp.PinTTL, CacheTTL: sp.CacheTTL},
 	}
 	if os.Getenv("E6COORD_WORKER_LOG") != "" { // debugging a scenario: the workers' records on stderr
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -75,9 +75,12 @@ type Stats struct {
 	// password or ACL): they ran uncoordinated.
 	StoreUnreached int64 `json:"store_unreached"`
 	StoreDenied    int64 `json:"store_denied"`
+	// MaxQueryNs is the longest query, from its start to its rows closed,
+	// in nanoseconds.
+	MaxQueryNs int64 `json:"max_query_ns"`
 }
 
-// Add adds o to s.
+// Add adds o to s; MaxQueryNs is the larger of the two.
 func (s *Stats) Add(o Stats) {
 	s.Queries += o.Queries
 	s.Failed += o.Failed
@@ -89,6 +92,7 @@ func (s *Stats) Add(o Stats) {
 	s.StoreErrors += o.StoreErrors
 	s.StoreUnreached += o.StoreUnreached
 	s.StoreDenied += o.StoreDenied
+	s.MaxQueryNs = max(s.MaxQueryNs, o.MaxQueryNs)
 }
 
 // Run opens a connection, connects it ([client.Conn.Connect]: the colour
@@ -162,7 +166,7 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 			}
 		})
 	}
-	var queries, failed, rows atomic.Int64
+	var queries, failed, rows, longest atomic.Int64
 	var workers sync.WaitGroup
 	if cfg.Workers == 0 {
 		select {
@@ -180,10 +184,12 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 					return
 				default:
 				}
+				start := time.Now()
 				n, err := runOne(ctx, conn, cfg)
 				if ctx.Err() != nil && err != nil {
 					return // cut off by the caller, not failed
 				}
+				storeMax(&longest, int64(time.Since(start)))
 				queries.Add(1)
 				rows.Add(n)
 				if err != nil {
@@ -206,7 +212,14 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		StoreErrors:    int64(st.Coordinator.StoreErrors),
 		StoreUnreached: boolCount(!st.Coordinator.StoreReached),
 		StoreDenied:    boolCount(st.Coordinator.Store == coordinator.StoreDenied),
+		MaxQueryNs:     longest.Load(),
 	}, ctx.Err()
+}
+
+// storeMax raises a to v if v is larger.
+func storeMax(a *atomic.Int64, v int64) {
+	for was := a.Load(); v > was && !a.CompareAndSwap(was, v); was = a.Load() {
+	}
 }
 
 func boolCount(b bool) int64 {
