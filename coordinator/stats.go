@@ -23,6 +23,7 @@ type Stats struct {
 	InvalidStrategies uint64 // invalid colours ignored, from the engine or the store
 	Refreshes         uint64 // re-confirmations ahead of expiry (and Confirm calls) that probed for the fleet
 	Withdrawn         uint64 // pending colours this process dropped as no longer announced
+	Resumes           uint64 // resume calls this process made for the fleet
 	StoreErrors       uint64 // failed store calls
 	Degraded          bool   // the store failed and has not answered since; serving from the snapshot
 
@@ -94,7 +95,7 @@ func (h *histogram) snapshot() Histogram {
 // counters are the live counters behind [Stats].
 type counters struct {
 	probes, detections, announcements, invalid, storeErrors atomic.Uint64
-	refreshes, withdrawn, resubscribes                      atomic.Uint64
+	refreshes, withdrawn, resubscribes, resumes             atomic.Uint64
 	wrongStrategy, switchesTo                               [3]atomic.Uint64
 	lastMessage                                             atomic.Int64 // unix nanoseconds of Config.Now
 	adoptLag                                                histogram
@@ -109,6 +110,7 @@ func (c *Coordinator) Stats() Stats {
 		InvalidStrategies: c.stats.invalid.Load(),
 		Refreshes:         c.stats.refreshes.Load(),
 		Withdrawn:         c.stats.withdrawn.Load(),
+		Resumes:           c.stats.resumes.Load(),
 		StoreErrors:       c.stats.storeErrors.Load(),
 		Degraded:          c.degraded.Load(),
 		Store:             StoreState(c.health.state.Load()),
