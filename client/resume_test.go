@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -59,6 +60,49 @@ func TestQueryResumesSuspendedCluster(t *testing.T) {
 	}
 	if rec := conn.Coordinator().Snapshot(); rec.Cluster != cache.ClusterActive {
 		t.Errorf("record's cluster state %q, want active", rec.Cluster)
+	}
+	// ClusterService calls carry the cluster-name header as engine calls
+	// do; the strategy header once a colour is known.
+	var clusterCalls int
+	for _, c := range srv.Log() {
+		if !strings.HasPrefix(c.Method, "/ClusterService/") {
+			continue
+		}
+		clusterCalls++
+		if got := c.Metadata.Get("cluster-name"); len(got) != 1 || got[0] != "prod-eu" {
+			t.Errorf("%s: cluster-name %q, want prod-eu", c.Method, got)
+		}
+	}
+	if clusterCalls < 2 {
+		t.Errorf("%d ClusterService calls logged, want status and resume at least", clusterCalls)
+	}
+	if n := srv.ResumeCalls(); n != 1 {
+		t.Errorf("resume calls = %d, want 1", n)
+	}
+}
+
+// ClusterService calls carry the colour the record names, even while it is
+// not trusted (a 503 made it unconfirmed): they need no detection.
+func TestClusterCallsCarryTheColour(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{Start: cache.Green})
+	conn := open(t, srv)
+	ctx := context.Background()
+	if err := conn.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetClusterStatus(enginetest.StatusSuspended)
+	rows, err := conn.Query(ctx, "SELECT * FROM demo.numbers")
+	if err != nil {
+		t.Fatalf("Query after the cluster suspended: %v", err)
+	}
+	rows.Close()
+	for _, c := range srv.Log() {
+		if strings.HasPrefix(c.Method, "/ClusterService/") && c.Strategy != "green" {
+			t.Errorf("%s carried strategy %q, want green", c.Method, c.Strategy)
+		}
+	}
+	if n := srv.ResumeCalls(); n != 1 {
+		t.Errorf("resume calls = %d, want 1", n)
 	}
 }
 
