@@ -126,6 +126,9 @@ func TestResumeOnceForTheFleet(t *testing.T) {
 		if st := c.Snapshot(); st.Cluster != cache.ClusterActive || st.Active != cache.Blue {
 			t.Errorf("record %s cluster %q; want blue, cluster active", st, st.Cluster)
 		}
+		if got := c.Stats().Cluster; got != cache.ClusterActive {
+			t.Errorf("Stats().Cluster = %q, want active", got)
+		}
 	}
 	var resumes uint64
 	for _, c := range cs {

@@ -48,6 +48,10 @@ type Stats struct {
 	// AdoptLag is the time from a record's commit by another process to
 	// its adoption here, by the fleet's clock.
 	AdoptLag Histogram
+
+	// Cluster is the engine cluster's state as the shared record last
+	// says (see Config.Cluster); ClusterUnknown until a resume recorded one.
+	Cluster cache.ClusterState
 }
 
 // Histogram is a distribution of durations in seconds over fixed buckets.
@@ -121,6 +125,7 @@ func (c *Coordinator) Stats() Stats {
 		Resubscribes:      c.stats.resubscribes.Load(),
 		LastMessage:       unixTime(c.stats.lastMessage.Load()),
 		AdoptLag:          c.stats.adoptLag.snapshot(),
+		Cluster:           c.Snapshot().Cluster,
 	}
 	for _, s := range cache.Strategies {
 		st.WrongStrategyOf[s] = c.stats.wrongStrategy[s].Load()
