@@ -50,8 +50,8 @@ func (s *Server) SetResumeFails(fail bool) {
 
 // ResumeCalls returns the number of ClusterService resume calls received
 // since the start or the last [Server.ResetLog], whatever their outcome
-// (refused credentials and calls during Close included). It is
-// [Counts].Resumes.
+// (refused credentials included): the resume calls the log records, even
+// those [Options.MaxLog] has dropped. It is [Counts].Resumes.
 func (s *Server) ResumeCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
