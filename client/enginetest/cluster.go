@@ -70,7 +70,7 @@ func (s *Server) setCluster(status string, at time.Time) {
 
 // clusterAt applies the status changes due by now: a timed resume ends,
 // then an active cluster idle for SuspendAfter (counted from the end of
-// that resume, if it was the later) suspends. s.mu must be held.
+// that resume, if it just ended) suspends. s.mu must be held.
 func (s *Server) clusterAt(now time.Time) {
 	if s.clusterStatus == StatusResuming && !s.resumeAt.IsZero() && !now.Before(s.resumeAt) {
 		s.setCluster(s.resumeTo, s.resumeAt)
