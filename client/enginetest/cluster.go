@@ -50,8 +50,8 @@ func (s *Server) SetResumeFails(fail bool) {
 
 // ResumeCalls returns the number of ClusterService resume calls received
 // since the start or the last [Server.ResetLog], whatever their outcome
-// (refused credentials and calls during Close included). It is
-// [Counts].Resumes.
+// (refused credentials included): the resume calls the log records, even
+// those [Options.MaxLog] has dropped. It is [Counts].Resumes.
 func (s *Server) ResumeCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,7 +70,7 @@ func (s *Server) setCluster(status string, at time.Time) {
 
 // clusterAt applies the status changes due by now: a timed resume ends,
 // then an active cluster idle for SuspendAfter (counted from the end of
-// that resume, if it was the later) suspends. s.mu must be held.
+// that resume, if it just ended) suspends. s.mu must be held.
 func (s *Server) clusterAt(now time.Time) {
 	if s.clusterStatus == StatusResuming && !s.resumeAt.IsZero() && !now.Before(s.resumeAt) {
 		s.setCluster(s.resumeTo, s.resumeAt)

@@ -83,11 +83,14 @@ func TestFakeEngineClusterFlags(t *testing.T) {
 			t.Errorf("--help does not list %s:\n%s", name, errOut.String())
 		}
 	}
+	// Cancelled, so that a fake started by mistake returns at once (nil).
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, args := range [][]string{
 		{"--resume-takes", "soon"},
 		{"--suspend-after", "-1s"},
 	} {
-		if err := run(context.Background(), append([]string{"fake-engine", "--listen", "127.0.0.1:0"}, args...), &out, &errOut); err == nil {
+		if err := run(cancelled, append([]string{"fake-engine", "--listen", "127.0.0.1:0"}, args...), &out, &errOut); err == nil {
 			t.Errorf("fake-engine %q succeeded", args)
 		}
 	}
