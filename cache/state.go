@@ -43,11 +43,32 @@ type State struct {
 	// it was not. The fleet waits a while before probing it again.
 	ProbedAt time.Time
 
+	// Cluster is the engine cluster's state as last recorded by the process
+	// that resumed it, or ClusterUnknown; ClusterSince is when the current
+	// resume began (Cluster is ClusterResuming), or when Cluster was
+	// recorded otherwise.
+	Cluster      ClusterState
+	ClusterSince time.Time
+
 	// ChangedAt and ChangedBy tell when and by which process the record last
 	// changed.
 	ChangedAt time.Time
 	ChangedBy string
 }
+
+// ClusterState is the state of the engine's cluster as its cluster service
+// names it. Any word the engine uses may be recorded; these are the ones
+// the fleet acts on.
+type ClusterState string
+
+// Cluster states.
+const (
+	ClusterUnknown   ClusterState = ""
+	ClusterActive    ClusterState = "active"
+	ClusterSuspended ClusterState = "suspended"
+	ClusterResuming  ClusterState = "resuming"
+	ClusterFailed    ClusterState = "failed"
+)
 
 // Every time in a State is read from the clock of the process that wrote it,
 // corrected to the store's clock when the store keeps one ([Clock]), so that

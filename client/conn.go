@@ -56,6 +56,13 @@ type Config struct {
 	// Cluster and Addr; its Logger defaults to Logger.
 	Coordination coordinator.Config
 
+	// NoResume turns off resuming the engine's cluster when it answers
+	// HTTP 503 (suspended or starting). By default one process of the
+	// fleet resumes it through ClusterService and the others wait for it,
+	// for up to Coordination.ResumeTimeout (300 s by default); with
+	// NoResume a 503 is retried within MaxAttempts and then returned.
+	NoResume bool
+
 	// NoReplay turns off replaying a query from prepare when the engine
 	// rejects its colour before its rows reach the caller.
 	NoReplay bool
@@ -76,6 +83,7 @@ type Conn struct {
 	cfg       Config
 	cc        *grpc.ClientConn
 	engine    e6xpb.QueryEngineServiceClient
+	cluster   e6xpb.ClusterServiceClient
 	coord     *coordinator.Coordinator
 	ownStore  io.Closer // the store, if the Conn made it: Close closes it
 	authGroup singleflight.Group
@@ -129,6 +137,9 @@ func Open(cfg Config) (*Conn, error) {
 	if ccfg.Logger == nil {
 		ccfg.Logger = cfg.Logger
 	}
+	if !cfg.NoResume && ccfg.Cluster == nil {
+		ccfg.Cluster = clusterControl{c}
+	}
 	coord, err := coordinator.New(store, c.probe, ccfg)
 	if err != nil {
 		c.closeStore()
@@ -152,6 +163,7 @@ func Open(cfg Config) (*Conn, error) {
 	}
 	c.cc = cc
 	c.engine = e6xpb.NewQueryEngineServiceClient(cc)
+	c.cluster = e6xpb.NewClusterServiceClient(cc)
 	return c, nil
 }
 

@@ -104,16 +104,16 @@ func isRejection(code codes.Code, msg string) bool {
 	switch code {
 	case codes.Unknown:
 		msg = strings.ToLower(msg)
-		return hasStatus456(msg, rejectionGRPCGo) || hasStatus456(msg, rejectionStatus)
+		return hasStatus(msg, rejectionGRPCGo) || hasStatus(msg, rejectionStatus)
 	case codes.InvalidArgument:
-		return hasStatus456(strings.ToLower(msg), rejectionStatus)
+		return hasStatus(strings.ToLower(msg), rejectionStatus)
 	}
 	return false
 }
 
-// hasStatus456 reports whether phrase, which ends in 456, stands in msg
-// with no digit right after it.
-func hasStatus456(msg, phrase string) bool {
+// hasStatus reports whether phrase, which ends in a status code, stands in
+// msg with no digit right after it.
+func hasStatus(msg, phrase string) bool {
 	for i := 0; ; {
 		j := strings.Index(msg[i:], phrase)
 		if j < 0 {
@@ -125,6 +125,26 @@ func hasStatus456(msg, phrase string) bool {
 		}
 		i = end
 	}
+}
+
+// IsSuspended reports whether err is the engine's answer while its
+// cluster is suspended or starting, an HTTP 503 (PROTOCOL.md): code
+// Unavailable with "status code received from server: 503" (grpc-go) or
+// "status: 503" (gRPC C-core) in the message, compared case-insensitively;
+// or an error wrapping [coordinator.ErrSuspended].
+func IsSuspended(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, coordinator.ErrSuspended) {
+		return true
+	}
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	msg := strings.ToLower(st.Message())
+	return hasStatus(msg, "status code received from server: 503") || hasStatus(msg, "status: 503")
 }
 
 // isSessionLost reports whether the engine refused a call because its

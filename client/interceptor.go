@@ -193,6 +193,9 @@ func (ic *interceptor) invoke(ctx context.Context, s cache.Strategy, md metadata
 		if IsWrongStrategy(err) {
 			return &StrategyError{Sent: s, Err: err}
 		}
+		if IsSuspended(err) {
+			return fmt.Errorf("%w: %w", coordinator.ErrSuspended, err)
+		}
 		return err
 	}
 	if r, ok := reply.(newStrategyReply); ok {

@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -14,33 +13,8 @@ import (
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/internal/secrettest"
 )
-
-// secret is made at random and printed nowhere: its two halves are letters
-// and digits of crypto/rand.Text, which no URL escaping changes, so that
-// any text holding the secret, however encoded, holds a piece of a half.
-type secret struct{ a, b string }
-
-func newSecret() secret { return secret{a: rand.Text(), b: rand.Text()} }
-
-// check fails t if msg holds 12 characters in a row of a half of s.
-func (s secret) check(t *testing.T, what, msg string) {
-	t.Helper()
-	const window = 12
-	for _, half := range []string{s.a, s.b} {
-		for i := 0; i+window <= len(half); i++ {
-			if strings.Contains(msg, half[i:i+window]) {
-				t.Errorf("%s holds the secret: %s", what, s.hide(msg))
-				return
-			}
-		}
-	}
-}
-
-// hide returns msg with the halves of s replaced, for a failure message.
-func (s secret) hide(msg string) string {
-	return strings.NewReplacer(s.a, "<SECRET-A>", s.b, "<SECRET-B>").Replace(msg)
-}
 
 // syncBuffer is a bytes.Buffer for a logger written from any goroutine.
 type syncBuffer struct {
@@ -63,10 +37,10 @@ func (w *syncBuffer) String() string {
 // A malformed Redis URL fails Open with an error that says why and holds
 // neither its password nor its values, however they are written.
 func TestOpenRedactsRedisURL(t *testing.T) {
-	s := newSecret()
-	plain := s.a + s.b
-	value := s.b + s.a // not the password: no scrubbing of it may hide it
-	escaped := url.QueryEscape(s.a + "/@#?&% " + s.b)
+	s := secrettest.New()
+	plain := s.A + s.B
+	value := s.B + s.A // not the password: no scrubbing of it may hide it
+	escaped := url.QueryEscape(s.A + "/@#?&% " + s.B)
 	tests := []struct{ url, want string }{
 		{"ftp://u:" + plain + "@127.0.0.1:6379/0?client_name=" + value, "invalid URL scheme"},
 		{"redis://u:" + plain + "@127.0.0.1:notaport/0?client_name=" + value, "invalid port"},
@@ -75,9 +49,9 @@ func TestOpenRedactsRedisURL(t *testing.T) {
 		{"redis://u:" + plain + "@127.0.0.1:6379/0?dial_timeout=" + value, "invalid dial_timeout"},
 		{"redis://u:" + plain + "@127.0.0.1:6379/0?ca=" + escaped, "rediss://"},
 		{"rediss://u:" + plain + "@127.0.0.1:6379/0?ca=%2Fno%2F" + escaped, "read ca file"},
-		{"redis://u:" + s.a + "%zz" + s.b + "@127.0.0.1:6379/0", "invalid URL escape"},
-		{"redis://u:" + s.a + " " + s.b + "@127.0.0.1:6379/0", "invalid userinfo"},
-		{"redis://u:" + s.a + "#" + s.b + "@127.0.0.1:6379/0", "invalid port"},
+		{"redis://u:" + s.A + "%zz" + s.B + "@127.0.0.1:6379/0", "invalid URL escape"},
+		{"redis://u:" + s.A + " " + s.B + "@127.0.0.1:6379/0", "invalid userinfo"},
+		{"redis://u:" + s.A + "#" + s.B + "@127.0.0.1:6379/0", "invalid port"},
 		{"unix://u:" + plain + "@?db=" + value, "empty unix socket path"},
 	}
 	for i, tt := range tests {
@@ -88,9 +62,9 @@ func TestOpenRedactsRedisURL(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		s.check(t, fmt.Sprintf("case %d: Open() error", i), msg)
+		s.Check(t, fmt.Sprintf("case %d: Open() error", i), msg)
 		if !strings.HasPrefix(msg, "client: redis: open ") || !strings.Contains(msg, tt.want) {
-			t.Errorf("case %d: Open() error = %q, want \"client: redis: open ...\" mentioning %q", i, s.hide(msg), tt.want)
+			t.Errorf("case %d: Open() error = %q, want \"client: redis: open ...\" mentioning %q", i, s.Hide(msg), tt.want)
 		}
 	}
 }
@@ -99,8 +73,8 @@ func TestOpenRedactsRedisURL(t *testing.T) {
 // errors nor the log records show the Redis password or values, nor the
 // engine password.
 func TestUnreachableRedisHidesSecret(t *testing.T) {
-	s := newSecret()
-	plain := s.a + s.b
+	s := secrettest.New()
+	plain := s.A + s.B
 	srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: plain})
 	if err != nil {
 		t.Fatal(err)
@@ -114,35 +88,35 @@ func TestUnreachableRedisHidesSecret(t *testing.T) {
 		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
-		t.Fatalf("Open() error = %s", s.hide(err.Error()))
+		t.Fatalf("Open() error = %s", s.Hide(err.Error()))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := conn.HealthCheck(ctx); err != nil {
-		s.check(t, "HealthCheck() error", err.Error())
-		t.Errorf("HealthCheck() error = %s, want the engine served without Redis", s.hide(err.Error()))
+		s.Check(t, "HealthCheck() error", err.Error())
+		t.Errorf("HealthCheck() error = %s, want the engine served without Redis", s.Hide(err.Error()))
 	}
 	if err := conn.Close(); err != nil {
-		s.check(t, "Close() error", err.Error())
+		s.Check(t, "Close() error", err.Error())
 	}
 	out := logs.String()
-	s.check(t, "the log", out)
+	s.Check(t, "the log", out)
 	if !strings.Contains(out, "store unreachable") || !strings.Contains(out, "127.0.0.1:1") {
-		t.Errorf("log = %q, want a record of the store at 127.0.0.1:1 unreachable", s.hide(out))
+		t.Errorf("log = %q, want a record of the store at 127.0.0.1:1 unreachable", s.Hide(out))
 	}
 }
 
 // With the engine down too, the call fails with an error that holds no
-// secret.
+// secrettest.Secret.
 func TestUnreachableEngineHidesSecret(t *testing.T) {
-	s := newSecret()
-	plain := s.a + s.b
+	s := secrettest.New()
+	plain := s.A + s.B
 	conn, err := client.Open(client.Config{
 		Addr: "127.0.0.1:1", User: "u", Password: plain,
 		RedisURL: "redis://u:" + plain + "@127.0.0.1:1/0?client_name=" + plain,
 	})
 	if err != nil {
-		t.Fatalf("Open() error = %s", s.hide(err.Error()))
+		t.Fatalf("Open() error = %s", s.Hide(err.Error()))
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -151,5 +125,5 @@ func TestUnreachableEngineHidesSecret(t *testing.T) {
 	if err == nil {
 		t.Fatal("HealthCheck() on 127.0.0.1:1 succeeded")
 	}
-	s.check(t, "HealthCheck() error", err.Error())
+	s.Check(t, "HealthCheck() error", err.Error())
 }

@@ -148,6 +148,19 @@ type Config struct {
 	// Default: 50 milliseconds.
 	WaitPoll time.Duration
 
+	// Cluster, if set, resumes the engine's cluster when a probe finds it
+	// suspended or starting (ErrSuspended, an HTTP 503): one process of
+	// the fleet, under the probe lease, asks its status, resumes it if it
+	// is suspended, polls until it is active or failed, and records each
+	// state in the shared record; the others wait for that record. Without
+	// it a 503 is retried within MaxAttempts and then returned.
+	Cluster ClusterControl
+
+	// ResumeTimeout bounds a resume of the cluster, counted from the
+	// resume call; callers waiting for it then get a [*ResumeError].
+	// Default: 300 seconds.
+	ResumeTimeout time.Duration
+
 	// Now returns the current time. The coordinator corrects it by its
 	// offset to the store's clock when the store has one ([cache.Clock]),
 	// measured before its first detection and again on a refresh at most
@@ -172,6 +185,7 @@ type Config struct {
 const (
 	DefaultCacheTTL               = 5 * time.Minute
 	DefaultPendingTTL             = time.Minute
+	DefaultResumeTimeout          = 300 * time.Second
 	DefaultDrainTimeout           = 60 * time.Second
 	DefaultMaxAttempts            = 5
 	DefaultPinTTL                 = 15 * time.Second
@@ -195,6 +209,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	neg("CacheTTL", cfg.CacheTTL)
 	neg("RefreshAhead", cfg.RefreshAhead)
 	neg("PendingTTL", cfg.PendingTTL)
+	neg("ResumeTimeout", cfg.ResumeTimeout)
 	neg("DrainTimeout", cfg.DrainTimeout)
 	neg("PinTTL", cfg.PinTTL)
 	neg("ProbeLeaseTTL", cfg.ProbeLeaseTTL)
@@ -224,6 +239,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.CacheTTL, DefaultCacheTTL)
 	def(&cfg.RefreshAhead, cfg.CacheTTL/10)
 	def(&cfg.PendingTTL, DefaultPendingTTL)
+	def(&cfg.ResumeTimeout, DefaultResumeTimeout)
 	def(&cfg.DrainTimeout, DefaultDrainTimeout)
 	def(&cfg.PinTTL, DefaultPinTTL)
 	def(&cfg.ProbeLeaseTTL, DefaultProbeLeaseTTL)

@@ -304,6 +304,16 @@ func (c *Coordinator) markRejected(s cache.Strategy) bool {
 	return true
 }
 
+// markUnconfirmed stops trusting the local active colour if it is s, as if
+// it had expired: the next Resolve confirms it with one probe.
+func (c *Coordinator) markUnconfirmed(s cache.Strategy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur := c.snap.Load(); s.Valid() && cur.state.Active == s && !cur.expired {
+		c.snap.Store(newSnapshot(cur.state, cur.rejected, true))
+	}
+}
+
 // expiry returns when st's active colour stops being trusted.
 func (c *Coordinator) expiry(st cache.State) time.Time { return st.ConfirmedAt.Add(c.cfg.CacheTTL) }
 

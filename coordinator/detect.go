@@ -36,7 +36,12 @@ func (c *Coordinator) Resolve(ctx context.Context) (cache.Strategy, error) {
 		}
 		defer c.wg.Done()
 		// Detection outlives a caller that gives up: others may wait for it.
-		dctx, cancel := context.WithTimeout(c.ctx, 3*c.cfg.ProbeLeaseTTL+c.cfg.ProbeTimeout)
+		// It may have to resume the cluster, or wait for another process to.
+		limit := 3*c.cfg.ProbeLeaseTTL + c.cfg.ProbeTimeout
+		if c.cfg.Cluster != nil {
+			limit += c.cfg.ResumeTimeout
+		}
+		dctx, cancel := context.WithTimeout(c.ctx, limit)
 		defer cancel()
 		return c.detect(dctx)
 	})
@@ -55,6 +60,7 @@ func (c *Coordinator) Resolve(ctx context.Context) (cache.Strategy, error) {
 // record, or takes the probe lease and probes, or waits for the holder.
 func (c *Coordinator) detect(ctx context.Context) (cache.Strategy, error) {
 	c.syncClock(ctx) // before the record's times are judged
+	start := c.now()
 	for {
 		if s := c.Strategy(); s.Valid() {
 			return s, nil
@@ -81,10 +87,17 @@ func (c *Coordinator) detect(ctx context.Context) (cache.Strategy, error) {
 			s := c.Strategy()
 			var err error
 			if !s.Valid() {
-				s, err = c.probeAndCommit(ctx)
+				// A resume this detection waited for may have ended.
+				if err = c.resumeOutcome(start); err == nil {
+					s, err = c.probeAndCommit(ctx)
+				}
 			}
 			c.releaseLease()
 			return s, err
+		}
+		// Another process probes, or resumes the cluster, for the fleet.
+		if err := c.resumeOutcome(start); err != nil {
+			return cache.Unknown, err
 		}
 		if err := c.waitChange(ctx); err != nil {
 			return cache.Unknown, fmt.Errorf("coordinator: waiting for the fleet's probe: %w", err)
@@ -178,9 +191,23 @@ type probeResult struct {
 
 func (r *probeResult) accepted(s cache.Strategy) bool { return r.tried[s] && r.err[s] == nil }
 
-// probeAndCommit probes as Resolve describes and stores the outcome. The
-// caller holds the probe lease.
+// probeAndCommit probes as Resolve describes and stores the outcome; when
+// the probes find the cluster suspended and Config.Cluster is set, it
+// resumes the cluster for the fleet and probes again. The caller holds the
+// probe lease.
 func (c *Coordinator) probeAndCommit(ctx context.Context) (cache.Strategy, error) {
+	s, err := c.probeOnce(ctx)
+	if c.cfg.Cluster == nil || !isSuspended(err) {
+		return s, err
+	}
+	if err := c.resumeCluster(ctx); err != nil {
+		return cache.Unknown, err
+	}
+	return c.probeOnce(ctx)
+}
+
+// probeOnce is one round of probeAndCommit's probes and their commit.
+func (c *Coordinator) probeOnce(ctx context.Context) (cache.Strategy, error) {
 	c.stats.detections.Add(1)
 	snap := c.snap.Load()
 	st := snap.state

@@ -17,8 +17,10 @@ var ErrRetry = errors.New("coordinator: retry")
 // Do runs call, a call not tied to a query, with the colour it must carry,
 // and recovers from rejections: when call returns an error wrapping
 // [ErrWrongStrategy], the colour is invalidated, detected again for the fleet,
-// and call is retried; after an error wrapping [ErrRetry] it is retried as
-// it is. Up to MaxAttempts in all, with jittered backoff before the third
+// and call is retried; after an error wrapping [ErrSuspended] (a 503) the
+// colour is detected again too, which resumes a suspended cluster (see
+// Config.Cluster), and call is retried; after an error wrapping [ErrRetry]
+// it is retried as it is. Up to MaxAttempts in all, with jittered backoff before the third
 // and later attempts. Other errors are returned as they are. After the
 // last attempt the error wraps the last rejection.
 func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s cache.Strategy) error) error {
@@ -38,8 +40,8 @@ func (c *Coordinator) DoWithin(ctx context.Context, left *int, call func(ctx con
 		}
 		s, err := c.Resolve(ctx)
 		if err != nil {
-			if errors.Is(err, ErrBothRejected) {
-				last = err // mid-switch: try again
+			if errors.Is(err, ErrBothRejected) || isSuspended(err) {
+				last = err // mid-switch, or a 503 that resuming did not explain: try again
 				continue
 			}
 			return err
@@ -50,6 +52,10 @@ func (c *Coordinator) DoWithin(ctx context.Context, left *int, call func(ctx con
 			return nil
 		case errors.Is(err, ErrWrongStrategy):
 			c.Invalidate(s)
+		case isSuspended(err):
+			// The next attempt confirms the colour again, which resumes the
+			// cluster if it is suspended.
+			c.markUnconfirmed(s)
 		case !errors.Is(err, ErrRetry):
 			return err
 		}

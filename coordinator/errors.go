@@ -14,6 +14,16 @@ var (
 	// that wraps it also wraps each colour's cause.
 	ErrBothRejected = errors.New("coordinator: engine rejected both colours")
 
+	// ErrSuspended marks a probe or call that the engine refused because
+	// its cluster is suspended or starting (HTTP 503). A [ProbeFunc] and
+	// the calls given to [Coordinator.Do] wrap it; with Config.Cluster set,
+	// the coordinator then resumes the cluster for the fleet.
+	ErrSuspended = errors.New("e6coord: cluster suspended or starting")
+
+	// ErrResumeFailed means the engine's cluster did not resume: the error
+	// is a [*ResumeError] with the cluster and its last state.
+	ErrResumeFailed = errors.New("e6coord: cluster did not resume")
+
 	// ErrClosed means the coordinator was closed.
 	ErrClosed = errors.New("coordinator: closed")
 )

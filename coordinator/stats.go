@@ -23,6 +23,7 @@ type Stats struct {
 	InvalidStrategies uint64 // invalid colours ignored, from the engine or the store
 	Refreshes         uint64 // re-confirmations ahead of expiry (and Confirm calls) that probed for the fleet
 	Withdrawn         uint64 // pending colours this process dropped as no longer announced
+	Resumes           uint64 // resume calls this process made for the fleet
 	StoreErrors       uint64 // failed store calls
 	Degraded          bool   // the store failed and has not answered since; serving from the snapshot
 
@@ -47,6 +48,10 @@ type Stats struct {
 	// AdoptLag is the time from a record's commit by another process to
 	// its adoption here, by the fleet's clock.
 	AdoptLag Histogram
+
+	// Cluster is the engine cluster's state as the shared record last
+	// says (see Config.Cluster); ClusterUnknown until a resume recorded one.
+	Cluster cache.ClusterState
 }
 
 // Histogram is a distribution of durations in seconds over fixed buckets.
@@ -94,7 +99,7 @@ func (h *histogram) snapshot() Histogram {
 // counters are the live counters behind [Stats].
 type counters struct {
 	probes, detections, announcements, invalid, storeErrors atomic.Uint64
-	refreshes, withdrawn, resubscribes                      atomic.Uint64
+	refreshes, withdrawn, resubscribes, resumes             atomic.Uint64
 	wrongStrategy, switchesTo                               [3]atomic.Uint64
 	lastMessage                                             atomic.Int64 // unix nanoseconds of Config.Now
 	adoptLag                                                histogram
@@ -109,6 +114,7 @@ func (c *Coordinator) Stats() Stats {
 		InvalidStrategies: c.stats.invalid.Load(),
 		Refreshes:         c.stats.refreshes.Load(),
 		Withdrawn:         c.stats.withdrawn.Load(),
+		Resumes:           c.stats.resumes.Load(),
 		StoreErrors:       c.stats.storeErrors.Load(),
 		Degraded:          c.degraded.Load(),
 		Store:             StoreState(c.health.state.Load()),
@@ -119,6 +125,7 @@ func (c *Coordinator) Stats() Stats {
 		Resubscribes:      c.stats.resubscribes.Load(),
 		LastMessage:       unixTime(c.stats.lastMessage.Load()),
 		AdoptLag:          c.stats.adoptLag.snapshot(),
+		Cluster:           c.Snapshot().Cluster,
 	}
 	for _, s := range cache.Strategies {
 		st.WrongStrategyOf[s] = c.stats.wrongStrategy[s].Load()

@@ -22,14 +22,16 @@ type Options struct {
 	// Replays returns the number of queries replayed after a rejection,
 	// for e6coord_replays_total: with a client.Conn,
 	// func() uint64 { return conn.Stats().Replays }. It is called at every
-	// scrape and must not block. Default nil: the series reads 0.
+	// scrape, maybe by concurrent scrapes at once, and must not block.
+	// Default nil: the series reads 0.
 	Replays func() uint64
 
 	// Pins returns the live pins of the fleet per colour, for
 	// e6coord_pins_in_flight: with a store st and the coordinator c,
 	// func(ctx context.Context) (cache.PinCounts, error) { return st.Count(ctx, c.Config().Scope) }.
-	// It is called at every scrape with a context that expires after
-	// PinsTimeout, which it must honour; when it fails, the series report
+	// It is called at every scrape, maybe by concurrent scrapes at once,
+	// with a context that expires after PinsTimeout, which it must honour
+	// (a store's Count does); when it fails, the series report
 	// the last counts it returned (zeros before the first). Default nil:
 	// the pins this process holds, [coordinator.Coordinator.Pins].
 	Pins func(ctx context.Context) (cache.PinCounts, error)

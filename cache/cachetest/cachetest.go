@@ -324,12 +324,14 @@ var timeEqual = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 func record(c *Clock, gen uint64, active, pending cache.Strategy, by string) cache.State {
 	now := c.Now()
 	st := cache.State{
-		Active:      active,
-		Pending:     pending,
-		Generation:  gen,
-		ConfirmedAt: now.Add(-1500 * time.Millisecond),
-		ChangedAt:   now,
-		ChangedBy:   by,
+		Active:       active,
+		Pending:      pending,
+		Generation:   gen,
+		ConfirmedAt:  now.Add(-1500 * time.Millisecond),
+		Cluster:      cache.ClusterResuming,
+		ClusterSince: now.Add(-20 * time.Second),
+		ChangedAt:    now,
+		ChangedBy:    by,
 	}
 	if pending.Valid() {
 		st.AnnouncedAt = now.Add(-700 * time.Millisecond)

@@ -17,15 +17,17 @@ import (
 // field and published on the scope's channel. Times are unix milliseconds,
 // 0 for the zero time; colours are "blue", "green" or "".
 type wireState struct {
-	Active      string `json:"active"`
-	Pending     string `json:"pending"`
-	Generation  uint64 `json:"generation"`
-	ConfirmedAt int64  `json:"confirmed_at"`
-	AnnouncedAt int64  `json:"announced_at"`
-	AcceptedAt  int64  `json:"accepted_at"`
-	ProbedAt    int64  `json:"probed_at"`
-	ChangedAt   int64  `json:"changed_at"`
-	ChangedBy   string `json:"changed_by"`
+	Active       string `json:"active"`
+	Pending      string `json:"pending"`
+	Generation   uint64 `json:"generation"`
+	ConfirmedAt  int64  `json:"confirmed_at"`
+	AnnouncedAt  int64  `json:"announced_at"`
+	AcceptedAt   int64  `json:"accepted_at"`
+	ProbedAt     int64  `json:"probed_at"`
+	Cluster      string `json:"cluster,omitempty"`
+	ClusterSince int64  `json:"cluster_since,omitempty"`
+	ChangedAt    int64  `json:"changed_at"`
+	ChangedBy    string `json:"changed_by"`
 }
 
 func toMillis(t time.Time) int64 {
@@ -45,15 +47,17 @@ func fromMillis(n int64) time.Time {
 // encodeState returns the JSON of st, which must be valid.
 func encodeState(st cache.State) string {
 	b, err := json.Marshal(wireState{
-		Active:      st.Active.String(),
-		Pending:     st.Pending.String(),
-		Generation:  st.Generation,
-		ConfirmedAt: toMillis(st.ConfirmedAt),
-		AnnouncedAt: toMillis(st.AnnouncedAt),
-		AcceptedAt:  toMillis(st.AcceptedAt),
-		ProbedAt:    toMillis(st.ProbedAt),
-		ChangedAt:   toMillis(st.ChangedAt),
-		ChangedBy:   st.ChangedBy,
+		Active:       st.Active.String(),
+		Pending:      st.Pending.String(),
+		Generation:   st.Generation,
+		ConfirmedAt:  toMillis(st.ConfirmedAt),
+		AnnouncedAt:  toMillis(st.AnnouncedAt),
+		AcceptedAt:   toMillis(st.AcceptedAt),
+		ProbedAt:     toMillis(st.ProbedAt),
+		Cluster:      string(st.Cluster),
+		ClusterSince: toMillis(st.ClusterSince),
+		ChangedAt:    toMillis(st.ChangedAt),
+		ChangedBy:    st.ChangedBy,
 	})
 	if err != nil {
 		panic("redis: encode state: " + err.Error()) // impossible: plain fields
@@ -70,13 +74,15 @@ func decodeState(data string) (cache.State, error) {
 		return cache.State{}, fmt.Errorf("decode record: %w", err)
 	}
 	st := cache.State{
-		Generation:  w.Generation,
-		ConfirmedAt: fromMillis(w.ConfirmedAt),
-		AnnouncedAt: fromMillis(w.AnnouncedAt),
-		AcceptedAt:  fromMillis(w.AcceptedAt),
-		ProbedAt:    fromMillis(w.ProbedAt),
-		ChangedAt:   fromMillis(w.ChangedAt),
-		ChangedBy:   w.ChangedBy,
+		Generation:   w.Generation,
+		ConfirmedAt:  fromMillis(w.ConfirmedAt),
+		AnnouncedAt:  fromMillis(w.AnnouncedAt),
+		AcceptedAt:   fromMillis(w.AcceptedAt),
+		ProbedAt:     fromMillis(w.ProbedAt),
+		Cluster:      cache.ClusterState(w.Cluster),
+		ClusterSince: fromMillis(w.ClusterSince),
+		ChangedAt:    fromMillis(w.ChangedAt),
+		ChangedBy:    w.ChangedBy,
 	}
 	var errs []error
 	var err error

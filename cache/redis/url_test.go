@@ -22,6 +22,7 @@ import (
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/internal/redistest"
+	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
 const secret = "hunter2"
@@ -69,54 +70,24 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// sentinel is a secret made at random and printed nowhere: its two halves
-// are letters and digits of crypto/rand.Text, which no URL escaping
-// changes, so that a secret holding a half (or a long piece of one) shows,
-// whatever the encoding.
-type sentinel struct{ a, b string }
-
-func newSentinel() sentinel { return sentinel{a: rand.Text(), b: rand.Text()} }
-
-// window is the length of the pieces of a half that check looks for.
-const window = 12
-
-// check fails t if msg holds a piece of s; what names msg.
-func (s sentinel) check(t *testing.T, what, msg string) {
-	t.Helper()
-	for _, half := range []string{s.a, s.b} {
-		for i := 0; i+window <= len(half); i++ {
-			if strings.Contains(msg, half[i:i+window]) {
-				t.Errorf("%s holds the secret: %s", what, s.hide(msg))
-				return
-			}
-		}
-	}
-}
-
-// hide returns msg with the halves of s replaced, so that a failure can
-// show it.
-func (s sentinel) hide(msg string) string {
-	return strings.NewReplacer(s.a, "<SECRET-A>", s.b, "<SECRET-B>").Replace(msg)
-}
-
 // passwords returns ways to write a password holding s in user
 // information: plain, with escaped specials between the halves, with a
 // letter %-escaped, and with a raw '@'.
-func (s sentinel) passwords() []string {
+func passwords(s secrettest.Secret) []string {
 	return []string{
-		s.a + s.b,
-		strings.TrimPrefix(url.UserPassword("", s.a+"/@:#?&% +"+s.b).String(), ":"),
-		fmt.Sprintf("%%%02X", s.a[0]) + s.a[1:] + s.b,
-		s.a + "@" + s.b,
+		s.A + s.B,
+		strings.TrimPrefix(url.UserPassword("", s.A+"/@:#?&% +"+s.B).String(), ":"),
+		fmt.Sprintf("%%%02X", s.A[0]) + s.A[1:] + s.B,
+		s.A + "@" + s.B,
 	}
 }
 
 // values returns ways to write a query value holding s.
-func (s sentinel) values() []string {
+func values(s secrettest.Secret) []string {
 	return []string{
-		s.a + s.b,
-		url.QueryEscape(s.a + "/@#?&=% +" + s.b),
-		fmt.Sprintf("%%%02X", s.a[0]) + s.a[1:] + s.b,
+		s.A + s.B,
+		url.QueryEscape(s.A + "/@#?&=% +" + s.B),
+		fmt.Sprintf("%%%02X", s.A[0]) + s.A[1:] + s.B,
 	}
 }
 
@@ -228,12 +199,12 @@ func TestOpen(t *testing.T) {
 // parameter values, written every way, says what is wrong and holds no
 // piece of the secret.
 func TestOpenErrorsHideSecrets(t *testing.T) {
-	s := newSentinel()
+	s := secrettest.New()
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
 	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a, b := s.a, s.b
+	a, b := s.A, s.B
 	tests := []struct {
 		url  func(p, v string) string // p, v: the password and a value
 		want string                   // in the message
@@ -279,10 +250,10 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		{func(string, string) string { return "redis://host/0?password=" + a + "#" + b }, "no fragment"},
 	}
 	for i, tt := range tests {
-		for _, p := range s.passwords() {
-			for _, v := range s.values() {
+		for _, p := range passwords(s) {
+			for _, v := range values(s) {
 				raw := tt.url(p, v)
-				s.check(t, fmt.Sprintf("case %d: Redact()", i), redis.Redact(raw))
+				s.Check(t, fmt.Sprintf("case %d: Redact()", i), redis.Redact(raw))
 				st, err := redis.Open(raw, redis.Options{})
 				if err == nil {
 					st.Close()
@@ -290,9 +261,9 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 					continue
 				}
 				msg := err.Error()
-				s.check(t, fmt.Sprintf("case %d: Open() error", i), msg)
+				s.Check(t, fmt.Sprintf("case %d: Open() error", i), msg)
 				if !strings.HasPrefix(msg, "redis: open ") || !strings.Contains(msg, tt.want) {
-					t.Errorf("case %d: Open() error = %q, want one starting with \"redis: open \" that mentions %q", i, s.hide(msg), tt.want)
+					t.Errorf("case %d: Open() error = %q, want one starting with \"redis: open \" that mentions %q", i, s.Hide(msg), tt.want)
 				}
 			}
 		}
@@ -300,10 +271,10 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 	// The file error survives, without the path.
 	_, err := redis.Open("rediss://:"+a+"@host?ca=%2Fno%2Fsuch%2Ffile", redis.Options{})
 	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Open() with a missing ca file error = %v, want one wrapping %v", s.hide(fmt.Sprint(err)), os.ErrNotExist)
+		t.Errorf("Open() with a missing ca file error = %v, want one wrapping %v", s.Hide(fmt.Sprint(err)), os.ErrNotExist)
 	}
 	if err != nil && strings.Contains(err.Error(), "/no/such") {
-		t.Errorf("Open() error = %q, want the ca path left out", s.hide(err.Error()))
+		t.Errorf("Open() error = %q, want the ca path left out", s.Hide(err.Error()))
 	}
 }
 
@@ -327,9 +298,9 @@ func TestOpenErrorScrubsPassword(t *testing.T) {
 // name the address (go-redis retries the dial until the deadline, so they
 // need not), never the password or a value of the URL.
 func TestStoreErrorsHideSecrets(t *testing.T) {
-	s := newSentinel()
-	vs := s.values()
-	for i, p := range s.passwords() {
+	s := secrettest.New()
+	vs := values(s)
+	for i, p := range passwords(s) {
 		raw := "redis://u:" + p + "@127.0.0.1:1/0?client_name=" + vs[i%len(vs)]
 		storeErrors(t, s, raw, "redis: ")
 	}
@@ -339,18 +310,18 @@ func TestStoreErrorsHideSecrets(t *testing.T) {
 func TestStoreAuthErrorsHideSecrets(t *testing.T) {
 	redistest.Require(t)
 	srv := redistest.Start(t)
-	s := newSentinel()
-	raw := "redis://nobody:" + s.a + s.b + "@" + srv.Addr() + "/0?client_name=" + s.a + s.b
+	s := secrettest.New()
+	raw := "redis://nobody:" + s.A + s.B + "@" + srv.Addr() + "/0?client_name=" + s.A + s.B
 	storeErrors(t, s, raw, "WRONGPASS")
 }
 
 // storeErrors opens raw and checks that Load, Pin and Watch fail with an
 // error that mentions want and holds no piece of s.
-func storeErrors(t *testing.T, s sentinel, raw, want string) {
+func storeErrors(t *testing.T, s secrettest.Secret, raw, want string) {
 	t.Helper()
 	st, err := redis.Open(raw, redis.Options{Timeout: 200 * time.Millisecond})
 	if err != nil {
-		t.Fatalf("Open(%s) error = %v", redis.Redact(raw), s.hide(err.Error()))
+		t.Fatalf("Open(%s) error = %v", redis.Redact(raw), s.Hide(err.Error()))
 	}
 	defer st.Close()
 	ctx := t.Context()
@@ -372,9 +343,9 @@ func storeErrors(t *testing.T, s sentinel, raw, want string) {
 			t.Errorf("%s() error = nil, want one", name)
 			continue
 		}
-		s.check(t, name+"() error", err.Error())
+		s.Check(t, name+"() error", err.Error())
 		if !strings.Contains(err.Error(), want) {
-			t.Errorf("%s() error = %q, want one that mentions %q", name, s.hide(err.Error()), want)
+			t.Errorf("%s() error = %q, want one that mentions %q", name, s.Hide(err.Error()), want)
 		}
 	}
 }

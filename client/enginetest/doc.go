@@ -16,7 +16,16 @@
 // tests need no sleeping, or on a schedule ([Options.FlipEvery]) by a
 // goroutine that [Server.Close] stops.
 //
-// Every call is recorded ([Server.Log], [Server.Counts]); [Server.MixedQueries]
+// The cluster can be suspended ([Options.ClusterStatus],
+// [Server.SetClusterStatus]): while it is not active every engine call
+// fails with Unavailable (HTTP 503), and ClusterService resumes it, at once or
+// after [Options.ResumeTakes], successfully or not ([Options.ResumeFails]);
+// it may suspend itself when idle ([Options.SuspendAfter]). These changes
+// are computed from [Options.Now] whenever the status is observed, so no
+// timer runs and a test can inject the clock.
+//
+// Every call, ClusterService's included, is recorded with its metadata
+// ([Server.Log], [Server.Counts], [Server.ResumeCalls]); [Server.MixedQueries]
 // lists the queries whose calls carried two different colours, which a
 // correct client never produces.
 //

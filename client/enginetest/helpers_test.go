@@ -7,12 +7,17 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/client/e6xpb"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
+
+// TestMain fails the package if a test leaves a goroutine behind: every
+// Server's Close must stop what it started.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var styles = []Rejection{RejectHTTP456, RejectUnknown, RejectInvalidArgument}
 

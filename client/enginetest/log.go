@@ -26,7 +26,8 @@ type Call struct {
 	// prepare; "" if none.
 	QueryID string
 	// Accepted reports whether the call passed the gateway checks (colour
-	// and cluster status). Reason says why not.
+	// and cluster status, for engine calls; ClusterService calls pass
+	// unless the server is closing). Reason says why not.
 	Accepted bool
 	// Reason says why the call was not accepted; "" if it was.
 	Reason Reason
@@ -106,6 +107,9 @@ type Counts struct {
 	Authenticates ColourCounts
 	// Rejections counts the colour rejections by colour.
 	Rejections ColourCounts
+	// Resumes counts ClusterService resume calls, whatever their outcome
+	// ([Server.ResumeCalls]).
+	Resumes int
 	// Prepared counts the queries created by prepare.
 	Prepared int
 	// Switches counts the completed switches of colour.
@@ -127,8 +131,11 @@ func (s *Server) record(c Call) {
 	default:
 		s.counts.Unavailable++
 	}
-	if c.Method == e6xpb.QueryEngineService_Authenticate_FullMethodName {
+	switch c.Method {
+	case e6xpb.QueryEngineService_Authenticate_FullMethodName:
 		s.counts.Authenticates.add(c.Strategy)
+	case e6xpb.ClusterService_Resume_FullMethodName:
+		s.counts.Resumes++
 	}
 	if c.QueryID != "" && c.Strategy != "" {
 		q := s.colours[c.QueryID]

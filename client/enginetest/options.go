@@ -115,7 +115,10 @@ type Options struct {
 	Mode SwitchMode
 	// Rejection is how a wrong-colour call is rejected. It is fixed for the
 	// server's life, because RejectHTTP456 needs a different transport.
-	// Default RejectHTTP456.
+	// Only engine (QueryEngineService) calls are routed by colour:
+	// ClusterService calls are served whatever strategy header they carry,
+	// or without one, because a switch happens only while the cluster is
+	// active. Default RejectHTTP456.
 	Rejection Rejection
 	// RejectMissingStrategy rejects an engine call without a strategy
 	// header as if it carried the wrong colour. Default false: such calls
@@ -163,13 +166,43 @@ type Options struct {
 	// BatchSize is the number of rows per result batch of the built-in
 	// queries. Default 256.
 	BatchSize int
-	// ClusterStatus is the initial ClusterService status. While it is not
-	// "active", engine calls fail with Unavailable (a real HTTP 503 with
-	// RejectHTTP456). Default "active".
+	// ClusterStatus is the initial ClusterService status ([StatusActive],
+	// [StatusSuspended], ...). While it is not "active", every engine call
+	// fails with Unavailable (a real HTTP 503 with RejectHTTP456), whatever
+	// its colour; ClusterService calls are served in every status. See
+	// [Server.SetClusterStatus]. Default "active".
 	ClusterStatus string
+	// ResumeTakes is how long a resume takes. A resume call to a cluster
+	// that is neither active nor resuming (suspended, failed, or any other
+	// status set with [Server.SetClusterStatus]) makes it "resuming" and
+	// answers "resuming"; ResumeTakes after the call arrived, it becomes
+	// "active" ("failed" with ResumeFails). If ResumeTakes is 0 the resume
+	// call makes it "active" (or "failed") at once and answers that. If it
+	// is negative ([ResumeNever]) the cluster stays "resuming" until
+	// [Server.SetClusterStatus] or a suspend call changes it, as for a
+	// client's deadline. A resume call to an active or resuming cluster
+	// changes nothing and answers the current status. Default 0.
+	ResumeTakes time.Duration
+	// ResumeFails makes the resumes end in "failed" instead of "active";
+	// the cluster stays failed until a resume call or
+	// [Server.SetClusterStatus] changes it. The outcome is
+	// chosen when the resume call arrives; see [Server.SetResumeFails].
+	// Default false.
+	ResumeFails bool
+	// SuspendAfter, if positive, suspends an active cluster once no engine
+	// call has arrived for that long: the idle period starts when the
+	// cluster becomes active (at start, at the end of a resume, or by
+	// [Server.SetClusterStatus]) and starts again at every QueryEngineService
+	// call that arrives while it is active, whatever the call's colour or
+	// outcome. ClusterService calls do not count. Default 0: never.
+	SuspendAfter time.Duration
 
-	// Now returns the current time, for the call log and session expiry.
-	// Default time.Now.
+	// Now returns the current time, for the call log, session expiry and
+	// the cluster's own status changes (ResumeTakes, SuspendAfter). Those
+	// need no timer: whenever the status is observed (a call arrives,
+	// [Server.ClusterStatus]), the changes due by Now are applied first, so
+	// a test that injects Now steps through them without waiting, and
+	// Close has nothing to stop. Default time.Now.
 	Now func() time.Time
 	// MaxLog bounds the call log: beyond it the oldest calls are dropped
 	// ([Server.Counts] and [Server.MixedQueries] still count them).
@@ -207,7 +240,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Rejection < RejectHTTP456 || o.Rejection > RejectInvalidArgument {
 		return o, fmt.Errorf("enginetest: invalid rejection %v", o.Rejection)
 	}
-	if o.SessionTTL < 0 || o.FlipEvery < 0 || o.OverlapWindow < 0 || o.BatchSize < 0 || o.MaxLog < 0 {
+	if o.SessionTTL < 0 || o.FlipEvery < 0 || o.OverlapWindow < 0 || o.BatchSize < 0 || o.MaxLog < 0 || o.SuspendAfter < 0 {
 		return o, fmt.Errorf("enginetest: negative duration or size in options")
 	}
 	if o.SessionErrorCode == codes.OK {

@@ -42,6 +42,10 @@ type Server struct {
 	state         State
 	rejectMissing bool
 	clusterStatus string
+	resumeAt      time.Time // when the resume in progress ends; zero if none is timed
+	resumeTo      string    // the status the resume in progress ends in
+	resumeFails   bool
+	idleSince     time.Time // when the active cluster's idle period began
 	closing       bool
 	nextID        int
 	sessions      map[string]*session
@@ -71,6 +75,8 @@ func NewServer(opts Options) (*Server, error) {
 		state:         State{Active: opts.Start, Generation: 1},
 		rejectMissing: opts.RejectMissingStrategy,
 		clusterStatus: opts.ClusterStatus,
+		resumeFails:   opts.ResumeFails,
+		idleSince:     opts.Now(),
 		sessions:      make(map[string]*session),
 		queries:       make(map[string]*query),
 		results:       make(map[string]*encodedResult),
@@ -233,6 +239,10 @@ func (s *Server) admit(method string, md metadata.MD) *admission {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.clusterAt(a.call.Time)
+	if engineMethod(method) {
+		s.engineCall(a.call.Time)
+	}
 	st := s.state
 	a.call.Serving = st.Active.String()
 	if st.Overlapping {

@@ -158,6 +158,12 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		pwFile   = fs.String("password-file", "", "a file holding the accepted password (else E6_PASSWORD)")
 		noHealth = fs.Bool("no-health-check", false, "leave healthCheck unimplemented, as the widely used mock does")
 	)
+	var (
+		suspended    = fs.Bool("start-suspended", false, "start with the cluster suspended: engine calls get HTTP 503 until a ClusterService resume")
+		suspendAfter = fs.Duration("suspend-after", 0, "suspend the cluster after this long without an engine call (0: never)")
+		resumeTakes  = fs.Duration("resume-takes", 0, "how long a resume stays \"resuming\" before the cluster is active (0: at once; negative: forever)")
+		resumeFails  = fs.Bool("resume-fails", false, "resumes end in \"failed\" instead of \"active\"")
+	)
 	ef.register(fs, 0)
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
@@ -177,9 +183,15 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	clusterStatus := enginetest.StatusActive
+	if *suspended {
+		clusterStatus = enginetest.StatusSuspended
+	}
 	srv, err := enginetest.NewServer(enginetest.Options{
 		Addr: *listen, Start: startColour, Mode: mode, Rejection: reject,
 		FlipEvery: ef.flipEvery, User: *user, Password: password, NoHealthCheck: *noHealth,
+		ClusterStatus: clusterStatus, SuspendAfter: *suspendAfter,
+		ResumeTakes: *resumeTakes, ResumeFails: *resumeFails,
 		MaxLog: 10000,
 	})
 	if err != nil {

@@ -29,6 +29,7 @@ type State struct {
 	ConfirmedAt *time.Time `json:"confirmed_at"` // when the active colour was last confirmed; null for never
 	ChangedAt   *time.Time `json:"changed_at"`   // when the record last changed; null for never
 	ChangedBy   string     `json:"changed_by"`   // the process that changed it
+	Cluster     string     `json:"cluster"`      // the engine cluster's state as last recorded: active, resuming, failed...; "" unknown
 	Pins        Pins       `json:"pins"`         // the fleet's in-flight queries per colour
 	Store       Store      `json:"store"`
 }
@@ -58,6 +59,7 @@ func Of(st cache.State, pins cache.PinCounts, store Store, stale bool) State {
 		ConfirmedAt: timeOrNil(st.ConfirmedAt),
 		ChangedAt:   timeOrNil(st.ChangedAt),
 		ChangedBy:   st.ChangedBy,
+		Cluster:     string(st.Cluster),
 		Pins:        Pins{Blue: pins.Blue, Green: pins.Green},
 		Store:       store,
 	}
@@ -95,6 +97,9 @@ func (v State) Text(now time.Time) string {
 	fmt.Fprintf(&b, "%s active=%s pending=%s gen=%d", v.Status, dash(v.Active), dash(v.Pending), v.Generation)
 	if v.ConfirmedAt != nil {
 		fmt.Fprintf(&b, " confirmed %s ago", now.Sub(*v.ConfirmedAt).Round(time.Second))
+	}
+	if v.Cluster != "" {
+		fmt.Fprintf(&b, " cluster=%s", v.Cluster)
 	}
 	fmt.Fprintf(&b, " pins blue=%d green=%d store %s", v.Pins.Blue, v.Pins.Green, v.Store.State)
 	if v.Store.LastErrorKind != "" && v.Store.State != coordinator.StoreUp.String() {

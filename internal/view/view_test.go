@@ -42,7 +42,7 @@ func TestOf(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"status", "active", "pending", "generation", "confirmed_at", "changed_at", "changed_by", "pins", "store"} {
+	for _, k := range []string{"status", "active", "pending", "generation", "confirmed_at", "changed_at", "changed_by", "cluster", "pins", "store"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON %s has no %q", b, k)
 		}
@@ -60,6 +60,11 @@ func TestOf(t *testing.T) {
 	}
 	txt := view.Of(rec, cache.PinCounts{}, up, false).Text(t0.Add(12 * time.Second))
 	if want := "healthy active=blue pending=green gen=7 confirmed 12s ago pins blue=0 green=0 store up"; txt != want {
+		t.Errorf("Text() = %q, want %q", txt, want)
+	}
+	rec.Cluster = cache.ClusterResuming
+	txt = view.Of(rec, cache.PinCounts{}, up, false).Text(t0)
+	if want := "healthy active=blue pending=green gen=7 confirmed 0s ago cluster=resuming pins blue=0 green=0 store up"; txt != want {
 		t.Errorf("Text() = %q, want %q", txt, want)
 	}
 	if strings.Contains(txt, "\n") {

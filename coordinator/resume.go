@@ -1,0 +1,176 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/internal/retry"
+)
+
+// ClusterControl is how a coordinator resumes the engine's cluster when it
+// is suspended: the engine's ClusterService, as the client gives it. Its
+// methods must be safe for concurrent use.
+type ClusterControl interface {
+	// Status returns the cluster's state: cache.ClusterActive,
+	// ClusterSuspended, ClusterResuming, ClusterFailed, or another word of
+	// the engine's.
+	Status(ctx context.Context) (cache.ClusterState, error)
+	// Resume asks the cluster to resume.
+	Resume(ctx context.Context) error
+}
+
+// ResumeError is the failure of a resume of the engine's cluster: it
+// failed, or was not active by Config.ResumeTimeout. Every caller that
+// waited for the resume, in any process of the fleet, gets one. It unwraps
+// to [ErrResumeFailed] and to the cause, if any.
+type ResumeError struct {
+	Cluster string             // the cluster's name, or the engine's address without one
+	State   cache.ClusterState // the last state seen
+	Timeout time.Duration      // set when the cluster was not active by then
+	Err     error              // the last error of a cluster call, if any
+}
+
+func (e *ResumeError) Error() string {
+	msg := fmt.Sprintf("coordinator: cluster %s did not resume: last state %s", e.Cluster, orUnknown(e.State))
+	if e.Timeout > 0 {
+		msg = fmt.Sprintf("coordinator: cluster %s not active after %v: last state %s", e.Cluster, e.Timeout, orUnknown(e.State))
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns ErrResumeFailed and the cause.
+func (e *ResumeError) Unwrap() []error { return []error{ErrResumeFailed, e.Err} }
+
+func orUnknown(s cache.ClusterState) string {
+	if s == cache.ClusterUnknown {
+		return "unknown"
+	}
+	return string(s)
+}
+
+// Resume polling: from resumeFirstPoll, doubling, to at most 5 seconds (as
+// the published client polls) and less than the probe lease, which each
+// poll renews.
+const (
+	resumeFirstPoll = 250 * time.Millisecond
+	resumeMaxPoll   = 5 * time.Second
+)
+
+// clusterName names the cluster in errors and logs.
+func (c *Coordinator) clusterName() string {
+	if c.cfg.Scope.Cluster != "" {
+		return c.cfg.Scope.Cluster
+	}
+	return c.cfg.Scope.Engine
+}
+
+// resumeCluster resumes the engine's cluster for the fleet, after a probe
+// found it suspended or starting (503). The caller holds the probe lease,
+// which it renews at every poll. It asks the cluster's status: active means
+// the 503 was something else, and the error wraps ErrSuspended so that the
+// call is retried; suspended, it resumes the cluster; resuming, it waits.
+// It records the cluster's state in the shared record as it goes, so that
+// the fleet waits for it rather than resume the cluster again, and returns
+// nil once the cluster is active, or a [*ResumeError].
+func (c *Coordinator) resumeCluster(ctx context.Context) error {
+	cc := c.cfg.Cluster
+	began := c.now()
+	if st := c.Snapshot(); st.Cluster == cache.ClusterResuming && began.Before(st.ClusterSince.Add(c.cfg.ResumeTimeout)) {
+		began = st.ClusterSince // a resume under way: its deadline holds
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.ResumeTimeout-c.now().Sub(began))
+	defer cancel()
+
+	state, err := cc.Status(rctx)
+	if err != nil {
+		return fmt.Errorf("coordinator: cluster %s: status: %w", c.clusterName(), err)
+	}
+	switch state {
+	case cache.ClusterActive:
+		return fmt.Errorf("%w: the engine answered 503 while cluster %s is active", ErrSuspended, c.clusterName())
+	case cache.ClusterFailed:
+		c.recordCluster(ctx, state, c.now())
+		return &ResumeError{Cluster: c.clusterName(), State: state}
+	case cache.ClusterSuspended:
+		c.log.Info("cluster suspended; resuming it for the fleet", "cluster", c.clusterName())
+		c.stats.resumes.Add(1)
+		if err := cc.Resume(rctx); err != nil {
+			return fmt.Errorf("coordinator: cluster %s: resume: %w", c.clusterName(), err)
+		}
+		began = c.now()
+		state = cache.ClusterResuming
+	}
+	c.recordCluster(ctx, cache.ClusterResuming, began)
+
+	var last error
+	poll := resumeFirstPoll
+	for {
+		if err := retry.Sleep(rctx, poll); err != nil {
+			c.log.Warn("cluster not active by the deadline", "cluster", c.clusterName(), "state", string(state))
+			return &ResumeError{Cluster: c.clusterName(), State: state, Timeout: c.cfg.ResumeTimeout, Err: last}
+		}
+		poll = min(2*poll, resumeMaxPoll, c.cfg.ProbeLeaseTTL/2)
+		_, _ = c.renewLease(ctx)
+		st, err := cc.Status(rctx)
+		if err != nil {
+			last = err
+			continue
+		}
+		state, last = st, nil
+		switch state {
+		case cache.ClusterActive:
+			c.recordCluster(ctx, state, c.now())
+			c.log.Info("cluster resumed", "cluster", c.clusterName(), "took", c.now().Sub(began).Round(time.Millisecond).String())
+			return nil
+		case cache.ClusterFailed:
+			c.recordCluster(ctx, state, c.now())
+			c.log.Warn("cluster failed to resume", "cluster", c.clusterName())
+			return &ResumeError{Cluster: c.clusterName(), State: state}
+		}
+	}
+}
+
+// recordCluster records the cluster's state in the shared record, since
+// when, unless the record says so already.
+func (c *Coordinator) recordCluster(ctx context.Context, state cache.ClusterState, since time.Time) {
+	c.update(ctx, func(cur cache.State) (cache.State, bool) {
+		if cur.Cluster == state && (state != cache.ClusterResuming || cur.ClusterSince.Equal(since)) {
+			return cur, false
+		}
+		next := cur
+		next.Cluster, next.ClusterSince = state, since
+		return next, true
+	})
+}
+
+// resumeOutcome returns the error that a detection begun at waitedFrom
+// must return, if the shared record shows that a resume of the cluster
+// failed since then, or that one under way when it began is past its
+// deadline: the detection waited for that resume. A detection begun after
+// a resume ended is a new 503, and may resume the cluster again.
+func (c *Coordinator) resumeOutcome(waitedFrom time.Time) error {
+	if c.cfg.Cluster == nil {
+		return nil
+	}
+	st := c.Snapshot()
+	deadline := st.ClusterSince.Add(c.cfg.ResumeTimeout)
+	switch {
+	case st.Cluster == cache.ClusterFailed && !st.ClusterSince.Before(waitedFrom):
+		return &ResumeError{Cluster: c.clusterName(), State: st.Cluster}
+	case st.Cluster == cache.ClusterResuming && waitedFrom.Before(deadline) && !c.now().Before(deadline):
+		return &ResumeError{Cluster: c.clusterName(), State: st.Cluster, Timeout: c.cfg.ResumeTimeout}
+	}
+	return nil
+}
+
+// isSuspended reports whether err says the cluster is suspended or starting,
+// and no resume has failed.
+func isSuspended(err error) bool {
+	return errors.Is(err, ErrSuspended) && !errors.Is(err, ErrResumeFailed)
+}

@@ -1,0 +1,212 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/memory"
+	"github.com/e6coord/e6coord/coordinator"
+)
+
+// fakeCluster is a scripted cluster service: a resume makes it resuming,
+// and it becomes active (or failed, or stays resuming) after polls status
+// calls. While it is not active, the engine answers 503.
+type fakeCluster struct {
+	mu      sync.Mutex
+	state   cache.ClusterState
+	polls   int                // status calls left while resuming
+	outcome cache.ClusterState // what resuming ends in; "" never ends
+	resumes int
+}
+
+func (f *fakeCluster) Status(context.Context) (cache.ClusterState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state == cache.ClusterResuming && f.outcome != "" {
+		if f.polls--; f.polls < 0 {
+			f.state = f.outcome
+		}
+	}
+	return f.state, nil
+}
+
+func (f *fakeCluster) Resume(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resumes++
+	if f.state == cache.ClusterSuspended {
+		f.state = cache.ClusterResuming
+	}
+	return nil
+}
+
+func (f *fakeCluster) resumeCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.resumes
+}
+
+func (f *fakeCluster) set(s cache.ClusterState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state = s
+}
+
+// probe answers 503 while the cluster is not active, else accepts blue.
+func (f *fakeCluster) probe(_ context.Context, s cache.Strategy) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.state != cache.ClusterActive:
+		return fmt.Errorf("unexpected HTTP status code received from server: 503: %w", coordinator.ErrSuspended)
+	case s != cache.Blue:
+		return coordinator.ErrWrongStrategy
+	}
+	return nil
+}
+
+// fleetOn returns n coordinators sharing one memory store, on the real
+// clock, whose engine is f.
+func fleetOn(t *testing.T, f *fakeCluster, n int, resumeTimeout time.Duration) []*coordinator.Coordinator {
+	t.Helper()
+	store := memory.New(memory.Options{})
+	t.Cleanup(func() { store.Close() })
+	var cs []*coordinator.Coordinator
+	for range n {
+		c, err := coordinator.New(store, f.probe, coordinator.Config{
+			Scope: scope, RefreshInterval: -1, Cluster: f, ResumeTimeout: resumeTimeout,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// resolveAll resolves on every coordinator at once and returns their errors.
+func resolveAll(cs []*coordinator.Coordinator) []error {
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			s, err := c.Resolve(ctx)
+			if err == nil && s != cache.Blue {
+				err = fmt.Errorf("resolved %v, want blue", s)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// A suspended cluster is resumed once for the fleet; every process then
+// learns the colour, and the record says the cluster is active.
+func TestResumeOnceForTheFleet(t *testing.T) {
+	f := &fakeCluster{state: cache.ClusterSuspended, polls: 2, outcome: cache.ClusterActive}
+	cs := fleetOn(t, f, 4, time.Minute)
+	for i, err := range resolveAll(cs) {
+		if err != nil {
+			t.Errorf("coordinator %d: %v", i, err)
+		}
+	}
+	if n := f.resumeCalls(); n != 1 {
+		t.Errorf("resume calls = %d, want 1", n)
+	}
+	for _, c := range cs {
+		if st := c.Snapshot(); st.Cluster != cache.ClusterActive || st.Active != cache.Blue {
+			t.Errorf("record %s cluster %q; want blue, cluster active", st, st.Cluster)
+		}
+		if got := c.Stats().Cluster; got != cache.ClusterActive {
+			t.Errorf("Stats().Cluster = %q, want active", got)
+		}
+	}
+	var resumes uint64
+	for _, c := range cs {
+		resumes += c.Stats().Resumes
+	}
+	if resumes != 1 {
+		t.Errorf("Stats().Resumes over the fleet = %d, want 1", resumes)
+	}
+}
+
+// A resume that fails gives every waiting process a ResumeError naming the
+// cluster and its state, and the fleet calls resume again only on a new 503.
+func TestResumeFailedReachesEveryWaiter(t *testing.T) {
+	f := &fakeCluster{state: cache.ClusterSuspended, polls: 1, outcome: cache.ClusterFailed}
+	cs := fleetOn(t, f, 3, time.Minute)
+	for i, err := range resolveAll(cs) {
+		var re *coordinator.ResumeError
+		if !errors.As(err, &re) || re.State != cache.ClusterFailed || re.Cluster != scope.Cluster || !errors.Is(err, coordinator.ErrResumeFailed) {
+			t.Errorf("coordinator %d: %v; want a ResumeError for cluster %s, state failed", i, err, scope.Cluster)
+		}
+	}
+	if n := f.resumeCalls(); n != 1 {
+		t.Errorf("resume calls = %d, want 1", n)
+	}
+	// A new 503 later: the cluster is suspended again, and resumes.
+	f.mu.Lock()
+	f.state, f.polls, f.outcome = cache.ClusterSuspended, 0, cache.ClusterActive
+	f.mu.Unlock()
+	if err := resolveAll(cs[:1])[0]; err != nil {
+		t.Fatalf("after a new 503: %v", err)
+	}
+	if n := f.resumeCalls(); n != 2 {
+		t.Errorf("resume calls = %d, want 2", n)
+	}
+}
+
+// A cluster that is not active by ResumeTimeout gives every waiter a
+// ResumeError within the deadline and a second.
+func TestResumeTimeout(t *testing.T) {
+	const timeout = time.Second
+	f := &fakeCluster{state: cache.ClusterSuspended} // resuming forever
+	cs := fleetOn(t, f, 3, timeout)
+	start := time.Now()
+	for i, err := range resolveAll(cs) {
+		var re *coordinator.ResumeError
+		if !errors.As(err, &re) || re.State != cache.ClusterResuming || re.Timeout != timeout {
+			t.Errorf("coordinator %d: %v; want a ResumeError after %v, state resuming", i, err, timeout)
+		}
+	}
+	if took := time.Since(start); took > timeout+time.Second {
+		t.Errorf("waiters got the error after %v, want within %v", took, timeout+time.Second)
+	}
+	if n := f.resumeCalls(); n != 1 {
+		t.Errorf("resume calls = %d, want 1", n)
+	}
+}
+
+// A 503 while the cluster is active is not a suspended cluster: no resume,
+// and the call is retried within its attempts.
+func TestUnavailableActiveClusterRetried(t *testing.T) {
+	f := &fakeCluster{state: cache.ClusterActive}
+	cs := fleetOn(t, f, 1, time.Minute)
+	c := cs[0]
+	ctx := context.Background()
+	if _, err := c.Resolve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err := c.Do(ctx, func(_ context.Context, s cache.Strategy) error {
+		if calls++; calls <= 2 {
+			return fmt.Errorf("503: %w", coordinator.ErrSuspended)
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("Do() = %v after %d calls; want success on the third", err, calls)
+	}
+	if n := f.resumeCalls(); n != 0 {
+		t.Errorf("resume calls = %d, want 0 for an active cluster", n)
+	}
+}
