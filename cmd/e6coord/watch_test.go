@@ -18,6 +18,7 @@ import (
 
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/redistest"
+	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
 // syncBuffer is a buffer that the command and the test use at once.
@@ -212,8 +213,8 @@ func TestWatchHidesSecrets(t *testing.T) {
 		{"both-wrong", false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSecret()
-			enginePW, redisPW := s.a+s.b, s.b+s.a
+			s := secrettest.New()
+			enginePW, redisPW := s.A+s.B, s.B+s.A
 			r := redistest.Start(t)
 			serverEnginePW, serverRedisPW := enginePW, redisPW
 			if tt.wrong {
@@ -253,18 +254,18 @@ func TestWatchHidesSecrets(t *testing.T) {
 			}
 			for _, path := range []string{"/metrics", "/v1/state", "/readyz?verbose", "/healthz?verbose"} {
 				_, body := w.get(t, path)
-				s.check(t, path, body)
+				s.Check(t, path, body)
 			}
 			cancel()
 			if err, _ := w.wait(t, 5*time.Second); err != nil {
-				t.Errorf("run() = %v", s.hide(err.Error()))
-				s.check(t, "the error", err.Error())
+				t.Errorf("run() = %v", s.Hide(err.Error()))
+				s.Check(t, "the error", err.Error())
 			}
-			s.check(t, "stdout", w.stdout.String())
-			s.check(t, "stderr", w.stderr.String())
-			s.check(t, "the arguments", strings.Join(w.args, " "))
+			s.Check(t, "stdout", w.stdout.String())
+			s.Check(t, "stderr", w.stderr.String())
+			s.Check(t, "the arguments", strings.Join(w.args, " "))
 			if !strings.Contains(w.stderr.String(), "level=DEBUG") && !strings.Contains(w.stderr.String(), "level=INFO") {
-				t.Errorf("stderr = %q, want the debug log", s.hide(w.stderr.String()))
+				t.Errorf("stderr = %q, want the debug log", s.Hide(w.stderr.String()))
 			}
 		})
 	}
