@@ -9,7 +9,9 @@
 // writes the record's ConfirmedAt, which the store publishes to every
 // subscriber: that is the daemon's heartbeat. It also keeps the colour
 // confirmed long before the fleet's CacheTTL runs out, so that while a
-// daemon runs no worker's call waits on a probe.
+// daemon runs no worker's call waits on a probe. It never resumes a
+// suspended cluster (client.Config.NoResume): while the engine answers
+// 503 its confirmations fail and /readyz says so.
 //
 // The HTTP endpoints, on a mux of the daemon's own:
 //
@@ -154,6 +156,7 @@ func New(cfg Config) (*Daemon, error) {
 		Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
 		Store:        d.store,
 		Coordination: coordinator.Config{CacheTTL: cfg.CacheTTL},
+		NoResume:     true, // a watcher never wakes a suspended cluster: the fleet's first query does
 		Logger:       cfg.Logger,
 	})
 	if err != nil {

@@ -132,3 +132,20 @@ func TestStopping(t *testing.T) {
 		t.Error("the HTTP server still answers after Run returned")
 	}
 }
+
+// A watcher does not resume a suspended cluster: it stays not ready, and
+// says why, until the cluster is active again.
+func TestSuspendedClusterNotResumed(t *testing.T) {
+	srv := newEngine(t, func(o *enginetest.Options) { o.ClusterStatus = enginetest.StatusSuspended })
+	w := startDaemon(t, srv.Addr(), "")
+	waitUntil(t, "the cluster reported suspended", 5*time.Second, func() bool {
+		_, body := w.get(t, "/readyz?verbose")
+		return strings.Contains(body, "[-]colour failed: unknown (cluster suspended or starting)\n")
+	})
+	if n := srv.ResumeCalls(); n != 0 {
+		t.Errorf("the watcher resumed the cluster %d times, want never", n)
+	}
+	srv.SetClusterStatus(enginetest.StatusActive) // a worker's query resumed it, say
+	took := w.waitCode(t, "/readyz", http.StatusOK, 5*time.Second)
+	t.Logf("ready %v after the cluster was active", took.Round(time.Millisecond))
+}

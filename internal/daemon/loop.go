@@ -110,6 +110,8 @@ func failureReason(err error) string {
 	switch {
 	case errors.Is(err, coordinator.ErrBothRejected):
 		return "engine rejected both colours"
+	case errors.Is(err, coordinator.ErrSuspended):
+		return "cluster suspended or starting"
 	case errors.Is(err, coordinator.ErrClosed):
 		return "closed"
 	case errors.Is(err, context.DeadlineExceeded):
