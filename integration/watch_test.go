@@ -73,9 +73,12 @@ func TestWatcherKeepsFleetFresh(t *testing.T) {
 	}
 	redistest.Require(t)
 	const (
-		cacheTTL   = 2500 * time.Millisecond
-		interval   = 200 * time.Millisecond
-		probeDelay = 750 * time.Millisecond // of every authenticate once slow: a query waiting on a probe takes longer
+		cacheTTL = 3 * time.Second
+		interval = 200 * time.Millisecond
+		// probeDelay slows every authenticate once slow is set, so that a
+		// query waiting on a probe takes longer; it stays under the
+		// probes' timeout (ProbeLeaseTTL/3, 1.67 s).
+		probeDelay = time.Second
 	)
 	r := redistest.Start(t)
 	var slow atomic.Bool
