@@ -79,6 +79,9 @@ func NewReader(store Store, opts Options) *Reader {
 	return r
 }
 
+// Scope returns the scope the reader reads.
+func (r *Reader) Scope() cache.Scope { return r.opts.Scope }
+
 // Now returns the store's current time as the reader estimates it: the
 // local clock corrected by the offset measured on the last successful
 // [Reader.Read] (none before it).
