@@ -1,7 +1,7 @@
 // Package inspect reads a scope's shared state straight from the store, for
 // `e6coord status` and `e6coord events`: no coordinator runs and the engine
 // is never called. A [Reader] reads the record and the pin counts and shows
-// them as an [view.State]; [Reader.Follow] follows the store's pushes, and
+// them as a [view.State]; [Reader.Follow] follows the store's pushes, and
 // [Reader.WaitFor] waits for a colour to become active.
 package inspect
 
@@ -38,10 +38,11 @@ type Options struct {
 	// confirmation; past it the state is stale (and degraded).
 	// Default: coordinator.DefaultCacheTTL.
 	CacheTTL time.Duration
-	// Logger receives a WARN record for every failed attempt to reach the
-	// store while following it, and for a record naming an invalid
-	// colour, and DEBUG records of the subscriptions. Default: nil, which
-	// discards.
+	// Logger receives WARN records for every failed attempt to reach the
+	// store while following it, a failed count of a changed record's
+	// pins and a record naming an invalid colour; an INFO record when a
+	// subscription is lost, and a DEBUG one when it is made. Default: nil,
+	// which discards.
 	Logger *slog.Logger
 	// Now returns the local time; the reader corrects it by its offset to
 	// the store's clock, measured on every [Reader.Read], to judge the
