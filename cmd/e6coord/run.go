@@ -26,6 +26,8 @@ const usage = `usage: e6coord <command> [flags]
 commands:
   demo          workers query a fake (or given) engine that switches colour
   fake-engine   serve a fake engine until interrupted
+  status        print a scope's shared state, read from Redis (exit 3 if degraded)
+  events        print every change of a scope's shared state until interrupted
 `
 
 // run runs the command named by args[0].
@@ -39,6 +41,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fake-engine":
 		return runFakeEngine(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
+	case "events":
+		return runEvents(ctx, args[1:], stdout, stderr)
 	case "demo-worker": // a worker process of `demo --processes`
 		return runDemoWorker(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
