@@ -12,6 +12,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
+	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
 // status and events with the Redis password a random secret, from
@@ -20,8 +21,8 @@ import (
 // output, error or argument, at the debug log level too.
 func TestInspectHidesRedisPassword(t *testing.T) {
 	cleanEnv(t)
-	s := newSecret()
-	password := s.a + s.b
+	s := secrettest.New()
+	password := s.A + s.B
 	rs, plain := startRedis(t)
 	write(t, plain, cache.State{Active: cache.Blue, ConfirmedAt: time.Now(), ChangedBy: "host-1"})
 	requirePass(t, rs.Addr(), "", password)
@@ -39,9 +40,9 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 
 	check := func(t *testing.T, args []string, stdout, stderr string) {
 		t.Helper()
-		s.check(t, "the arguments", strings.Join(args, " "))
-		s.check(t, "stdout", stdout)
-		s.check(t, "stderr", stderr)
+		s.Check(t, "the arguments", strings.Join(args, " "))
+		s.Check(t, "stdout", stdout)
+		s.Check(t, "stderr", stderr)
 	}
 	sources := []struct {
 		name, env, value string
@@ -56,7 +57,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 			code, out, errOut := runCmd(t, context.Background(), args...)
 			check(t, args, out, errOut)
 			if code != 0 {
-				t.Fatalf("exit status %d, want 0; stderr:\n%s", code, s.hide(errOut))
+				t.Fatalf("exit status %d, want 0; stderr:\n%s", code, s.Hide(errOut))
 			}
 			if got := parseState(t, out); got.Status != "healthy" || got.Store.Address != redacted {
 				t.Errorf("state %+v, want healthy, from %s", got, redacted)
@@ -99,7 +100,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 			t.Errorf("exit %d, state %+v; want 1 with the store denied at %s", code, got, redacted)
 		}
 		if !strings.Contains(errOut, "access denied") {
-			t.Errorf("stderr %q, want the refusal", s.hide(errOut))
+			t.Errorf("stderr %q, want the refusal", s.Hide(errOut))
 		}
 	})
 	t.Run("events/wrong password", func(t *testing.T) {
@@ -115,7 +116,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 		}
 		select {
 		case l := <-c.stdout.lines:
-			t.Errorf("stdout %q, want nothing while Redis refuses", s.hide(l))
+			t.Errorf("stdout %q, want nothing while Redis refuses", s.Hide(l))
 		default:
 		}
 	})
@@ -126,7 +127,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 			code, out, errOut := runCmd(t, context.Background(), args...)
 			check(t, args, out, errOut)
 			if code != 2 || !strings.Contains(errOut, "redis://:xxxxx@") {
-				t.Errorf("%s: exit %d, stderr %q; want 2 and the URL redacted", cmd, code, s.hide(errOut))
+				t.Errorf("%s: exit %d, stderr %q; want 2 and the URL redacted", cmd, code, s.Hide(errOut))
 			}
 		}
 	})

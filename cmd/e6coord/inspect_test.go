@@ -94,6 +94,7 @@ type stateJSON struct {
 	ConfirmedAt *time.Time `json:"confirmed_at"`
 	ChangedAt   *time.Time `json:"changed_at"`
 	ChangedBy   string     `json:"changed_by"`
+	Cluster     string     `json:"cluster"`
 	Pins        struct {
 		Blue  int `json:"blue"`
 		Green int `json:"green"`
