@@ -26,6 +26,8 @@ const usage = `usage: e6coord <command> [flags]
 commands:
   demo          workers query a fake (or given) engine that switches colour
   fake-engine   serve a fake engine until interrupted
+  status        print a scope's shared state, read from Redis (exit 3 if degraded)
+  events        print every change of a scope's shared state until interrupted
   watch         keep the fleet's colour confirmed; serve health, metrics and state over HTTP
 `
 
@@ -40,6 +42,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fake-engine":
 		return runFakeEngine(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
+	case "events":
+		return runEvents(ctx, args[1:], stdout, stderr)
 	case "watch":
 		return runWatch(ctx, args[1:], stdout, stderr)
 	case "demo-worker": // a worker process of `demo --processes`

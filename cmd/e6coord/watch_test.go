@@ -21,19 +21,19 @@ import (
 	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
-// syncBuffer is a buffer that the command and the test use at once.
-type syncBuffer struct {
+// lockedBuffer is a buffer that the command and the test use at once.
+type lockedBuffer struct {
 	mu sync.Mutex // guards b
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *lockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *lockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -43,8 +43,8 @@ func (s *syncBuffer) String() string {
 type watchRun struct {
 	args   []string
 	base   string // "http://addr"
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *lockedBuffer
+	stderr *lockedBuffer
 	done   <-chan error
 	http   *http.Client // without keep-alives: it leaves no goroutine
 }
@@ -55,7 +55,7 @@ func startWatch(t *testing.T, ctx context.Context, args ...string) *watchRun {
 	t.Helper()
 	w := &watchRun{
 		args:   append([]string{"watch", "--listen", "127.0.0.1:0"}, args...),
-		stdout: &syncBuffer{}, stderr: &syncBuffer{},
+		stdout: &lockedBuffer{}, stderr: &lockedBuffer{},
 		http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second},
 	}
 	pr, pw := io.Pipe()
@@ -137,16 +137,6 @@ func newFakeEngine(t *testing.T, password string) *enginetest.Server {
 	return srv
 }
 
-// requirePass makes r require password.
-func requirePass(t *testing.T, r *redistest.Server, password string) {
-	t.Helper()
-	rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
-	defer rdb.Close()
-	if err := rdb.ConfigSet(context.Background(), "requirepass", password).Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // On SIGTERM (ctx cancelled, as main's signal.NotifyContext does) watch
 // returns nil promptly, having closed its subscription, its store
 // connections and its HTTP server, and leaves no goroutine.
@@ -220,7 +210,7 @@ func TestWatchHidesSecrets(t *testing.T) {
 			if tt.wrong {
 				serverEnginePW, serverRedisPW = "other-engine-pw", "other-redis-pw"
 			}
-			requirePass(t, r, serverRedisPW)
+			requirePass(t, r.Addr(), "", serverRedisPW)
 			srv := newFakeEngine(t, serverEnginePW)
 			t.Setenv("E6COORD_REDIS_URL", "redis://:"+redisPW+"@"+r.Addr()+"/0")
 			args := []string{"--engine", srv.Addr(), "--user", "u", "--interval", "200ms", "--log-level", "debug"}
@@ -272,7 +262,10 @@ func TestWatchHidesSecrets(t *testing.T) {
 }
 
 // watch without --engine, or with a bad flag, fails and says why; --help
-// succeeds and describes the command.
+// succeeds and describes the command. Its stderr is a lockedBuffer: a
+// command that set up its logger leaves go-redis's process-wide logger
+// writing there, from whatever go-redis goroutine of an earlier test is
+// still dialing.
 func TestWatchInvocations(t *testing.T) {
 	for _, args := range [][]string{
 		{"watch"},
@@ -281,22 +274,21 @@ func TestWatchInvocations(t *testing.T) {
 		{"watch", "--engine", "e:1", "--interval", "1h"},
 		{"watch", "--engine", "e:1", "--listen", "127.0.0.1:-1"},
 	} {
-		var out, errOut bytes.Buffer
-		if err := run(context.Background(), args, &out, &errOut); err == nil {
+		errOut := &lockedBuffer{}
+		if err := run(context.Background(), args, io.Discard, errOut); err == nil {
 			t.Errorf("run(%q) succeeded", args)
-		} else if exitCode(err, &errOut) == 0 || errOut.Len() == 0 {
+		} else if exitCode(err, errOut) == 0 || errOut.String() == "" {
 			t.Errorf("run(%q) = %v with stderr %q, want a reason", args, err, errOut.String())
 		}
 	}
 	t.Setenv("E6COORD_INTERVAL", "never")
-	var errOut bytes.Buffer
-	if err := run(context.Background(), []string{"watch", "--engine", "e:1"}, io.Discard, &errOut); err == nil ||
+	errOut := &lockedBuffer{}
+	if err := run(context.Background(), []string{"watch", "--engine", "e:1"}, io.Discard, errOut); err == nil ||
 		!strings.Contains(err.Error(), "E6COORD_INTERVAL") {
 		t.Errorf("a bad E6COORD_INTERVAL: %v, want an error naming it", err)
 	}
-	var out bytes.Buffer
-	errOut.Reset()
-	if err := run(context.Background(), []string{"watch", "--help"}, &out, &errOut); err != nil {
+	errOut = &lockedBuffer{}
+	if err := run(context.Background(), []string{"watch", "--help"}, io.Discard, errOut); err != nil {
 		t.Errorf("watch --help = %v", err)
 	}
 	for _, want := range []string{"usage: e6coord watch", "-interval", "-cache-ttl", "/readyz", "E6COORD_REDIS_URL"} {
@@ -304,7 +296,7 @@ func TestWatchInvocations(t *testing.T) {
 			t.Errorf("watch --help printed %q, want it to mention %q", errOut.String(), want)
 		}
 	}
-	out.Reset()
+	var out bytes.Buffer
 	if err := run(context.Background(), []string{"help"}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "  watch ") {
 		t.Errorf("help = %v, %q; want the watch command listed", err, out.String())
 	}
