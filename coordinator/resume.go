@@ -87,8 +87,17 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ResumeTimeout-c.now().Sub(began))
 	defer cancel()
 
+	// The resume's deadline passing at any step is its one outcome: the
+	// cluster was not active in time.
+	late := func(state cache.ClusterState, err error) error {
+		c.log.Warn("cluster not active by the deadline", "cluster", c.clusterName(), "state", string(state))
+		return &ResumeError{Cluster: c.clusterName(), State: state, Timeout: c.cfg.ResumeTimeout, Err: err}
+	}
 	state, err := cc.Status(rctx)
-	if err != nil {
+	switch {
+	case err != nil && rctx.Err() != nil && ctx.Err() == nil:
+		return late(c.Snapshot().Cluster, err)
+	case err != nil:
 		return fmt.Errorf("coordinator: cluster %s: status: %w", c.clusterName(), err)
 	}
 	switch state {
@@ -101,6 +110,9 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 		c.log.Info("cluster suspended; resuming it for the fleet", "cluster", c.clusterName())
 		c.stats.resumes.Add(1)
 		if err := cc.Resume(rctx); err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil {
+				return late(state, err)
+			}
 			return fmt.Errorf("coordinator: cluster %s: resume: %w", c.clusterName(), err)
 		}
 		began = c.now()
@@ -112,8 +124,10 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 	poll := resumeFirstPoll
 	for {
 		if err := retry.Sleep(rctx, poll); err != nil {
-			c.log.Warn("cluster not active by the deadline", "cluster", c.clusterName(), "state", string(state))
-			return &ResumeError{Cluster: c.clusterName(), State: state, Timeout: c.cfg.ResumeTimeout, Err: last}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return late(state, last)
 		}
 		poll = min(2*poll, resumeMaxPoll, c.cfg.ProbeLeaseTTL/2)
 		_, _ = c.renewLease(ctx)

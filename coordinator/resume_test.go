@@ -210,3 +210,33 @@ func TestUnavailableActiveClusterRetried(t *testing.T) {
 		t.Errorf("resume calls = %d, want 0 for an active cluster", n)
 	}
 }
+
+// slowStatus is a cluster service whose status calls hang until their
+// context ends, and whose resumes are accepted.
+type slowStatus struct{ *fakeCluster }
+
+func (s slowStatus) Status(ctx context.Context) (cache.ClusterState, error) {
+	<-ctx.Done()
+	return cache.ClusterUnknown, ctx.Err()
+}
+
+// A resume whose deadline passes during a cluster call ends with the same
+// ResumeError as one that polls past it, not with the call's timeout.
+func TestResumeDeadlineDuringStatus(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	f := &fakeCluster{state: cache.ClusterSuspended}
+	store := memory.New(memory.Options{})
+	t.Cleanup(func() { store.Close() })
+	c, err := coordinator.New(store, f.probe, coordinator.Config{
+		Scope: scope, RefreshInterval: -1, Cluster: slowStatus{f}, ResumeTimeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Resolve(context.Background())
+	var re *coordinator.ResumeError
+	if !errors.As(err, &re) || re.Timeout != timeout {
+		t.Errorf("Resolve() = %v; want a ResumeError after %v", err, timeout)
+	}
+}
