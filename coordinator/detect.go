@@ -15,14 +15,18 @@ import (
 // Resolve returns the colour a new call carries, detecting it first when
 // none is trusted. Detection is shared: goroutines of this process wait for
 // one detection, and processes of the fleet wait for the one that holds the
-// probe lease (at most ProbeLeaseTTL before trying themselves).
+// probe lease (a holder that dies loses it after ProbeLeaseTTL, and the
+// next one tries).
 //
 // A cached colour that merely aged is re-confirmed with one probe. Otherwise
 // the pending colour, if one was announced, is probed first, then whatever
 // is left of both colours, concurrently. Errors other than a rejection (bad
 // credentials, an unreachable engine) are returned at once with their cause;
 // when the engine rejects both colours the error wraps [ErrBothRejected] and
-// both causes.
+// both causes. When the probes find the cluster suspended and Config.Cluster
+// is set, the prober resumes it and probes again, and the others wait for
+// it, up to ResumeTimeout; a failed or late resume is a [*ResumeError] for
+// all of them.
 func (c *Coordinator) Resolve(ctx context.Context) (cache.Strategy, error) {
 	if s := c.Strategy(); s.Valid() {
 		return s, nil
