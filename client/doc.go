@@ -9,7 +9,9 @@
 // carries the colour it was prepared with until its rows are closed; colours
 // the engine announces in new_strategy are recorded for the fleet; a call
 // rejected with 456 is retried, and a query whose rows have not reached the
-// caller is replayed on the new colour.
+// caller is replayed on the new colour. A cluster that answers 503
+// (suspended or starting) is resumed through ClusterService, once for the
+// fleet, unless [Config].NoResume is set.
 //
 // Users with their own generated stubs can use [UnaryInterceptor] alone on
 // any grpc.ClientConn.

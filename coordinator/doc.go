@@ -11,7 +11,8 @@
 // engine announces as pending and drops them when the engine stops announcing
 // them, switches once the engine accepts the pending colour (eagerly or
 // draining, see [Policy]), pins queries to the colour they were prepared
-// with, and recovers from rejections ([Coordinator.Do]).
+// with, recovers from rejections ([Coordinator.Do]), and resumes a
+// suspended cluster once for the fleet ([Config].Cluster).
 //
 // Leases are judged by the store's clock, and the times of the shared
 // record are stamped and judged by the store's clock as each process
