@@ -147,7 +147,8 @@ func (s *Store) Load(ctx context.Context, scope cache.Scope) (cache.State, error
 }
 
 // CompareAndSwap implements [cache.RecordStore] with one script, which
-// stores the record and publishes it on the scope's channel. It returns
+// stores the record and publishes it on the scope's channel (with SPUBLISH
+// on Redis Cluster, PUBLISH otherwise: see the package doc). It returns
 // the record as stored, with times at millisecond precision. When an ACL
 // refuses the channel, it stores nothing and returns an error wrapping
 // [cache.ErrAccessDenied].
@@ -166,7 +167,11 @@ func (s *Store) CompareAndSwap(ctx context.Context, scope cache.Scope, old uint6
 	}
 	k := s.keysOf(scope)
 	data := encodeState(next)
-	res, err := casScript.Run(ctx, s.c, []string{k.record},
+	script := casScript
+	if s.sharded {
+		script = casShardedScript
+	}
+	res, err := script.Run(ctx, s.c, []string{k.record},
 		strconv.FormatUint(old, 10), strconv.FormatUint(next.Generation, 10), data, k.events).Slice()
 	if err != nil {
 		return cache.State{}, fail(ctx, "swap", scope, err)

@@ -47,9 +47,10 @@ type Options struct {
 // Create it with [New] or [Open]; it is safe for concurrent use by any
 // number of goroutines and processes. Close it to end its watches.
 type Store struct {
-	c      goredis.UniversalClient
-	owned  bool // Close closes c
-	prefix string
+	c       goredis.UniversalClient
+	owned   bool // Close closes c
+	sharded bool // c is a ClusterClient: notifications use sharded pub/sub
+	prefix  string
 	// timeout, heartbeat and hbTimeout are Options.Timeout,
 	// HeartbeatInterval and HeartbeatTimeout with defaults applied.
 	timeout, heartbeat, hbTimeout time.Duration
@@ -72,15 +73,19 @@ var (
 )
 
 // New returns a store over c. It does no I/O and does not take ownership of
-// c: Close leaves it open.
+// c: Close leaves it open. When c is a [*goredis.ClusterClient], the store
+// publishes and watches with sharded pub/sub (SPUBLISH, SSUBSCRIBE: Redis
+// 7 or later), and otherwise with PUBLISH and SUBSCRIBE.
 //
 // go-redis ignores context deadlines unless the client is made with
 // ContextTimeoutEnabled: make c with it (as [Open] does), or calls are
 // bounded by the client's read and write timeouts instead of
 // [Options.Timeout].
 func New(c goredis.UniversalClient, opts Options) *Store {
+	_, sharded := c.(*goredis.ClusterClient)
 	s := &Store{
 		c:         c,
+		sharded:   sharded,
 		prefix:    opts.Prefix,
 		timeout:   opts.Timeout,
 		heartbeat: opts.HeartbeatInterval,

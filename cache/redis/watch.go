@@ -14,17 +14,20 @@ import (
 )
 
 // Watch implements [cache.Watcher]. It subscribes to the scope's channel on
-// a connection of its own and returns once Redis has confirmed the
-// subscription, so that every swap that starts after Watch returns is
-// delivered, unless the subscription is lost.
+// a connection of its own (SSUBSCRIBE, on the node that serves the scope's
+// slot, on Redis Cluster; SUBSCRIBE otherwise) and returns once Redis has
+// confirmed the subscription, so that every swap that starts after Watch
+// returns is delivered, unless the subscription is lost.
 //
 // A goroutine reads the channel and puts each record in the returned
 // channel (buffer of one, newest wins, generations only grow); messages
 // that do not decode, or name an invalid colour, are skipped. It pings the
 // subscription every [Options.HeartbeatInterval], and when nothing (no
-// message, no pong) has arrived for [Options.HeartbeatTimeout], or on any
-// receive error, the subscription counts as lost: the goroutine closes it
-// and the returned channel. The channel is also closed when ctx is done or
+// message, no pong) has arrived for [Options.HeartbeatTimeout], on any
+// receive error, or when Redis ends the subscription (as Redis Cluster
+// does when the scope's slot moves to another node, after a failover), the
+// subscription counts as lost: the goroutine closes it and the returned
+// channel. The channel is also closed when ctx is done or
 // the store is closed; Close waits for the goroutine.
 func (s *Store) Watch(ctx context.Context, scope cache.Scope) (<-chan cache.State, error) {
 	if err := ctx.Err(); err != nil {
@@ -82,14 +85,18 @@ func (s *Store) subscribe(ctx context.Context, channel string) (*goredis.PubSub,
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 
-	ps := s.c.Subscribe(ctx) // no channel yet: no I/O
+	subscribe, kind := s.c.Subscribe, "subscribe"
+	if s.sharded {
+		subscribe, kind = s.c.SSubscribe, "ssubscribe"
+	}
+	ps := subscribe(ctx) // no channel yet: no I/O
 	// A cancelled ctx closes ps, which ends a blocked receive at once.
 	closed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(closed)
 		_ = ps.Close()
 	})
-	err := confirm(ctx, ps, channel)
+	err := confirm(ctx, ps, kind, channel)
 	if !stop() {
 		<-closed
 		if err == nil {
@@ -103,9 +110,14 @@ func (s *Store) subscribe(ctx context.Context, channel string) (*goredis.PubSub,
 	return ps, nil
 }
 
-// confirm sends SUBSCRIBE and reads replies until its confirmation.
-func confirm(ctx context.Context, ps *goredis.PubSub, channel string) error {
-	if err := ps.Subscribe(ctx, channel); err != nil {
+// confirm sends SUBSCRIBE, or SSUBSCRIBE when kind is "ssubscribe", and
+// reads replies until its confirmation.
+func confirm(ctx context.Context, ps *goredis.PubSub, kind, channel string) error {
+	sub := ps.Subscribe
+	if kind == "ssubscribe" {
+		sub = ps.SSubscribe
+	}
+	if err := sub(ctx, channel); err != nil {
 		return err
 	}
 	for {
@@ -113,7 +125,7 @@ func confirm(ctx context.Context, ps *goredis.PubSub, channel string) error {
 		if err != nil {
 			return err
 		}
-		if sub, ok := msg.(*goredis.Subscription); ok && sub.Kind == "subscribe" && sub.Channel == channel {
+		if s, ok := msg.(*goredis.Subscription); ok && s.Kind == kind && s.Channel == channel {
 			return nil
 		}
 	}
@@ -150,9 +162,15 @@ func (s *Store) receive(ctx context.Context, ps *goredis.PubSub, channel string,
 			return
 		}
 		heard = time.Now()
+		if sub, ok := msg.(*goredis.Subscription); ok {
+			if sub.Channel == channel && (sub.Kind == "unsubscribe" || sub.Kind == "sunsubscribe") {
+				return // Redis ended the subscription
+			}
+			continue
+		}
 		m, ok := msg.(*goredis.Message)
 		if !ok || m.Channel != channel {
-			continue // a pong, or a subscription reply
+			continue // a pong
 		}
 		st, err := decodeState(m.Payload)
 		if err != nil || st.Generation <= last {
