@@ -277,3 +277,28 @@ func (c *Cluster) WaitReplicated(key string) {
 	c.t.Helper()
 	waitReplicated(c.t, c.MasterOf(key), c.nodes, topologyTimeout)
 }
+
+// Failover makes a replica of the master of key's slot take over with a
+// manual failover (CLUSTER FAILOVER on the replica: the master stops
+// writes until the replica has caught up, then the two swap roles), waits
+// as [Cluster.WaitTakeover] does, and returns the new master. The old
+// master stays up, as a replica.
+func (c *Cluster) Failover(key string) *Server {
+	c.t.Helper()
+	old := c.MasterOf(key)
+	r, err := old.replication()
+	if err != nil {
+		c.t.Fatalf("redistest: INFO replication on %s: %v", old.Addr(), err)
+	}
+	if len(r.replicas) == 0 {
+		c.t.Fatalf("redistest: the master %s has no replica", old.Addr())
+	}
+	replica := byPort(c.nodes, r.replicas[0])
+	if replica == nil {
+		c.t.Fatalf("redistest: the master %s lists a replica on port %d, not a node of the cluster", old.Addr(), r.replicas[0])
+	}
+	if _, err := replica.do(commandTimeout, "CLUSTER", "FAILOVER"); err != nil {
+		c.t.Fatalf("redistest: CLUSTER FAILOVER on %s: %v", replica.Addr(), err)
+	}
+	return c.WaitTakeover(key, old)
+}

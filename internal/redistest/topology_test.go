@@ -107,11 +107,21 @@ func TestClusterTopology(t *testing.T) {
 	}
 	c.WaitReplicated(key)
 
+	// A manual failover: the master becomes a replica of its replica.
+	next := c.Failover(key)
+	if next == m {
+		t.Fatal("Failover() returned the old master")
+	}
+	if r, err := m.replication(); err != nil || r.role != "slave" || r.masterPort != next.Port() {
+		t.Errorf("the old master after Failover(): %+v, %v; want a replica of %s", r, err, next.Addr())
+	}
+	m = next
+
 	if old := c.KillMasterOf(key); old != m || m.PID() != 0 {
 		t.Fatalf("KillMasterOf() = %s (pid %d), want %s killed", old.Addr(), old.PID(), m.Addr())
 	}
 	killed := time.Now()
-	next := c.WaitTakeover(key, m)
+	next = c.WaitTakeover(key, m)
 	t.Logf("replica took over %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if next == m {
 		t.Fatal("WaitTakeover() returned the killed master")
