@@ -132,7 +132,7 @@ func (s *Store) Load(ctx context.Context, scope cache.Scope) (cache.State, error
 	defer cancel()
 	vals, err := s.c.HMGet(ctx, s.keysOf(scope).record, "gen", "data").Result()
 	if err != nil {
-		return cache.State{}, fail(ctx, "load", scope, err)
+		return cache.State{}, s.fail(ctx, "load", scope, err)
 	}
 	gen, _ := vals[0].(string)
 	data, _ := vals[1].(string)
@@ -174,7 +174,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, scope cache.Scope, old uint6
 	res, err := script.Run(ctx, s.c, []string{k.record},
 		strconv.FormatUint(old, 10), strconv.FormatUint(next.Generation, 10), data, k.events).Slice()
 	if err != nil {
-		return cache.State{}, fail(ctx, "swap", scope, err)
+		return cache.State{}, s.fail(ctx, "swap", scope, err)
 	}
 	if len(res) == 1 && res[0] == int64(1) {
 		stored, err := decodeState(data)

@@ -149,6 +149,7 @@ func (s *Store) Time(ctx context.Context) (time.Time, error) {
 	defer cancel()
 	t, err := s.c.Time(ctx).Result()
 	if err != nil {
+		s.refresh(err)
 		return time.Time{}, fmt.Errorf("redis: time: %w", callError(ctx, err))
 	}
 	return t, nil
@@ -169,9 +170,28 @@ func (s *Store) begin(ctx context.Context, op string, scope cache.Scope) (contex
 }
 
 // fail wraps err, an error of a call named op on scope made with ctx, as
-// callError does.
-func fail(ctx context.Context, op string, scope cache.Scope, err error) error {
+// callError does, after asking for a refresh of the cluster's map.
+func (s *Store) fail(ctx context.Context, op string, scope cache.Scope, err error) error {
+	s.refresh(err)
 	return fmt.Errorf("redis: %s %s: %w", op, scope, callError(ctx, err))
+}
+
+// refresh asks a ClusterClient to reload its map of the cluster (in the
+// background, and at most every 200ms however often it is asked) after a
+// call failed with no reply from Redis. go-redis reloads the map by itself
+// on a MOVED reply, but otherwise only every minute, and a call to a
+// master that is down gets no reply: without this, the calls for its
+// slots would fail for up to a minute after its replica took over.
+func (s *Store) refresh(err error) {
+	cc, ok := s.c.(*goredis.ClusterClient)
+	if !ok {
+		return
+	}
+	var reply goredis.Error
+	if errors.As(err, &reply) {
+		return // Redis answered
+	}
+	cc.ReloadState(context.Background())
 }
 
 // callError returns err, an error of a call made with ctx, made to wrap
