@@ -75,7 +75,10 @@ var (
 // New returns a store over c. It does no I/O and does not take ownership of
 // c: Close leaves it open. When c is a [*goredis.ClusterClient], the store
 // publishes and watches with sharded pub/sub (SPUBLISH, SSUBSCRIBE: Redis
-// 7 or later), and otherwise with PUBLISH and SUBSCRIBE.
+// 7 or later), and otherwise with PUBLISH and SUBSCRIBE; it also asks c to
+// reload its map of the cluster when a call gets no reply, so that the
+// calls for a failed master's slots go to its replica once it has taken
+// over.
 //
 // go-redis ignores context deadlines unless the client is made with
 // ContextTimeoutEnabled: make c with it (as [Open] does), or calls are

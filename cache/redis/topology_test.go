@@ -298,6 +298,27 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("HeartbeatKeepsIdleShardWatch", func(t *testing.T) {
+		// Pongs arrive on a sharded subscription: an idle watch outlives
+		// its heartbeat timeout five times over.
+		const interval, timeout = 50 * time.Millisecond, 200 * time.Millisecond
+		s := openURL(t, cl.URL(), redis.Options{HeartbeatInterval: interval, HeartbeatTimeout: timeout})
+		sc := cache.Scope{Cluster: "cluster", Engine: "idle:1"}
+		ch, err := s.Watch(t.Context(), sc)
+		if err != nil {
+			t.Fatalf("Watch() error = %v", err)
+		}
+		idle := time.NewTimer(5 * timeout)
+		defer idle.Stop()
+		select {
+		case st, ok := <-ch:
+			t.Fatalf("idle watch sent %v (open: %v), want nothing", st, ok)
+		case <-idle.C:
+		}
+		swap(t, s, sc, 0, cache.Green)
+		wantEvent(t, ch, 1)
+	})
+
 	sc := cache.Scope{Cluster: "cluster", Engine: "failover:1"}
 	recordKey := "e6coord:{cluster/failover:1}:record"
 
