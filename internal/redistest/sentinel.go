@@ -27,7 +27,8 @@ const (
 const topologyTimeout = 20 * time.Second
 
 // SentinelOptions configures a [Sentinel] topology. The zero value is a
-// topology without passwords.
+// topology without passwords. A password must hold no space or quote: it
+// is written in the sentinels' config files.
 type SentinelOptions struct {
 	// Password is the requirepass of the primary and the replica, which the
 	// replica and the sentinels also authenticate with (masterauth,
@@ -57,8 +58,8 @@ type Sentinel struct {
 // StartSentinel starts a Sentinel topology and returns once the replica is
 // in sync and each sentinel knows the primary, the replica and the two
 // other sentinels, so that a failover can start as soon as the primary
-// fails. It takes a few seconds, and fails the test if the topology does
-// not come up within 20 seconds.
+// fails. It takes a few seconds, and fails the test if a process does not
+// start, or if the replica or a sentinel is not ready within 20 seconds.
 func StartSentinel(t testing.TB, opts SentinelOptions) *Sentinel {
 	t.Helper()
 	s := &Sentinel{t: t, opts: opts}

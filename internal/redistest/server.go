@@ -227,7 +227,10 @@ func (s *Server) Kill() {
 }
 
 // Restart kills the server if it runs and starts a new, empty one on the
-// same port. It fails the test if the new server does not come up.
+// same port, with the same arguments and directory: a cluster node keeps
+// its nodes.conf there, and so rejoins its cluster, and a sentinel its
+// config file as it last rewrote it. It fails the test if the new server
+// does not come up.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
