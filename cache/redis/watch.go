@@ -86,21 +86,60 @@ func (s *Store) Watch(ctx context.Context, scope cache.Scope) (<-chan cache.Stat
 // subscribe subscribes to the channel of k on a new connection and waits,
 // within the store's timeout, for Redis to confirm it. A Close meanwhile
 // waits for it; the watch goroutine then stops at once.
+//
+// The subscription is made by a goroutine that the store's wait group
+// counts, and subscribe stops waiting for it at the deadline: go-redis
+// may block past it, as a FailoverClient's dial does while the sentinels
+// are unreachable (it waits on a lock that the client's background dials
+// hold while they ask the sentinels). The goroutine then closes the
+// subscription it gets, if any, when go-redis returns.
 func (s *Store) subscribe(ctx context.Context, k keys) (*goredis.PubSub, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var ps *goredis.PubSub
-	var err error
-	if cc, ok := s.c.(*goredis.ClusterClient); ok {
-		ps, err = subscribeShard(ctx, cc, k)
-	} else {
-		ps, err = subscribeOn(ctx, s.c.Subscribe, "subscribe", k.events)
+	type result struct {
+		ps  *goredis.PubSub
+		err error
 	}
-	if err != nil {
-		s.refresh(err)
-		return nil, callError(ctx, err)
+	done := make(chan result, 1)
+	var mu sync.Mutex // guards abandoned, and orders it with the send on done
+	abandoned := false
+	s.wg.Add(1) // Watch holds a count already: Close has not returned
+	go func() {
+		defer s.wg.Done()
+		var r result
+		if cc, ok := s.c.(*goredis.ClusterClient); ok {
+			r.ps, r.err = subscribeShard(ctx, cc, k)
+		} else {
+			r.ps, r.err = subscribeOn(ctx, s.c.Subscribe, "subscribe", k.events)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			if r.ps != nil {
+				_ = r.ps.Close()
+			}
+			return
+		}
+		done <- r // buffered: never blocks
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		mu.Lock()
+		select {
+		case r = <-done: // it came meanwhile
+		default:
+			abandoned = true
+			r.err = ctx.Err()
+		}
+		mu.Unlock()
 	}
-	return ps, nil
+	if r.err != nil {
+		s.refresh(r.err)
+		return nil, callError(ctx, r.err)
+	}
+	return r.ps, nil
 }
 
 // subscribeShard subscribes with SSUBSCRIBE on the master that serves the
