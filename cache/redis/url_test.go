@@ -378,14 +378,23 @@ func TestOpenErrorScrubsPassword(t *testing.T) {
 func TestStoreErrorsHideSecrets(t *testing.T) {
 	s := newSentinel()
 	vs := s.values()
-	for i, p := range s.passwords() {
-		v := vs[i%len(vs)]
-		for _, raw := range []string{
-			"redis://u:" + p + "@127.0.0.1:1/0?client_name=" + v,
-			"redis+sentinel://u:" + p + "@127.0.0.1:1,127.0.0.1:2/m/0?sentinel_password=" + v + "&client_name=" + v,
-			"redis+cluster://u:" + p + "@127.0.0.1:1,127.0.0.1:2?client_name=" + v,
-		} {
-			storeErrors(t, s, raw, "redis: ")
+	for _, form := range []struct {
+		name string
+		url  func(p, v string) string
+	}{
+		{"single", func(p, v string) string { return "redis://u:" + p + "@127.0.0.1:1/0?client_name=" + v }},
+		{"sentinel", func(p, v string) string {
+			return "redis+sentinel://u:" + p + "@127.0.0.1:1,127.0.0.1:2/m/0?sentinel_password=" + v + "&client_name=" + v
+		}},
+		{"cluster", func(p, v string) string {
+			return "redis+cluster://u:" + p + "@127.0.0.1:1,127.0.0.1:2?client_name=" + v
+		}},
+	} {
+		for i, p := range s.passwords() {
+			t.Run(fmt.Sprintf("form=%s/password=%d", form.name, i), func(t *testing.T) {
+				t.Parallel() // each call waits for its timeout
+				storeErrors(t, s, form.url(p, vs[i%len(vs)]), "redis: ")
+			})
 		}
 	}
 }
