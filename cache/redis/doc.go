@@ -69,9 +69,9 @@
 //
 // On Redis Cluster (a [*goredis.ClusterClient]), the channel is a shard
 // channel: the script publishes with SPUBLISH, and Watch subscribes with
-// SSUBSCRIBE on the node that serves the scope's slot, so that a message
-// reaches the nodes of that slot's shard only, not every node of the
-// cluster as PUBLISH does. That needs Redis 7. On any other client the
+// SSUBSCRIBE on the master that serves the scope's slot (see
+// [Store.Watch]), so that a message goes to the nodes of that slot's shard
+// at most, not to every node of the cluster as PUBLISH does. That needs Redis 7. On any other client the
 // store uses PUBLISH and SUBSCRIBE, which Redis 6 and miniredis have too.
 // Sharded and plain channels do not meet: the processes of a fleet that
 // share a scope must all use a ClusterClient, or none.
