@@ -44,8 +44,10 @@ type Config struct {
 
 	// RedisURL, if set and Store is nil, shares the engine's state with
 	// the fleet through Redis: redis://[user:password@]host:port/db,
-	// rediss://... with optional ca= and server_name= parameters, or
-	// unix:///path. Close closes the connection. The password is never
+	// rediss://... with optional ca= and server_name= parameters,
+	// unix:///path, or the Sentinel and Cluster forms
+	// (redis+sentinel://, redis+cluster://) that cache/redis's Open
+	// documents. Close closes the connection. The password is never
 	// shown in errors or logs.
 	RedisURL string
 	// Store shares the engine's state with the fleet. Default: a Redis

@@ -1,7 +1,9 @@
 // Package redis is a [cache.Store], [cache.Watcher] and [cache.Clock] over
 // Redis, shared by every process of a fleet. It works with any
-// [goredis.UniversalClient]: a single server, Redis Cluster, a ring, or
-// miniredis in tests.
+// [goredis.UniversalClient]: a single server, a primary that Redis
+// Sentinel watches, Redis Cluster, a ring, or miniredis in tests. [Open]
+// makes the client of a single server, of Sentinel or of a Cluster from a
+// URL.
 //
 // # Keys
 //
@@ -13,7 +15,8 @@
 //	<prefix>:{<tag>}:pins:green   ZSET  likewise
 //	<prefix>:{<tag>}:pincolour    HASH  query id → "blue" | "green"
 //	<prefix>:{<tag>}:lease        HASH  holder, expires (unix ms)
-//	<prefix>:{<tag>}:events       the pub/sub channel of the record
+//	<prefix>:{<tag>}:events       the pub/sub channel of the record (a shard
+//	                              channel on Redis Cluster)
 //
 // Expiries are times of the server's clock (see below).
 //
@@ -63,4 +66,13 @@
 // channel in the same script. [Store.Watch] subscribes to it and watches the
 // subscription with a heartbeat: a connection that goes silent, as after a
 // network drop, closes the watch channel within [Options.HeartbeatTimeout].
+//
+// On Redis Cluster (a [*goredis.ClusterClient]), the channel is a shard
+// channel: the script publishes with SPUBLISH, and Watch subscribes with
+// SSUBSCRIBE on the master that serves the scope's slot (see
+// [Store.Watch]), so that a message goes to the nodes of that slot's shard
+// at most, not to every node of the cluster as PUBLISH does. That needs Redis 7. On any other client the
+// store uses PUBLISH and SUBSCRIBE, which Redis 6 and miniredis have too.
+// Sharded and plain channels do not meet: the processes of a fleet that
+// share a scope must all use a ClusterClient, or none.
 package redis

@@ -24,7 +24,7 @@ func (s *Store) AcquireProbeLease(ctx context.Context, scope cache.Scope, holder
 	res, err := acquireScript.Run(ctx, s.c, []string{s.keysOf(scope).lease},
 		holder, ms(ttl), gcAfter(ttl)).Slice()
 	if err != nil {
-		return fail(ctx, "acquire probe lease", scope, err)
+		return s.fail(ctx, "acquire probe lease", scope, err)
 	}
 	if len(res) >= 1 && res[0] == int64(1) {
 		return nil
@@ -50,7 +50,7 @@ func (s *Store) ReleaseProbeLease(ctx context.Context, scope cache.Scope, holder
 	}
 	defer cancel()
 	if err := releaseLeaseScript.Run(ctx, s.c, []string{s.keysOf(scope).lease}, holder).Err(); err != nil {
-		return fail(ctx, "release probe lease", scope, err)
+		return s.fail(ctx, "release probe lease", scope, err)
 	}
 	return nil
 }

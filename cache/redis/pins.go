@@ -27,7 +27,7 @@ func (s *Store) Pin(ctx context.Context, scope cache.Scope, queryID string, st c
 	err = pinScript.Run(ctx, s.c, s.keysOf(scope).pins(),
 		queryID, st.String(), ms(ttl), gcAfter(ttl)).Err()
 	if err != nil {
-		return fail(ctx, "pin", scope, err)
+		return s.fail(ctx, "pin", scope, err)
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func (s *Store) Lookup(ctx context.Context, scope cache.Scope, queryID string) (
 		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: %w", queryID, scope, cache.ErrNotFound)
 	}
 	if err != nil {
-		return cache.Pin{}, fail(ctx, "lookup", scope, err)
+		return cache.Pin{}, s.fail(ctx, "lookup", scope, err)
 	}
 	if len(res) != 2 {
 		return cache.Pin{}, fmt.Errorf("redis: lookup %q in %s: unexpected script reply %v", queryID, scope, res)
@@ -82,7 +82,7 @@ func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration,
 	}
 	missing, err := renewScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).StringSlice()
 	if err != nil && !isNil(err) {
-		return nil, fail(ctx, "renew", scope, err)
+		return nil, s.fail(ctx, "renew", scope, err)
 	}
 	if len(missing) == 0 {
 		return nil, nil
@@ -104,7 +104,7 @@ func (s *Store) Release(ctx context.Context, scope cache.Scope, queryIDs ...stri
 	}
 	res, err := releaseScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).Int64Slice()
 	if err != nil {
-		return cache.PinCounts{}, fail(ctx, "release", scope, err)
+		return cache.PinCounts{}, s.fail(ctx, "release", scope, err)
 	}
 	return counts(res)
 }
@@ -119,7 +119,7 @@ func (s *Store) Count(ctx context.Context, scope cache.Scope) (cache.PinCounts, 
 	defer cancel()
 	res, err := countScript.Run(ctx, s.c, s.keysOf(scope).pins()).Int64Slice()
 	if err != nil {
-		return cache.PinCounts{}, fail(ctx, "count", scope, err)
+		return cache.PinCounts{}, s.fail(ctx, "count", scope, err)
 	}
 	return counts(res)
 }

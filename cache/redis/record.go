@@ -132,7 +132,7 @@ func (s *Store) Load(ctx context.Context, scope cache.Scope) (cache.State, error
 	defer cancel()
 	vals, err := s.c.HMGet(ctx, s.keysOf(scope).record, "gen", "data").Result()
 	if err != nil {
-		return cache.State{}, fail(ctx, "load", scope, err)
+		return cache.State{}, s.fail(ctx, "load", scope, err)
 	}
 	gen, _ := vals[0].(string)
 	data, _ := vals[1].(string)
@@ -147,7 +147,8 @@ func (s *Store) Load(ctx context.Context, scope cache.Scope) (cache.State, error
 }
 
 // CompareAndSwap implements [cache.RecordStore] with one script, which
-// stores the record and publishes it on the scope's channel. It returns
+// stores the record and publishes it on the scope's channel (with SPUBLISH
+// on Redis Cluster, PUBLISH otherwise: see the package doc). It returns
 // the record as stored, with times at millisecond precision. When an ACL
 // refuses the channel, it stores nothing and returns an error wrapping
 // [cache.ErrAccessDenied].
@@ -166,10 +167,14 @@ func (s *Store) CompareAndSwap(ctx context.Context, scope cache.Scope, old uint6
 	}
 	k := s.keysOf(scope)
 	data := encodeState(next)
-	res, err := casScript.Run(ctx, s.c, []string{k.record},
+	script := casScript
+	if s.sharded {
+		script = casShardedScript
+	}
+	res, err := script.Run(ctx, s.c, []string{k.record},
 		strconv.FormatUint(old, 10), strconv.FormatUint(next.Generation, 10), data, k.events).Slice()
 	if err != nil {
-		return cache.State{}, fail(ctx, "swap", scope, err)
+		return cache.State{}, s.fail(ctx, "swap", scope, err)
 	}
 	if len(res) == 1 && res[0] == int64(1) {
 		stored, err := decodeState(data)

@@ -1,6 +1,10 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts of the store. Each takes every key it touches in KEYS (one
 // hash tag per scope). The scripts of leases (pins, probe leases) read the
@@ -53,15 +57,18 @@ local function keep(gc)
 end
 `
 
-// casScript stores a record if its generation is the expected one, and
-// publishes it. It publishes first: Redis does not undo the commands of a
-// script that fails, so a PUBLISH that an ACL refuses must come before the
-// write, to fail the swap with nothing stored. Nobody can tell the order
-// otherwise, since the script runs atomically.
+// casSource is the script of a swap: it stores a record if its generation
+// is the expected one, and publishes it, with the command that PUBLISH
+// stands for (PUBLISH, or SPUBLISH on Redis Cluster: the channel shares
+// the record's hash tag, so it is in the script's slot). It publishes
+// first: Redis does not undo the commands of a script that fails, so a
+// publish that an ACL refuses must come before the write, to fail the
+// swap with nothing stored. Nobody can tell the order otherwise, since
+// the script runs atomically.
 // KEYS: record. ARGV: old generation, new generation, data, channel.
 // Returns {1} when stored, else {0, stored gen, stored data}, with empty
 // strings for no record.
-var casScript = goredis.NewScript(`
+const casSource = `
 local cur = redis.call('HMGET', KEYS[1], 'gen', 'data')
 local gen = 0
 if cur[1] then gen = tonumber(cur[1]) end
@@ -71,7 +78,14 @@ end
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
 return {1}
-`)
+`
+
+// casScript is the swap that publishes with PUBLISH, casShardedScript the
+// one that publishes with SPUBLISH (sharded pub/sub, Redis 7).
+var (
+	casScript        = goredis.NewScript(casSource)
+	casShardedScript = goredis.NewScript(strings.Replace(casSource, "'PUBLISH'", "'SPUBLISH'", 1))
+)
 
 // pinScript creates or replaces a pin, live for ttl ms from the server's
 // now, moving it to the other colour's zset if its colour changed. A ttl

@@ -47,9 +47,10 @@ type Options struct {
 // Create it with [New] or [Open]; it is safe for concurrent use by any
 // number of goroutines and processes. Close it to end its watches.
 type Store struct {
-	c      goredis.UniversalClient
-	owned  bool // Close closes c
-	prefix string
+	c       goredis.UniversalClient
+	owned   bool // Close closes c
+	sharded bool // c is a ClusterClient: notifications use sharded pub/sub
+	prefix  string
 	// timeout, heartbeat and hbTimeout are Options.Timeout,
 	// HeartbeatInterval and HeartbeatTimeout with defaults applied.
 	timeout, heartbeat, hbTimeout time.Duration
@@ -72,15 +73,22 @@ var (
 )
 
 // New returns a store over c. It does no I/O and does not take ownership of
-// c: Close leaves it open.
+// c: Close leaves it open. When c is a [*goredis.ClusterClient], the store
+// publishes and watches with sharded pub/sub (SPUBLISH, SSUBSCRIBE: Redis
+// 7 or later), and otherwise with PUBLISH and SUBSCRIBE; it also asks c to
+// reload its map of the cluster when a call gets no reply, so that the
+// calls for a failed master's slots go to its replica once it has taken
+// over.
 //
 // go-redis ignores context deadlines unless the client is made with
 // ContextTimeoutEnabled: make c with it (as [Open] does), or calls are
 // bounded by the client's read and write timeouts instead of
 // [Options.Timeout].
 func New(c goredis.UniversalClient, opts Options) *Store {
+	_, sharded := c.(*goredis.ClusterClient)
 	s := &Store{
 		c:         c,
+		sharded:   sharded,
 		prefix:    opts.Prefix,
 		timeout:   opts.Timeout,
 		heartbeat: opts.HeartbeatInterval,
@@ -144,6 +152,7 @@ func (s *Store) Time(ctx context.Context) (time.Time, error) {
 	defer cancel()
 	t, err := s.c.Time(ctx).Result()
 	if err != nil {
+		s.refresh(err)
 		return time.Time{}, fmt.Errorf("redis: time: %w", callError(ctx, err))
 	}
 	return t, nil
@@ -164,9 +173,28 @@ func (s *Store) begin(ctx context.Context, op string, scope cache.Scope) (contex
 }
 
 // fail wraps err, an error of a call named op on scope made with ctx, as
-// callError does.
-func fail(ctx context.Context, op string, scope cache.Scope, err error) error {
+// callError does, after asking for a refresh of the cluster's map.
+func (s *Store) fail(ctx context.Context, op string, scope cache.Scope, err error) error {
+	s.refresh(err)
 	return fmt.Errorf("redis: %s %s: %w", op, scope, callError(ctx, err))
+}
+
+// refresh asks a ClusterClient to reload its map of the cluster (in the
+// background, and at most every 200ms however often it is asked) after a
+// call failed with no reply from Redis. go-redis reloads the map by itself
+// on a MOVED reply, but otherwise only every minute, and a call to a
+// master that is down gets no reply: without this, the calls for its
+// slots would fail for up to a minute after its replica took over.
+func (s *Store) refresh(err error) {
+	cc, ok := s.c.(*goredis.ClusterClient)
+	if !ok {
+		return
+	}
+	var reply goredis.Error
+	if errors.As(err, &reply) {
+		return // Redis answered
+	}
+	cc.ReloadState(context.Background())
 }
 
 // callError returns err, an error of a call made with ctx, made to wrap

@@ -306,6 +306,39 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// TestWatchTimeoutSentinelsDown checks that a watch through Sentinel fails
+// within the store's timeout when no sentinel answers, even after other
+// calls: go-redis's background dials then hold a lock, while they ask the
+// sentinels, that a subscription's dial waits on past its deadline.
+func TestWatchTimeoutSentinelsDown(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	s, err := redis.Open("redis+sentinel://127.0.0.1:1,127.0.0.1:2/m", redis.Options{Timeout: timeout})
+	if err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	for round := range 2 {
+		if _, err := s.Load(ctx, scope); err == nil {
+			t.Fatal("Load() with no sentinel up error = nil, want one")
+		}
+		start := time.Now()
+		ch, err := s.Watch(ctx, scope)
+		d := time.Since(start)
+		if err == nil {
+			for range ch {
+			}
+			t.Fatalf("round %d: Watch() with no sentinel up error = nil, want one", round)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("round %d: Watch() error = %v, want one wrapping %v", round, err, context.DeadlineExceeded)
+		}
+		if d > timeout+200*time.Millisecond {
+			t.Errorf("round %d: Watch() took %v, want about the %v timeout", round, d, timeout)
+		}
+	}
+}
+
 // TestClosed checks that a closed store fails every call with ErrClosed and
 // leaves a client it did not make open.
 func TestClosed(t *testing.T) {

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -23,13 +24,46 @@ const maxIOTimeout = time.Second
 // Like [New], it does no I/O: a server that is down surfaces on the first
 // call.
 //
-// rawURL is a go-redis URL: redis://[user:password@]host[:port][/db],
-// rediss:// for TLS, or unix://[user:password@]/path/to.sock, with the
-// query parameters of [goredis.ParseURL] (db=, dial_timeout=, ...). Two
-// more parameters configure TLS, with rediss:// only:
+// rawURL names a single server, a primary that Redis Sentinel watches, or
+// a Redis Cluster. A single server is a go-redis URL:
+// redis://[user:password@]host[:port][/db], rediss:// for TLS, or
+// unix://[user:password@]/path/to.sock, with the query parameters of
+// [goredis.ParseURL] (db=, dial_timeout=, ...). Two more parameters
+// configure TLS, with rediss:// only (and the rediss+ schemes below):
 //
 //	ca=<path>           a PEM file of the CAs that verify the server
 //	server_name=<name>  the name to verify the certificate against
+//
+// A primary that Sentinel watches, through a [goredis.NewFailoverClient],
+// which asks the sentinels for the primary's address and follows a
+// failover:
+//
+//	redis+sentinel://[user:password@]host[:port][,host[:port]...]/master[/db][?...]
+//
+// The hosts are the sentinels' (port 26379 unless given), master the name
+// they know the primary by, and user and password those of the primary
+// and its replicas. The sentinels' own credentials, when they have some,
+// are the parameters sentinel_username= and sentinel_password=. The other
+// parameters are those of [goredis.ParseFailoverURL] (addr= adds a
+// sentinel), except master_name, username and password, which the URL
+// gives otherwise, and route_by_latency, route_randomly, replica_only and
+// use_disconnected_replicas: the store reads what it writes, so it uses
+// the primary alone.
+//
+// A Redis Cluster, through a [goredis.NewClusterClient], which learns the
+// rest of the cluster from the nodes it is given:
+//
+//	redis+cluster://[user:password@]host[:port][,host[:port]...][/][?...]
+//
+// The hosts are some of the cluster's nodes (port 6379 unless given), and
+// user and password those of every node. There is no database: a cluster
+// has only database 0. The parameters are those of
+// [goredis.ParseClusterURL] (addr= adds a node), except read_only,
+// route_by_latency and route_randomly, which would read from replicas.
+//
+// rediss+sentinel:// and rediss+cluster:// use TLS to every server, each
+// verified against its own host name (as the sentinels or the cluster
+// name it), or against server_name= when it is given.
 //
 // A query that does not parse (a bad %-escape, a ';') is an error, where
 // go-redis would drop the parameter, and so is a fragment, which go-redis
@@ -41,46 +75,98 @@ const maxIOTimeout = time.Second
 // as [Redact] prints it (with the password hidden also where a malformed
 // URL puts it in the host or a name), and otherwise quote nothing of it
 // but its scheme and parameter names: not the password, not a value (the
-// ca= path included), not a piece of a URL that does not parse.
+// ca= path and sentinel_password= included), not a host of a list, not a
+// piece of a URL that does not parse.
 func Open(rawURL string, opts Options) (*Store, error) {
-	copts, err := parseURL(rawURL)
+	t, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	s := New(goredis.NewClient(copts), opts)
+	s := New(t.client(), opts)
 	s.owned = true
 	return s, nil
 }
 
+// target is the client options of a URL: one of the three is set.
+type target struct {
+	single   *goredis.Options
+	failover *goredis.FailoverOptions
+	cluster  *goredis.ClusterOptions
+}
+
+// client returns a new client of t.
+func (t target) client() goredis.UniversalClient {
+	switch {
+	case t.failover != nil:
+		return goredis.NewFailoverClient(t.failover)
+	case t.cluster != nil:
+		return goredis.NewClusterClient(t.cluster)
+	}
+	return goredis.NewClient(t.single)
+}
+
 // parseURL returns the client options of rawURL.
-func parseURL(rawURL string) (*goredis.Options, error) {
-	u, err := url.Parse(rawURL)
+func parseURL(rawURL string) (target, error) {
+	form, base, err := formOf(rawURL)
 	if err != nil {
-		return nil, openError(rawURL, "%s", reason(err))
+		return target{}, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return target{}, openError(rawURL, "%s", reason(err))
 	}
 	if u.Fragment != "" {
-		return nil, openError(rawURL, "a redis url has no fragment: escape a '#' as %%23")
+		return target{}, openError(rawURL, "a redis url has no fragment: escape a '#' as %%23")
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return nil, openError(rawURL, "invalid query: %s", reason(err))
+		return target{}, openError(rawURL, "invalid query: %s", reason(err))
 	}
 	ca, serverName := q.Get("ca"), q.Get("server_name")
 	hasTLSParams := q.Has("ca") || q.Has("server_name")
 	q.Del("ca")
 	q.Del("server_name")
-	u.RawQuery = q.Encode()
 
-	copts, err := goredis.ParseURL(u.String())
-	if err != nil {
-		return nil, openError(rawURL, "%s", redisReason(err, rawURL))
+	var (
+		t   target
+		tc  **tls.Config
+		tos []*time.Duration
+	)
+	switch form.kind {
+	case singleForm:
+		u.RawQuery = q.Encode()
+		o, err := goredis.ParseURL(u.String())
+		if err != nil {
+			return target{}, openError(rawURL, "%s", redisReason(err, rawURL))
+		}
+		o.ContextTimeoutEnabled = true
+		t.single, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
+	case sentinelForm:
+		o, err := failoverOptions(rawURL, form, u, q)
+		if err != nil {
+			return target{}, err
+		}
+		o.ContextTimeoutEnabled = true
+		t.failover, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
+	case clusterForm:
+		o, err := clusterOptions(rawURL, form, u, q)
+		if err != nil {
+			return target{}, err
+		}
+		o.ContextTimeoutEnabled = true
+		t.cluster, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
+	}
+	if *tc != nil && form.kind != singleForm {
+		// Each connection verifies its own host (tls.Dial takes it from
+		// the address), not the first host of the URL as go-redis sets.
+		(*tc).ServerName = ""
 	}
 	if hasTLSParams {
-		if copts.TLSConfig == nil {
-			return nil, openError(rawURL, "ca and server_name need a rediss:// url")
+		if *tc == nil {
+			return target{}, openError(rawURL, "ca and server_name need a rediss%s:// url", form.suffix)
 		}
 		if serverName != "" {
-			copts.TLSConfig.ServerName = serverName
+			(*tc).ServerName = serverName
 		}
 		if ca != "" {
 			pem, err := os.ReadFile(ca)
@@ -89,22 +175,21 @@ func parseURL(rawURL string) (*goredis.Options, error) {
 				if errors.As(err, &perr) {
 					err = perr.Err // without the path, a parameter's value
 				}
-				return nil, openError(rawURL, "read ca file: %w", err)
+				return target{}, openError(rawURL, "read ca file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, openError(rawURL, "no PEM certificate in the ca file")
+				return target{}, openError(rawURL, "no PEM certificate in the ca file")
 			}
-			copts.TLSConfig.RootCAs = pool
+			(*tc).RootCAs = pool
 		}
 	}
-	copts.ContextTimeoutEnabled = true
-	for _, d := range []*time.Duration{&copts.DialTimeout, &copts.ReadTimeout, &copts.WriteTimeout} {
+	for _, d := range tos {
 		if *d <= 0 || *d > maxIOTimeout {
 			*d = maxIOTimeout
 		}
 	}
-	return copts, nil
+	return t, nil
 }
 
 // openError returns the error "redis: open <Redact(rawURL)>: <format>".

@@ -58,6 +58,12 @@ func TestRedact(t *testing.T) {
 		{"redis://u:hun?ter2@host", "redis://xxxxx"},
 		{"redis://u:hun#ter2@host", "redis://xxxxx"},
 		{"redis://host/0?password=hun@ter2", "redis://xxxxx"},
+		// Sentinel and Cluster: the hosts and the path stay, the
+		// sentinels' password is a value like any other.
+		{"redis+sentinel://u:hunter2@s1:26379,s2:26379,[::1]:26379/mymaster/0?sentinel_password=hunter2", "redis+sentinel://u:xxxxx@s1:26379,s2:26379,[::1]:26379/mymaster/0?sentinel_password=xxxxx"},
+		{"rediss+sentinel://s1,s2/m?sentinel_username=admin&sentinel_password=hunter2&ca=%2Fca.pem", "rediss+sentinel://s1,s2/m?sentinel_username=xxxxx&sentinel_password=xxxxx&ca=xxxxx"},
+		{"redis+cluster://:hunter2@n1:7000,n2:7001/?addr=n3:7002", "redis+cluster://:xxxxx@n1:7000,n2:7001/?addr=xxxxx"},
+		{"rediss+cluster://u:hun@ter2@n1:7000,n2:7001", "rediss+cluster://u:xxxxx@n1:7000,n2:7001"},
 		// No scheme before "://": no '?' hides in one.
 		{"x?password=hunter2://host", "x?password=xxxxx"},
 		{"not a url", "not a url"},
@@ -248,6 +254,49 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		{func(string, string) string { return "redis://u:1#" + a + b + "@host?password=1" }, "no fragment"},
 		{func(string, string) string { return "redis://host/0?password=" + a + "@" + b }, "unexpected option"},
 		{func(string, string) string { return "redis://host/0?password=" + a + "#" + b }, "no fragment"},
+		// Sentinel.
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1,s2?sentinel_password=" + v }, "names the master"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1,s2/m/0/1?sentinel_password=" + v }, "invalid URL path"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1,s2/m/x?sentinel_password=" + v }, "invalid database number"},
+		{func(p, v string) string {
+			return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "&password=" + v
+		}, "unexpected option: password"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?master_name=" + v }, "unexpected option: master_name"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?replica_only=" + v }, "unexpected option: replica_only"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?route_by_latency=" + v }, "unexpected option: route_by_latency"},
+		{func(p, v string) string {
+			return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "&bogus=" + v
+		}, "unexpected option: bogus"},
+		{func(p, v string) string {
+			return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "&addr=" + v
+		}, "unable to parse addr param"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?dial_timeout=" + v }, "invalid dial_timeout duration"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?ca=" + v }, "need a rediss+sentinel:// url"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "%zz" }, "invalid query: invalid URL escape"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "#" + v }, "no fragment"},
+		{func(p, v string) string {
+			return "redis+sentinel://u:" + p + "@s1:notaport,s2/m?sentinel_password=" + v
+		}, "host 1 of the list: invalid port"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1,,s2/m?sentinel_password=" + v }, "host 2 of the list is empty"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1,:1/m?sentinel_password=" + v }, "host 2 of the list has no name"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@/m?sentinel_password=" + v }, "no host"},
+		{func(string, string) string { return "redis+sentinel://u:" + a + "/" + b + "@s1,s2/m" }, "host 1 of the list: invalid port"},
+		{func(string, string) string { return "redis+sentinel://u:" + a + "?" + b + "@s1,s2/m" }, "host 1 of the list: invalid port"},
+		{func(string, string) string { return "redis+sentinel://u:" + a + "%zz" + b + "@s1,s2/m" }, "invalid URL escape"},
+		// Cluster.
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2/0?client_name=" + v }, "a cluster url has no path"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?db=" + v }, "unexpected option: db"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?password=" + v }, "unexpected option: password"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?read_only=" + v }, "unexpected option: read_only"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?route_randomly=" + v }, "unexpected option: route_randomly"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?max_redirects=" + v }, "invalid max_redirects number"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1?addr=" + v }, "unable to parse addr param"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1?server_name=" + v }, "need a rediss+cluster:// url"},
+		{func(p, v string) string { return "rediss+cluster://u:" + p + "@n1?ca=%2Fno%2Fsuch%2F" + v }, "read ca file: no such file"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1:0,n2?client_name=" + v }, "host 1 of the list: invalid port"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@[::1,n2?client_name=" + v }, "host 1 of the list: invalid host or port"},
+		{func(string, string) string { return "redis+cluster://u:" + a + "#" + b + "@n1,n2" }, "host 1 of the list: invalid port"},
+		{func(string, string) string { return "redis+cluster://u:" + a + " " + b + "@n1,n2" }, "invalid userinfo"},
 	}
 	for i, tt := range tests {
 		for _, p := range passwords(s) {
@@ -300,9 +349,24 @@ func TestOpenErrorScrubsPassword(t *testing.T) {
 func TestStoreErrorsHideSecrets(t *testing.T) {
 	s := secrettest.New()
 	vs := values(s)
-	for i, p := range passwords(s) {
-		raw := "redis://u:" + p + "@127.0.0.1:1/0?client_name=" + vs[i%len(vs)]
-		storeErrors(t, s, raw, "redis: ")
+	for _, form := range []struct {
+		name string
+		url  func(p, v string) string
+	}{
+		{"single", func(p, v string) string { return "redis://u:" + p + "@127.0.0.1:1/0?client_name=" + v }},
+		{"sentinel", func(p, v string) string {
+			return "redis+sentinel://u:" + p + "@127.0.0.1:1,127.0.0.1:2/m/0?sentinel_password=" + v + "&client_name=" + v
+		}},
+		{"cluster", func(p, v string) string {
+			return "redis+cluster://u:" + p + "@127.0.0.1:1,127.0.0.1:2?client_name=" + v
+		}},
+	} {
+		for i, p := range passwords(s) {
+			t.Run(fmt.Sprintf("form=%s/password=%d", form.name, i), func(t *testing.T) {
+				t.Parallel() // each call waits for its timeout
+				storeErrors(t, s, form.url(p, vs[i%len(vs)]), "redis: ")
+			})
+		}
 	}
 }
 

@@ -1,8 +1,12 @@
-// Package redistest runs a real redis-server for tests, and a loopback TCP
-// [Proxy] that can silently drop the traffic between a client and it.
+// Package redistest runs real redis-server processes for tests: a single
+// server, a [Sentinel] topology (a primary, a replica and three
+// sentinels) and a Redis [Cluster] (three masters, three replicas), and a
+// loopback TCP [Proxy] that can silently drop the traffic between a client
+// and a server.
 //
 // A test calls [Require] to skip (or, with E6COORD_REQUIRE_REDIS=1, fail)
-// when redis-server is not installed, then [Start]:
+// when redis-server is not installed, then [Start], [StartSentinel] or
+// [StartCluster]:
 //
 //	func TestSomething(t *testing.T) {
 //		redistest.Require(t)
@@ -11,17 +15,19 @@
 //		...
 //	}
 //
-// The server is killed, and its process waited for, when the test ends.
+// Every process gets free ports of 127.0.0.1 and a directory of its own
+// (t.TempDir), and is killed, and waited for, when the test ends. The
+// topologies' helpers poll the servers' state (INFO, SENTINEL, CLUSTER
+// NODES) until a condition holds, and fail the test after a deadline.
 package redistest
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -60,11 +66,14 @@ func Require(t testing.TB) {
 }
 
 // Server is a redis-server process listening on 127.0.0.1, without
-// persistence. Its methods are safe for concurrent use.
+// persistence: a plain server made by [Start], or a node of a [Sentinel]
+// or [Cluster] topology. Its methods are safe for concurrent use.
 type Server struct {
-	t    testing.TB
-	port int
-	dir  string
+	t       testing.TB
+	port    int
+	busPort int // a cluster node's bus port, else 0
+	dir     string
+	cfg     serverConfig
 
 	mu   sync.Mutex // guards cmd and done
 	cmd  *exec.Cmd  // the running process, or nil after Kill
@@ -78,7 +87,28 @@ type Server struct {
 // [Require] first.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, dir: t.TempDir()}
+	return startServer(t, serverConfig{})
+}
+
+// serverConfig is what makes a server more than a plain one.
+type serverConfig struct {
+	// password is the server's requirepass, sent with AUTH before the
+	// commands of this package's helpers.
+	password string
+	// lead are arguments that come first (a config file, "--sentinel").
+	lead []string
+	// extra returns arguments that come after the common ones.
+	extra func(s *Server) []string
+	// bus: a cluster node, which needs a free bus port too.
+	bus bool
+}
+
+// startServer starts a server of cfg on free ports with a fresh directory,
+// and fails the test if it does not come up. It is killed when the test
+// ends.
+func startServer(t testing.TB, cfg serverConfig) *Server {
+	t.Helper()
+	s := &Server{t: t, dir: t.TempDir(), cfg: cfg}
 	t.Cleanup(s.Kill) // registered after TempDir: runs before the removal
 	var lastErr error
 	for range 5 { // the free port may be taken before the server binds it
@@ -87,6 +117,11 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("redistest: find a free port: %v", err)
 		}
 		s.port = port
+		if cfg.bus {
+			if s.busPort, err = freePort(); err != nil {
+				t.Fatalf("redistest: find a free port: %v", err)
+			}
+		}
 		if lastErr = s.start(); lastErr == nil {
 			return s
 		}
@@ -110,7 +145,7 @@ func freePort() (int, error) {
 // failure the process is killed and waited for.
 func (s *Server) start() error {
 	logFile := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(binary,
+	args := append(slices.Clone(s.cfg.lead),
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -119,6 +154,13 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--logfile", logFile,
 	)
+	if s.cfg.password != "" {
+		args = append(args, "--requirepass", s.cfg.password)
+	}
+	if s.cfg.extra != nil {
+		args = append(args, s.cfg.extra(s)...)
+	}
+	cmd := exec.Command(binary, args...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -133,7 +175,7 @@ func (s *Server) start() error {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := ping(s.Addr(), 200*time.Millisecond)
+		err := s.ping(200 * time.Millisecond)
 		if err == nil {
 			return nil
 		}
@@ -185,7 +227,10 @@ func (s *Server) Kill() {
 }
 
 // Restart kills the server if it runs and starts a new, empty one on the
-// same port. It fails the test if the new server does not come up.
+// same port, with the same arguments and directory: a cluster node keeps
+// its nodes.conf there, and so rejoins its cluster, and a sentinel its
+// config file as it last rewrote it. It fails the test if the new server
+// does not come up.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
@@ -214,26 +259,32 @@ func (s *Server) signal(sig syscall.Signal) {
 	}
 }
 
+// Port returns the port the server listens on.
+func (s *Server) Port() int { return s.port }
+
+// ping sends PING to the server, after AUTH if it has a password, over a
+// fresh connection, and waits up to timeout for PONG.
+func (s *Server) ping(timeout time.Duration) error {
+	return pingAuth(s.Addr(), s.cfg.password, timeout)
+}
+
+// do sends one command to the server (after AUTH if it has a password)
+// over a fresh connection, and returns its reply (see [command]).
+func (s *Server) do(timeout time.Duration, args ...string) (any, error) {
+	return command(s.Addr(), s.cfg.password, timeout, args...)
+}
+
 // ping sends PING to addr over a fresh connection and waits up to timeout
-// for +PONG.
-func ping(addr string, timeout time.Duration) error {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+// for PONG.
+func ping(addr string, timeout time.Duration) error { return pingAuth(addr, "", timeout) }
+
+func pingAuth(addr, password string, timeout time.Duration) error {
+	reply, err := command(addr, password, timeout, "PING")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return errors.New("unexpected reply to PING: " + strconv.Quote(line))
+	if reply != "PONG" {
+		return fmt.Errorf("unexpected reply to PING: %q", reply)
 	}
 	return nil
 }
