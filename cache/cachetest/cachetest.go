@@ -69,10 +69,11 @@ const (
 // Units of lease lengths: the properties about lease times give leases of
 // a few units and advance the clock by units. With a real clock every unit
 // is waited for, so it is short, yet long enough for the calls the suite
-// makes between two advances.
+// makes between two advances even on a loaded machine: a check that a
+// lease is still live is made a unit before it ends.
 const (
 	fakeUnit = time.Second
-	realUnit = 50 * time.Millisecond
+	realUnit = 100 * time.Millisecond
 )
 
 // Clock is the clock of a store under test, as the suite drives it. A fake
