@@ -49,6 +49,12 @@ func TestSentinelFailoverLosesWrite(t *testing.T) {
 		s.CutReplication()
 		committed := switchFleet(t, obs, srv, pids, cache.Green)
 		t.Logf("switch to green committed at generation %d on the primary alone (replica at %d)", committed, before)
+		scope := cache.Scope{Engine: srv.Addr()}
+		if rec := loadFrom(t, s.Nodes()[1].URL(), scope); rec.Active != cache.Blue || rec.Generation >= committed {
+			t.Fatalf("the replica holds %s despite the cut: no write to lose", rec)
+		} else {
+			t.Logf("the replica holds %s", rec)
+		}
 
 		old := s.Primary()
 		killedAt := time.Now()
@@ -71,7 +77,6 @@ func TestSentinelFailoverLosesWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		scope := cache.Scope{Engine: srv.Addr()}
 		var rec cache.State
 		obs.waitUntil(t, "the store on green above the lost generation", 10*time.Second, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -92,4 +97,21 @@ func TestSentinelFailoverLosesWrite(t *testing.T) {
 		t.Logf("queries %d, engine switches %d, probes %d, replays %d, 456s %d, store errors %d",
 			sum.Queries, srv.State().Switches, sum.Probes, sum.Replays, sum.WrongStrategy, sum.StoreErrors)
 	})
+}
+
+// loadFrom reads scope's record from the Redis at url.
+func loadFrom(t *testing.T, url string, scope cache.Scope) cache.State {
+	t.Helper()
+	st, err := redisstore.Open(url, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rec, err := st.Load(ctx, scope)
+	if err != nil {
+		t.Fatalf("load %s from %s: %v", scope, url, err)
+	}
+	return rec
 }
