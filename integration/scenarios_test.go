@@ -149,3 +149,32 @@ func convergedOn(t *testing.T, obs *observer, pids []int, since time.Time, c cac
 	})
 	return at
 }
+
+// TestTimelineAcceptedNear: the flip-back check tells a colour the engine
+// had left from one it served, up to the slack.
+func TestTimelineAcceptedNear(t *testing.T) {
+	t0 := time.Now()
+	tl := timeline{states: []stamped{
+		{t0, enginetest.State{Active: cache.Blue}},
+		{t0.Add(time.Second), enginetest.State{Active: cache.Blue, Pending: cache.Green, Overlapping: true}},
+		{t0.Add(2 * time.Second), enginetest.State{Active: cache.Green}},
+	}}
+	for _, c := range []struct {
+		colour cache.Strategy
+		at     time.Duration
+		want   bool
+	}{
+		{cache.Blue, 500 * time.Millisecond, true},
+		{cache.Green, 500 * time.Millisecond, false},
+		{cache.Green, 950 * time.Millisecond, true}, // within the slack of the overlap
+		{cache.Green, 1500 * time.Millisecond, true},
+		{cache.Blue, 1500 * time.Millisecond, true},
+		{cache.Blue, 2050 * time.Millisecond, true}, // within the slack of the end
+		{cache.Blue, 3 * time.Second, false},        // a flip-back
+		{cache.Green, 3 * time.Second, true},
+	} {
+		if got := tl.acceptedNear(c.colour, t0.Add(c.at), flipBackSlack); got != c.want {
+			t.Errorf("%s at +%v: accepted %v, want %v", c.colour, c.at, got, c.want)
+		}
+	}
+}
