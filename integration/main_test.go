@@ -35,6 +35,7 @@ type spec struct {
 	PinTTL      time.Duration
 	CacheTTL    time.Duration // the coordinator's CacheTTL; 0 for its default
 	StatusEvery time.Duration
+	ClockSkew   time.Duration // added to the worker's clock (coordinator.Config.Now)
 }
 
 // TestMain runs the worker body when the test binary is started as a
@@ -68,6 +69,9 @@ func worker(raw string) int {
 		Query: sp.Query, Workers: sp.Workers, RedisURL: sp.RedisURL, StatusEvery: sp.StatusEvery,
 		Coordination: coordinator.Config{Policy: policy, PinTTL: sp.PinTTL, CacheTTL: sp.CacheTTL},
 	}
+	if sp.ClockSkew != 0 {
+		cfg.Coordination.Now = func() time.Time { return time.Now().Add(sp.ClockSkew) }
+	}
 	if os.Getenv("E6COORD_WORKER_LOG") != "" { // debugging a scenario: the workers' records on stderr
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -83,19 +87,30 @@ const user, password = "fleet", "fleet-secret"
 // startWorkers starts n worker processes running sp.
 func startWorkers(t *testing.T, n int, sp spec) *fleet.Processes {
 	t.Helper()
-	if sp.Query == "" {
-		sp.Query = "SELECT * FROM demo.numbers"
+	return startWorkersEach(t, n, func(int) spec { return sp })
+}
+
+// startWorkersEach starts n worker processes, worker i running specOf(i).
+func startWorkersEach(t *testing.T, n int, specOf func(i int) spec) *fleet.Processes {
+	t.Helper()
+	raws := make([][]byte, n)
+	for i := range n {
+		sp := specOf(i)
+		if sp.Query == "" {
+			sp.Query = "SELECT * FROM demo.numbers"
+		}
+		if sp.Policy == "" {
+			sp.Policy = "drain"
+		}
+		raw, err := json.Marshal(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws[i] = raw
 	}
-	if sp.Policy == "" {
-		sp.Policy = "drain"
-	}
-	raw, err := json.Marshal(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	procs, err := fleet.Start(n, func(int) *exec.Cmd {
+	procs, err := fleet.Start(n, func(i int) *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
+		cmd.Env = append(os.Environ(), workerEnv+"="+string(raws[i]))
 		return cmd
 	})
 	if err != nil {

@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/internal/redistest"
+)
+
+// TestClockSkew: a third of the fleet's clocks run 30 s ahead and a third
+// 30 s behind while the engine switches every 1.5 s for about ten
+// seconds, on its own schedule: no query fails, no process flips back,
+// and every process is on the last colour after the last switch.
+func TestClockSkew(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fleets of processes")
+	}
+	redistest.Require(t)
+	t.Run("backend=redis/scenario=clock-skew-30s", func(t *testing.T) {
+		const (
+			n        = 9
+			skew     = 30 * time.Second
+			flips    = 7
+			every    = 1500 * time.Millisecond
+			overlap  = every / 4
+			converge = 2 * time.Second
+		)
+		r := redistest.Start(t)
+		var tl timeline
+		srv := newEngine(t, enginetest.Overlap, 0, tl.track(cache.Blue))
+		skews := []time.Duration{skew, -skew, 0}
+		procs := startWorkersEach(t, n, func(i int) spec {
+			return spec{
+				Engine: srv.Addr(), RedisURL: r.URL(), Workers: 2, Policy: "eager",
+				StatusEvery: 20 * time.Millisecond, PinTTL: 3 * time.Second, ClockSkew: skews[i%3],
+			}
+		})
+		obs := observe(procs)
+		pids := procs.PIDs()
+		obs.waitUntil(t, "workers ready", 30*time.Second, func() bool { return len(obs.ready) == n })
+
+		// The engine's schedule, independent of the fleet: a switch every
+		// period, each overlapping for a quarter of it.
+		done, stop := make(chan struct{}), make(chan struct{})
+		var lastBegin time.Time // written before done closes
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for range flips {
+				select {
+				case <-tick.C:
+				case <-stop:
+					return
+				}
+				lastBegin = time.Now()
+				if err := srv.BeginSwitch(srv.State().Active.Other()); err != nil {
+					t.Error(err)
+					return
+				}
+				select {
+				case <-time.After(overlap): // the overlap window
+				case <-stop:
+					return
+				}
+				srv.FinishSwitch()
+			}
+		}()
+		t.Cleanup(func() { // before the engine closes
+			close(stop)
+			<-done
+		})
+		obs.waitUntil(t, "the engine's last switch", 30*time.Second, func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return false
+			}
+		})
+		last := lastBegin
+		final := srv.State().Active
+		at := convergedOn(t, obs, pids, last, final, 0, 10*time.Second)
+		t.Logf("every process on %s %v after the last switch began", final, at.Sub(last))
+		if at.Sub(last) > converge {
+			t.Errorf("converged %v after the last switch, budget %v", at.Sub(last), converge)
+		}
+		obs.mu.Lock()
+		switches := obs.switchesSince(time.Time{})
+		obs.mu.Unlock()
+		if switches < flips {
+			t.Errorf("the fleet saw %d switches, the engine made %d", switches, flips)
+		}
+
+		procs.Stop()
+		obs.waitUntil(t, "every summary", 30*time.Second, func() bool { return len(obs.summaries) == n })
+		sum := checkFleet(t, obs, srv, &tl)
+		t.Logf("queries %d, engine switches %d, fleet switches %d, probes %d, replays %d, 456s %d, store errors %d",
+			sum.Queries, srv.State().Switches, switches, sum.Probes, sum.Replays, sum.WrongStrategy, sum.StoreErrors)
+	})
+}
