@@ -236,6 +236,7 @@ func (c *Coordinator) adopt(next cache.State) bool {
 	c.snap.Store(newSnapshot(next,
 		cur.rejected && next.Active == cur.state.Active && next.ConfirmedAt.Equal(cur.state.ConfirmedAt),
 		!c.now().Before(c.expiry(next))))
+	c.count(cur.state, next) // before waiters wake: they may read Stats
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -243,6 +244,16 @@ func (c *Coordinator) adopt(next cache.State) bool {
 	c.poke()
 	c.report(cur.state, next)
 	return true
+}
+
+// count counts a change of the local record from old to next in Stats.
+func (c *Coordinator) count(old, next cache.State) {
+	if next.ChangedBy != c.cfg.ID && !next.ChangedAt.IsZero() {
+		c.stats.adoptLag.observe(c.now().Sub(next.ChangedAt))
+	}
+	if old.Active.Valid() && next.Active.Valid() && old.Active != next.Active {
+		c.stats.switchesTo[next.Active].Add(1)
+	}
 }
 
 // poke wakes the loop to recompute when it next refreshes.
@@ -253,15 +264,11 @@ func (c *Coordinator) poke() {
 	}
 }
 
-// report logs and counts a change of the local record and calls OnChange.
+// report logs a change of the local record and calls OnChange.
 // The caller holds notifyMu.
 func (c *Coordinator) report(old, next cache.State) {
-	if next.ChangedBy != c.cfg.ID && !next.ChangedAt.IsZero() {
-		c.stats.adoptLag.observe(c.now().Sub(next.ChangedAt))
-	}
 	if old.Active != next.Active && next.Active.Valid() {
 		if old.Active.Valid() {
-			c.stats.switchesTo[next.Active].Add(1)
 			c.log.Info("switched", "from", old.Active.String(), "to", next.Active.String(),
 				"generation", next.Generation, "by", next.ChangedBy)
 		} else {
