@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/internal/hist"
 )
 
 // Coordinator decides the colour of every call to one engine and shares it
@@ -126,6 +127,7 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 		ctx:       ctx,
 		cancel:    cancel,
 	}
+	c.stats.adoptLag = hist.New(adoptLagBounds)
 	c.snap.Store(newSnapshot(cache.State{}, false, false))
 	c.wg.Add(2)
 	go c.loop()
@@ -249,7 +251,7 @@ func (c *Coordinator) adopt(next cache.State) bool {
 // count counts a change of the local record from old to next in Stats.
 func (c *Coordinator) count(old, next cache.State) {
 	if next.ChangedBy != c.cfg.ID && !next.ChangedAt.IsZero() {
-		c.stats.adoptLag.observe(c.now().Sub(next.ChangedAt))
+		c.stats.adoptLag.Observe(c.now().Sub(next.ChangedAt))
 	}
 	if old.Active.Valid() && next.Active.Valid() && old.Active != next.Active {
 		c.stats.switchesTo[next.Active].Add(1)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/internal/hist"
 )
 
 // Stats counts what a coordinator did and saw since it was made.
@@ -68,41 +69,13 @@ type Histogram struct {
 // adoptLagBounds are the buckets of Stats.AdoptLag, in seconds.
 var adoptLagBounds = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
-// histogram is the live form of a Histogram.
-type histogram struct {
-	counts [14]atomic.Uint64 // len(adoptLagBounds)+1
-	count  atomic.Uint64
-	sumNs  atomic.Int64
-}
-
-func (h *histogram) observe(d time.Duration) {
-	d = max(d, 0)
-	i := 0
-	for i < len(adoptLagBounds) && d.Seconds() > adoptLagBounds[i] {
-		i++
-	}
-	h.counts[i].Add(1)
-	h.count.Add(1)
-	h.sumNs.Add(int64(d))
-}
-
-func (h *histogram) snapshot() Histogram {
-	out := Histogram{Bounds: adoptLagBounds, Counts: make([]uint64, len(h.counts))}
-	for i := range h.counts {
-		out.Counts[i] = h.counts[i].Load()
-	}
-	out.Count = h.count.Load()
-	out.Sum = time.Duration(h.sumNs.Load()).Seconds()
-	return out
-}
-
 // counters are the live counters behind [Stats].
 type counters struct {
 	probes, detections, announcements, invalid, storeErrors atomic.Uint64
 	refreshes, withdrawn, resubscribes, resumes             atomic.Uint64
 	wrongStrategy, switchesTo                               [3]atomic.Uint64
-	lastMessage                                             atomic.Int64 // unix nanoseconds of Config.Now
-	adoptLag                                                histogram
+	lastMessage                                             atomic.Int64    // unix nanoseconds of Config.Now
+	adoptLag                                                *hist.Durations // over adoptLagBounds; set by New
 }
 
 // Stats returns a snapshot of the counters.
@@ -124,7 +97,7 @@ func (c *Coordinator) Stats() Stats {
 		WatchDenied:       c.health.watchDenied.Load(),
 		Resubscribes:      c.stats.resubscribes.Load(),
 		LastMessage:       unixTime(c.stats.lastMessage.Load()),
-		AdoptLag:          c.stats.adoptLag.snapshot(),
+		AdoptLag:          histogram(c.stats.adoptLag),
 		Cluster:           c.Snapshot().Cluster,
 	}
 	for _, s := range cache.Strategies {
@@ -134,6 +107,12 @@ func (c *Coordinator) Stats() Stats {
 		st.Switches += st.SwitchesTo[s]
 	}
 	return st
+}
+
+// histogram returns the snapshot of h.
+func histogram(h *hist.Durations) Histogram {
+	bounds, counts, sum := h.Snapshot()
+	return Histogram{Bounds: bounds, Counts: counts, Count: h.Count(), Sum: sum}
 }
 
 // unixTime returns the time of unix nanoseconds n, or the zero time for 0.

@@ -63,9 +63,10 @@ type Options struct {
 // Collector through [prometheus.WrapRegistererWith] with a label that tells
 // them apart (the engine, say): their series have the same names.
 type Collector struct {
-	c    *coordinator.Coordinator
-	opts Options
-	d    descs
+	c       *coordinator.Coordinator
+	opts    Options
+	d       descs
+	noStore *StoreMetrics // with no observations: reported when Options.Store is nil
 
 	mu       sync.Mutex      // guards lastPins
 	lastPins cache.PinCounts // the last counts Options.Pins returned
@@ -92,7 +93,7 @@ func NewCollector(c *coordinator.Coordinator, opts Options) *Collector {
 	}
 	colour := []string{"colour"}
 	op := []string{"op"}
-	return &Collector{c: c, opts: opts, d: descs{
+	return &Collector{c: c, opts: opts, noStore: newStoreMetrics(), d: descs{
 		buildInfo: prometheus.NewDesc("e6coord_build_info",
 			"Always 1; the labels give the e6coord version and the Go version of the binary.",
 			[]string{"version", "goversion"}, nil),
@@ -246,14 +247,14 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(d.pins, float64(pins.Of(s)), s.String())
 	}
 
-	ch <- adoptionLag(d.adoptionLag, st.AdoptLag)
+	ch <- constHistogram(d.adoptionLag, st.AdoptLag.Bounds, st.AdoptLag.Counts, st.AdoptLag.Sum)
 	sm := col.opts.Store
 	if sm == nil {
-		sm = new(StoreMetrics) // no observations
+		sm = col.noStore
 	}
 	for op, name := range opNames {
-		count, sum, buckets := sm.durations[op].cumulative()
-		ch <- prometheus.MustNewConstHistogram(d.storeDuration, count, sum, buckets, name)
+		bounds, counts, sum := sm.durations[op].Snapshot()
+		ch <- constHistogram(d.storeDuration, bounds, counts, sum, name)
 	}
 }
 
@@ -274,19 +275,20 @@ func (col *Collector) pins() cache.PinCounts {
 	return col.lastPins
 }
 
-// adoptionLag converts the coordinator's adoption lag histogram to a
-// Prometheus one. The count is the sum of the buckets, so that the +Inf
-// bucket is never below another even while adoptions are observed.
-func adoptionLag(desc *prometheus.Desc, h coordinator.Histogram) prometheus.Metric {
-	buckets := make(map[float64]uint64, len(h.Bounds))
+// constHistogram returns a Prometheus histogram of buckets counts over
+// bounds (one more count than bounds, the last above them all). The count
+// is the sum of the buckets, so that the +Inf bucket is never below
+// another even while observations are made.
+func constHistogram(desc *prometheus.Desc, bounds []float64, counts []uint64, sum float64, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(bounds))
 	var count uint64
-	for i, n := range h.Counts {
+	for i, n := range counts {
 		count += n
-		if i < len(h.Bounds) {
-			buckets[h.Bounds[i]] = count
+		if i < len(bounds) {
+			buckets[bounds[i]] = count
 		}
 	}
-	return prometheus.MustNewConstHistogram(desc, count, h.Sum, buckets)
+	return prometheus.MustNewConstHistogram(desc, count, sum, buckets, labels...)
 }
 
 func bool01(b bool) float64 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/internal/hist"
 )
 
 // The store operations, the values of the op label of the store series.
@@ -35,15 +36,23 @@ var opNames = [numOps]string{
 // storeDurationBounds are the buckets of the store command durations, in
 // seconds: from an in-process call to past the coordinator's default
 // store timeout of 250 ms.
-var storeDurationBounds = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+var storeDurationBounds = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
 
 // StoreMetrics counts and times the calls made to a store through the
 // instrumented store that [InstrumentStore] returns with it. Give it to
 // [NewCollector] in [Options.Store] to export it. It is safe for concurrent
 // use.
 type StoreMetrics struct {
-	durations [numOps]histogram
+	durations [numOps]*hist.Durations // over storeDurationBounds
 	errors    [numOps]atomic.Uint64
+}
+
+func newStoreMetrics() *StoreMetrics {
+	m := new(StoreMetrics)
+	for op := range m.durations {
+		m.durations[op] = hist.New(storeDurationBounds)
+	}
+	return m
 }
 
 // InstrumentStore returns a [cache.Store] that forwards every call to s and
@@ -73,7 +82,7 @@ type StoreMetrics struct {
 // channel. For a nil s it returns a nil store, which coordinator.New
 // refuses.
 func InstrumentStore(s cache.Store) (cache.Store, *StoreMetrics) {
-	m := new(StoreMetrics)
+	m := newStoreMetrics()
 	if s == nil {
 		return nil, m
 	}
@@ -119,7 +128,7 @@ var (
 
 // observe records a call of op that started at start and returned err.
 func (m *StoreMetrics) observe(ctx context.Context, op int, start time.Time, err error) {
-	m.durations[op].observe(time.Since(start))
+	m.durations[op].Observe(time.Since(start))
 	if failed(ctx, err) {
 		m.errors[op].Add(1)
 	}
@@ -234,34 +243,4 @@ func (p clockPart) Time(ctx context.Context) (time.Time, error) {
 	t, err := p.c.Time(ctx)
 	p.m.observe(ctx, opTime, start, err)
 	return t, err
-}
-
-// histogram is a distribution of durations over storeDurationBounds.
-type histogram struct {
-	counts [len(storeDurationBounds) + 1]atomic.Uint64 // the last counts those above every bound
-	sumNs  atomic.Int64
-}
-
-func (h *histogram) observe(d time.Duration) {
-	d = max(d, 0)
-	i := 0
-	for i < len(storeDurationBounds) && d.Seconds() > storeDurationBounds[i] {
-		i++
-	}
-	h.counts[i].Add(1)
-	h.sumNs.Add(int64(d))
-}
-
-// cumulative returns the count, the sum in seconds and the cumulative
-// buckets of h, as prometheus.NewConstHistogram takes them. The count is
-// the sum of the buckets, so that the +Inf bucket is never below another
-// even while calls are observed.
-func (h *histogram) cumulative() (count uint64, sum float64, buckets map[float64]uint64) {
-	buckets = make(map[float64]uint64, len(storeDurationBounds))
-	for i, b := range storeDurationBounds {
-		count += h.counts[i].Load()
-		buckets[b] = count
-	}
-	count += h.counts[len(storeDurationBounds)].Load()
-	return count, time.Duration(h.sumNs.Load()).Seconds(), buckets
 }
