@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/internal/retry"
 	"github.com/e6coord/e6coord/internal/view"
 )
 
@@ -127,14 +128,7 @@ func (r *Reader) backoff(ctx context.Context, n int, err error) error {
 	d = d/2 + rand.N(d/2+1) // jittered within [d/2, d]
 	r.log.Warn("cannot reach the store; trying again", "scope", r.opts.Scope.String(),
 		"attempt", n, "retry_in", d.Round(time.Millisecond), "err", err)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Sleep(ctx, d)
 }
 
 // Backoff bounds of [Reader.Follow].
