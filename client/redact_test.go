@@ -1,38 +1,19 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/secrettest"
 )
-
-// syncBuffer is a bytes.Buffer for a logger written from any goroutine.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // A malformed Redis URL fails Open with an error that says why and holds
 // neither its password nor its values, however they are written.
@@ -80,7 +61,7 @@ func TestUnreachableRedisHidesSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	var logs syncBuffer
+	var logs outputtest.Buffer
 	conn, err := client.Open(client.Config{
 		Addr: srv.Addr(), User: "u", Password: plain,
 		Catalog: enginetest.Catalog, Schema: enginetest.Schema,

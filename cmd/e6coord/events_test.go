@@ -44,7 +44,7 @@ func TestEventsJSON(t *testing.T) {
 	// Redis goes away: events says so on stderr, then resyncs once Redis
 	// is back, empty.
 	rs.Kill()
-	c.stderr.waitFor(t, "cannot reach the store")
+	c.stderr.WaitFor(t, "cannot reach the store", 1, inspectWait)
 	if !strings.Contains(c.stderr.String(), "level=WARN") {
 		t.Errorf("stderr %q: want the retries logged at WARN", c.stderr.String())
 	}

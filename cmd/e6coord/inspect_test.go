@@ -7,12 +7,12 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
+	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
@@ -133,49 +133,10 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// syncBuffer takes a command's stderr; wrote is signalled on every Write.
-type syncBuffer struct {
-	mu    sync.Mutex // guards b
-	b     bytes.Buffer
-	wrote chan struct{}
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{wrote: make(chan struct{}, 1)} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case s.wrote <- struct{}{}:
-	default:
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor waits until the buffer holds sub.
-func (s *syncBuffer) waitFor(t *testing.T, sub string) {
-	t.Helper()
-	deadline := time.NewTimer(inspectWait)
-	defer deadline.Stop()
-	for !strings.Contains(s.String(), sub) {
-		select {
-		case <-s.wrote:
-		case <-deadline.C:
-			t.Fatalf("stderr does not say %q:\n%s", sub, s.String())
-		}
-	}
-}
-
 // bgCmd is a command running in the background.
 type bgCmd struct {
 	stdout *lineWriter
-	stderr *syncBuffer
+	stderr *outputtest.Buffer
 	cancel context.CancelFunc
 	done   chan int // the exit status
 }
@@ -187,7 +148,7 @@ func startCmd(t *testing.T, args ...string) *bgCmd {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &bgCmd{
 		stdout: &lineWriter{t: t, lines: make(chan string, 100)},
-		stderr: newSyncBuffer(),
+		stderr: new(outputtest.Buffer),
 		cancel: cancel,
 		done:   make(chan int, 1),
 	}

@@ -119,7 +119,7 @@ func TestStatusWaitFor(t *testing.T) {
 
 	t.Run("becomes active", func(t *testing.T) {
 		c := startCmd(t, append(args, "--wait-for", "green", "--timeout", "20s")...)
-		c.stderr.waitFor(t, "watching the store's changes") // subscribed, and blue read
+		c.stderr.WaitFor(t, "watching the store's changes", 1, inspectWait) // subscribed, and blue read
 		select {
 		case l := <-c.stdout.lines:
 			t.Fatalf("status printed %q while blue is active", l)

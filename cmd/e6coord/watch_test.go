@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,34 +16,17 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/redistest"
 	"github.com/e6coord/e6coord/internal/secrettest"
 )
-
-// lockedBuffer is a buffer that the command and the test use at once.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // watchRun is `e6coord watch` running in the test process.
 type watchRun struct {
 	args   []string
 	base   string // "http://addr"
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *outputtest.Buffer
+	stderr *outputtest.Buffer
 	done   <-chan error
 	http   *http.Client // without keep-alives: it leaves no goroutine
 }
@@ -55,7 +37,7 @@ func startWatch(t *testing.T, ctx context.Context, args ...string) *watchRun {
 	t.Helper()
 	w := &watchRun{
 		args:   append([]string{"watch", "--listen", "127.0.0.1:0"}, args...),
-		stdout: &lockedBuffer{}, stderr: &lockedBuffer{},
+		stdout: &outputtest.Buffer{}, stderr: &outputtest.Buffer{},
 		http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second},
 	}
 	pr, pw := io.Pipe()
@@ -262,7 +244,7 @@ func TestWatchHidesSecrets(t *testing.T) {
 }
 
 // watch without --engine, or with a bad flag, fails and says why; --help
-// succeeds and describes the command. Its stderr is a lockedBuffer: a
+// succeeds and describes the command. Its stderr is an outputtest.Buffer: a
 // command that set up its logger leaves go-redis's process-wide logger
 // writing there, from whatever go-redis goroutine of an earlier test is
 // still dialing.
@@ -274,7 +256,7 @@ func TestWatchInvocations(t *testing.T) {
 		{"watch", "--engine", "e:1", "--interval", "1h"},
 		{"watch", "--engine", "e:1", "--listen", "127.0.0.1:-1"},
 	} {
-		errOut := &lockedBuffer{}
+		errOut := &outputtest.Buffer{}
 		if err := run(context.Background(), args, io.Discard, errOut); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		} else if exitCode(err, errOut) == 0 || errOut.String() == "" {
@@ -282,12 +264,12 @@ func TestWatchInvocations(t *testing.T) {
 		}
 	}
 	t.Setenv("E6COORD_INTERVAL", "never")
-	errOut := &lockedBuffer{}
+	errOut := &outputtest.Buffer{}
 	if err := run(context.Background(), []string{"watch", "--engine", "e:1"}, io.Discard, errOut); err == nil ||
 		!strings.Contains(err.Error(), "E6COORD_INTERVAL") {
 		t.Errorf("a bad E6COORD_INTERVAL: %v, want an error naming it", err)
 	}
-	errOut = &lockedBuffer{}
+	errOut = &outputtest.Buffer{}
 	if err := run(context.Background(), []string{"watch", "--help"}, io.Discard, errOut); err != nil {
 		t.Errorf("watch --help = %v", err)
 	}

@@ -1,7 +1,6 @@
 package inspect_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/cache/memory"
 	"github.com/e6coord/e6coord/internal/inspect"
+	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/view"
 	"go.uber.org/goleak"
 )
@@ -183,49 +183,10 @@ func (f *fakeStore) nextSub(t *testing.T) *sub {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer for a logger, safe for concurrent use,
-// that signals every write on wrote.
-type lockedBuffer struct {
-	mu    sync.Mutex // guards b
-	b     bytes.Buffer
-	wrote chan struct{}
-}
-
-func newLockedBuffer() *lockedBuffer { return &lockedBuffer{wrote: make(chan struct{}, 1)} }
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	select {
-	case l.wrote <- struct{}{}:
-	default:
-	}
-	return l.b.Write(p)
-}
-
-// waitFor waits until the buffer holds n times s.
-func (l *lockedBuffer) waitFor(t *testing.T, s string, n int) {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	for strings.Count(l.String(), s) < n {
-		select {
-		case <-l.wrote:
-		case <-deadline:
-			t.Fatalf("the log does not hold %d times %q:\n%s", n, s, l.String())
-		}
-	}
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestFollow(t *testing.T) {
 	f := newFake(t, nil)
 	put(t, f, cache.State{Active: cache.Blue, Generation: 1, ConfirmedAt: time.Now()})
-	logs := newLockedBuffer()
+	logs := new(outputtest.Buffer)
 	r := inspect.NewReader(f, inspect.Options{Scope: scope, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	ev := &events{ch: make(chan inspect.Event, 10)}
@@ -255,7 +216,7 @@ func TestFollow(t *testing.T) {
 	put(t, f, cache.State{Active: cache.Green, Generation: 3})
 	f.set(errors.New("connection refused"), nil)
 	s.lose()
-	logs.waitFor(t, "cannot reach the store", 2)
+	logs.WaitFor(t, "cannot reach the store", 2, waitTimeout)
 	select {
 	case e := <-ev.ch:
 		t.Fatalf("event %+v while the store is down", e)
