@@ -1,28 +1,21 @@
 package redis
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/e6coord/e6coord/internal/redistest"
 )
 
 // The options that the Sentinel and Cluster forms of URL give go-redis:
 // the hosts with their default ports, whose credentials go where, the
 // parameters, TLS, and the timeouts of every client Open makes.
 func TestParseTopologyURL(t *testing.T) {
-	ca := writeTestCA(t)
+	ca := redistest.WriteCA(t)
 	tests := []struct {
 		url      string
 		failover func(t *testing.T, o *goredis.FailoverOptions)
@@ -140,32 +133,4 @@ func TestParseTopologyURL(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeTestCA writes a self-signed CA certificate in PEM to a temporary
-// file and returns its path (as writeCA does for the external tests).
-func writeTestCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "e6coord test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

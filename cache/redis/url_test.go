@@ -1,15 +1,9 @@
 package redis_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -97,34 +91,6 @@ func values(s secrettest.Secret) []string {
 	}
 }
 
-// writeCA writes a self-signed CA certificate in PEM to a temporary file
-// and returns its path.
-func writeCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "e6coord test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // clientOptions returns the options of the client Open made.
 func clientOptions(t *testing.T, s *redis.Store) *goredis.Options {
 	t.Helper()
@@ -136,7 +102,7 @@ func clientOptions(t *testing.T, s *redis.Store) *goredis.Options {
 }
 
 func TestOpen(t *testing.T) {
-	ca := writeCA(t)
+	ca := redistest.WriteCA(t)
 	tests := []struct {
 		url   string
 		check func(t *testing.T, o *goredis.Options)
