@@ -40,9 +40,10 @@ type RecordStore interface {
 
 // PinStore keeps leases that tie queries to colours.
 type PinStore interface {
-	// Pin creates or replaces the pin of queryID with colour s, live for ttl
-	// from now. An invalid colour is an error wrapping ErrInvalidStrategy.
-	Pin(ctx context.Context, scope Scope, queryID string, s Strategy, ttl time.Duration) error
+	// Pin creates or replaces the pins of queryIDs with colour s, live for
+	// ttl from now, in one round trip however many ids it is given. An
+	// invalid colour is an error wrapping ErrInvalidStrategy.
+	Pin(ctx context.Context, scope Scope, s Strategy, ttl time.Duration, queryIDs ...string) error
 
 	// Lookup returns the live pin of queryID, or ErrNotFound when there is
 	// none or it has expired.

@@ -33,10 +33,13 @@ type Coordinator struct {
 	// generation order. It is taken before mu, never after.
 	notifyMu sync.Mutex
 
-	mu      sync.Mutex                // guards the fields below and replacing snap
-	closed  bool                      // Close has begun; no new background work
-	pins    map[string]cache.Strategy // pins this process holds
-	changed chan struct{}             // closed and replaced when snap changes
+	mu     sync.Mutex                // guards the fields below and replacing snap
+	closed bool                      // Close has begun; no new background work
+	pins   map[string]cache.Strategy // pins this process holds
+	// unwritten holds the pins not yet given to the pin loop, unreleased
+	// the releases of pins it may have written; see pinLoop.
+	unwritten, unreleased map[string]cache.Strategy
+	changed               chan struct{} // closed and replaced when snap changes
 	// releasedOffline holds the pins released while the store was
 	// unreachable, with when (Config.Now); pruneAt is the size at which it
 	// is next pruned. See rememberReleased.
@@ -47,6 +50,8 @@ type Coordinator struct {
 	drained   chan struct{}       // an old-colour pin went away during a drain; buffer 1
 	wake      chan struct{}       // the loop's timing may have changed; buffer 1
 	probing   chan struct{}       // held with the probe lease: one prober per process too; buffer 1
+	pinsDirty chan struct{}       // unwritten or unreleased has entries for the pin loop; buffer 1
+	syncs     chan chan struct{}  // Sync's requests to the pin loop, closed when served
 
 	// storeGen is the highest generation read from or written to the
 	// store: a store found below it has lost writes.
@@ -113,25 +118,29 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Coordinator{
-		cfg:       cfg,
-		store:     store,
-		probe:     probe,
-		log:       cfg.Logger.With("scope", cfg.Scope.String()),
-		pins:      make(map[string]cache.Strategy),
-		changed:   make(chan struct{}),
-		announced: make(chan cache.Strategy, 1),
-		drained:   make(chan struct{}, 1),
-		wake:      make(chan struct{}, 1),
-		probing:   make(chan struct{}, 1),
-		jitter:    mrand.Float64(),
-		ctx:       ctx,
-		cancel:    cancel,
+		cfg:        cfg,
+		store:      store,
+		probe:      probe,
+		log:        cfg.Logger.With("scope", cfg.Scope.String()),
+		pins:       make(map[string]cache.Strategy),
+		unwritten:  make(map[string]cache.Strategy),
+		unreleased: make(map[string]cache.Strategy),
+		pinsDirty:  make(chan struct{}, 1),
+		syncs:      make(chan chan struct{}),
+		changed:    make(chan struct{}),
+		announced:  make(chan cache.Strategy, 1),
+		drained:    make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		probing:    make(chan struct{}, 1),
+		jitter:     mrand.Float64(),
+		ctx:        ctx,
+		cancel:     cancel,
 	}
 	c.stats.adoptLag = hist.New(adoptLagBounds)
 	c.snap.Store(newSnapshot(cache.State{}, false, false))
 	c.wg.Add(2)
 	go c.loop()
-	go c.renewLoop()
+	go c.pinLoop()
 	if w, ok := store.(cache.Watcher); ok {
 		c.wg.Add(1)
 		go c.watchLoop(w)
@@ -140,7 +149,8 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 }
 
 // Close stops the background work, waits for it, and releases the pins this
-// process still holds, in one store call bounded by StoreTimeout (best
+// process still holds or released without the store being told yet, in
+// one store call bounded by StoreTimeout (best
 // effort: pins that stay expire with their lease). It does not close the
 // store. Calls after Close fail with ErrClosed.
 func (c *Coordinator) Close() error {
@@ -155,11 +165,16 @@ func (c *Coordinator) Close() error {
 	c.cancel()
 	c.wg.Wait()
 	c.mu.Lock()
-	ids := make([]string, 0, len(c.pins))
+	ids := make([]string, 0, len(c.pins)+len(c.unreleased))
 	for id := range c.pins {
 		ids = append(ids, id)
 	}
+	for id := range c.unreleased {
+		ids = append(ids, id)
+	}
 	clear(c.pins)
+	clear(c.unwritten)
+	clear(c.unreleased)
 	c.mu.Unlock()
 	if len(ids) > 0 && !c.degraded.Load() {
 		ctx, cancel := c.storeCtx(context.Background())

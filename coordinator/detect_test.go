@@ -263,7 +263,7 @@ func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
 	})
 	resolve(t, b, cache.Blue)
 	ctx := context.Background()
-	if err := b.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, b, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	b.Announce("green") // accepted, but the pin holds the drain
@@ -285,7 +285,7 @@ func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
 	}()
 	slow.waitProbe(t, cache.Blue) // a holds the lease, re-confirming blue
 
-	b.Release(ctx, "q") // the drain ends: b switches the fleet
+	releaseSynced(t, ctx, b, "q") // the drain ends: b switches the fleet
 	waitFor(t, b, "green on b", active(cache.Green))
 	close(hold) // a's probe: blue accepted, stale news
 	if err := <-done; err != nil {

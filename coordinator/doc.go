@@ -11,7 +11,9 @@
 // engine announces as pending and drops them when the engine stops announcing
 // them, switches once the engine accepts the pending colour (eagerly or
 // draining, see [Policy]), pins queries to the colour they were prepared
-// with, recovers from rejections ([Coordinator.Do]), and resumes a
+// with (in the background: one goroutine writes the pins and releases made
+// meanwhile in one store call each, so no query waits on the store and a
+// process needs one store connection for them), recovers from rejections ([Coordinator.Do]), and resumes a
 // suspended cluster once for the fleet ([Config].Cluster).
 //
 // Leases are judged by the store's clock, and the times of the shared

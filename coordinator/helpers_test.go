@@ -303,12 +303,12 @@ func (f *flakyStore) CompareAndSwap(ctx context.Context, sc cache.Scope, old uin
 	return got, err
 }
 
-func (f *flakyStore) Pin(ctx context.Context, sc cache.Scope, id string, st cache.Strategy, ttl time.Duration) error {
+func (f *flakyStore) Pin(ctx context.Context, sc cache.Scope, st cache.Strategy, ttl time.Duration, ids ...string) error {
 	s, err := f.get()
 	if err != nil {
 		return err
 	}
-	return s.Pin(ctx, sc, id, st, ttl)
+	return s.Pin(ctx, sc, st, ttl, ids...)
 }
 
 func (f *flakyStore) Lookup(ctx context.Context, sc cache.Scope, id string) (cache.Pin, error) {
@@ -381,4 +381,23 @@ func (f *flakyStore) ReleaseProbeLease(ctx context.Context, sc cache.Scope, hold
 		return err
 	}
 	return s.ReleaseProbeLease(ctx, sc, holder)
+}
+
+// pinSynced pins id to s and waits until the pin is in the store (or
+// skipped, the store being unreachable): Pin writes in the background.
+func pinSynced(ctx context.Context, c *coordinator.Coordinator, id string, s cache.Strategy) error {
+	if err := c.Pin(ctx, id, s); err != nil {
+		return err
+	}
+	return c.Sync(ctx)
+}
+
+// releaseSynced releases id and waits until the store has been told (or
+// the release remembered, the store being unreachable).
+func releaseSynced(t *testing.T, ctx context.Context, c *coordinator.Coordinator, id string) {
+	t.Helper()
+	c.Release(ctx, id)
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

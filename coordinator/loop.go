@@ -101,21 +101,6 @@ func (c *Coordinator) nextDeadline(snap *snapshot) (time.Duration, bool) {
 	return at.Sub(c.now()), true
 }
 
-// renewLoop renews the pins this process holds every PinTTL/3 until Close.
-func (c *Coordinator) renewLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.PinTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.renewPins(c.ctx)
-		}
-	}
-}
-
 // watchLoop applies the records the store pushes, and re-reads the record
 // after every (re)subscription, since delivery is at most once.
 func (c *Coordinator) watchLoop(w cache.Watcher) {

@@ -25,7 +25,7 @@ func TestStoreOutageAndRecovery(t *testing.T) {
 	ctx := context.Background()
 
 	fs.down.Store(true)
-	if err := c.Pin(ctx, "q1", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q1", cache.Blue); err != nil {
 		t.Fatalf("Pin during outage: %v", err)
 	}
 	if !c.Stats().Degraded {
@@ -99,7 +99,7 @@ func TestCloseReleasesPins(t *testing.T) {
 	e := newEnv(t, cache.Blue)
 	c := e.coord()
 	ctx := context.Background()
-	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := e.store.Count(ctx, scope); n.Blue != 1 {
@@ -121,7 +121,7 @@ func TestPinsRenewedWhileHeld(t *testing.T) {
 	const ttl = 30 * time.Millisecond // renewed every 10ms of real time
 	c := e.coordOn(fs, func(cfg *coordinator.Config) { cfg.PinTTL = ttl })
 	ctx := context.Background()
-	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	first, err := fs.Lookup(ctx, scope, "q")
@@ -135,7 +135,7 @@ func TestPinsRenewedWhileHeld(t *testing.T) {
 	if err != nil || !pin.Expires.After(first.Expires) {
 		t.Fatalf("pin after its first lease: %+v, %v; want renewed past %v", pin, err, first.Expires)
 	}
-	c.Release(ctx, "q")
+	releaseSynced(t, ctx, c, "q")
 	if _, err := fs.Lookup(ctx, scope, "q"); !errors.Is(err, cache.ErrNotFound) {
 		t.Errorf("Lookup after Release = %v, want ErrNotFound", err)
 	}
@@ -238,10 +238,10 @@ func TestStoreDeniedIsItsOwnState(t *testing.T) {
 	resolve(t, c, cache.Blue) // the engine, not the store, decides
 	ctx := context.Background()
 	for i := range 5 {
-		if err := c.Pin(ctx, fmt.Sprint("q", i), cache.Blue); err != nil {
+		if err := pinSynced(ctx, c, fmt.Sprint("q", i), cache.Blue); err != nil {
 			t.Fatalf("Pin: %v", err)
 		}
-		c.Release(ctx, fmt.Sprint("q", i))
+		releaseSynced(t, ctx, c, fmt.Sprint("q", i))
 		if err := c.Refresh(ctx); err == nil {
 			t.Fatal("Refresh succeeded with access denied")
 		}
@@ -333,10 +333,10 @@ func TestReleaseWorkBounded(t *testing.T) {
 	start := e.clock.Now()
 	for i := range 1000 { // 100 s of queries, 10 a second
 		id := fmt.Sprint("q", i)
-		if err := c.Pin(ctx, id, cache.Blue); err != nil {
+		if err := pinSynced(ctx, c, id, cache.Blue); err != nil {
 			t.Fatal(err)
 		}
-		c.Release(ctx, id)
+		releaseSynced(t, ctx, c, id)
 		if e.clock.Now().Sub(start) >= 100*time.Second-pinTTL {
 			recent[id] = true
 		}
@@ -363,7 +363,7 @@ func TestReleaseWorkBounded(t *testing.T) {
 	}
 
 	for i := range 50 {
-		if err := c.Pin(ctx, fmt.Sprint("held", i), cache.Blue); err != nil {
+		if err := pinSynced(ctx, c, fmt.Sprint("held", i), cache.Blue); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,9 +10,14 @@ import (
 
 // Pin ties query id to colour s for the fleet: a Drain switch waits for it.
 // The pin is a lease of PinTTL that the coordinator renews in the background
-// until [Coordinator.Release], so a crashed process's pins expire. It costs
-// one store round trip; store trouble is counted and never fails the query.
-// It returns an error only for an invalid colour.
+// until [Coordinator.Release], so a crashed process's pins expire.
+//
+// Pin does no I/O: the pin is written to the store in the background, in
+// one call with the other pins and releases made meanwhile (see
+// [Coordinator.Sync]), so a query never waits on the store, and a query
+// released before its pin was written costs the store nothing. Store
+// trouble is counted and never fails the query. It returns an error only
+// for an invalid colour, or ErrClosed.
 func (c *Coordinator) Pin(ctx context.Context, id string, s cache.Strategy) error {
 	if !s.Valid() {
 		return fmt.Errorf("coordinator: pin %q: %w", id, cache.ErrInvalidStrategy)
@@ -23,31 +28,139 @@ func (c *Coordinator) Pin(ctx context.Context, id string, s cache.Strategy) erro
 		return ErrClosed
 	}
 	c.pins[id] = s
+	c.unwritten[id] = s
 	c.mu.Unlock()
-	c.storePin(ctx, id, s)
+	c.pokePins()
 	return nil
 }
 
-// Release removes the pin of query id, if this process holds it. It costs
-// one store round trip, which also tells whether the last pin of the old
-// colour is gone during a Drain switch. Store trouble is counted, not
-// returned.
+// Release removes the pin of query id, if this process holds it. Like Pin
+// it does no I/O: the store is told in the background, and that call also
+// tells whether the last pin of the old colour is gone during a Drain
+// switch. Store trouble is counted, not returned.
 func (c *Coordinator) Release(ctx context.Context, id string) {
 	c.mu.Lock()
 	s, ok := c.pins[id]
 	delete(c.pins, id)
+	if _, queued := c.unwritten[id]; queued {
+		delete(c.unwritten, id) // never written: nothing to tell the store
+		ok = false
+	}
+	if ok {
+		c.unreleased[id] = s
+	}
 	c.mu.Unlock()
-	if !ok {
-		return
+	if ok {
+		c.pokePins()
 	}
-	counts, ok := c.storeRelease(ctx, id)
-	st := c.Snapshot()
-	if !ok || s != st.Active || !st.Pending.Valid() || st.AcceptedAt.IsZero() || counts.Of(s) > 0 {
-		return
+}
+
+// Sync waits until the pins and releases made before it have been written
+// to the store (or skipped, while the store is unreachable), or ctx is
+// done. Queries never need it; tests and tools that read the store's pins
+// do.
+func (c *Coordinator) Sync(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case c.syncs <- done:
+	case <-c.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	select { // the last old-colour pin is gone: let the loop switch
-	case c.drained <- struct{}{}:
+	select {
+	case <-done:
+		return nil
+	case <-c.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pokePins tells the pin loop there is something to write.
+func (c *Coordinator) pokePins() {
+	select {
+	case c.pinsDirty <- struct{}{}:
 	default:
+	}
+}
+
+// pinLoop writes the pins and releases made since its last write, each
+// kind in one store call, as soon as they are made and its previous write
+// is done: while a write waits on the store, the next batch gathers. It
+// also renews the pins every PinTTL/3. One goroutine does all pin traffic,
+// so a process needs one store connection for it however many queries run.
+func (c *Coordinator) pinLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.PinTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.pinsDirty:
+			c.writePins(c.ctx)
+		case done := <-c.syncs:
+			c.writePins(c.ctx)
+			close(done)
+		case <-t.C:
+			c.writePins(c.ctx)
+			c.renewPins(c.ctx)
+		}
+	}
+}
+
+// writePins writes the queued pins, per colour, and the queued releases,
+// each in one call.
+func (c *Coordinator) writePins(ctx context.Context) {
+	c.mu.Lock()
+	pins, released := c.unwritten, c.unreleased
+	if len(pins) == 0 && len(released) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.unwritten = make(map[string]cache.Strategy)
+	c.unreleased = make(map[string]cache.Strategy)
+	c.mu.Unlock()
+
+	var blue, green []string
+	for id, s := range pins {
+		if s == cache.Blue {
+			blue = append(blue, id)
+		} else {
+			green = append(green, id)
+		}
+	}
+	c.storePin(ctx, cache.Blue, blue...)
+	c.storePin(ctx, cache.Green, green...)
+	// Releases made meanwhile, of pins just written among them, go too.
+	c.mu.Lock()
+	for id, s := range c.unreleased {
+		released[id] = s
+	}
+	clear(c.unreleased)
+	c.mu.Unlock()
+	if len(released) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(released))
+	for id := range released {
+		ids = append(ids, id)
+	}
+	counts, ok := c.storeRelease(ctx, ids...)
+	st := c.Snapshot()
+	if !ok || !st.Pending.Valid() || st.AcceptedAt.IsZero() || counts.Of(st.Active) > 0 {
+		return
+	}
+	for _, s := range released {
+		if s == st.Active {
+			select { // the last old-colour pin is gone: let the loop switch
+			case c.drained <- struct{}{}:
+			default:
+			}
+			return
+		}
 	}
 }
 
@@ -90,13 +203,14 @@ func (c *Coordinator) countPins(ctx context.Context) (cache.PinCounts, error) {
 	return c.Pins(), nil
 }
 
-// storePin writes a pin to the store unless it is unreachable.
-func (c *Coordinator) storePin(ctx context.Context, id string, s cache.Strategy) {
-	if c.degraded.Load() {
+// storePin writes pins of colour s to the store, in one call, unless it is
+// unreachable or there are none.
+func (c *Coordinator) storePin(ctx context.Context, s cache.Strategy, ids ...string) {
+	if len(ids) == 0 || c.degraded.Load() {
 		return
 	}
 	sctx, cancel := c.storeCtx(ctx)
-	err := c.store.Pin(sctx, c.cfg.Scope, id, s, c.cfg.PinTTL)
+	err := c.store.Pin(sctx, c.cfg.Scope, s, c.cfg.PinTTL, ids...)
 	cancel()
 	switch {
 	case err == nil:
@@ -192,15 +306,22 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 		return
 	}
 	repinned := make(map[string]cache.Strategy, len(missing))
+	var blue, green []string
+	c.mu.Lock()
 	for _, id := range missing {
-		c.mu.Lock()
-		s, ok := c.pins[id]
-		c.mu.Unlock()
-		if ok {
-			c.storePin(ctx, id, s)
+		switch s, ok := c.pins[id]; {
+		case !ok:
+		case s == cache.Blue:
+			blue = append(blue, id)
+			repinned[id] = s
+		default:
+			green = append(green, id)
 			repinned[id] = s
 		}
 	}
+	c.mu.Unlock()
+	c.storePin(ctx, cache.Blue, blue...)
+	c.storePin(ctx, cache.Green, green...)
 	c.unpinGone(ctx, repinned)
 }
 

@@ -44,7 +44,7 @@ func TestClockSkewHarmless(t *testing.T) {
 
 	// The slow host's query pins blue; the engine announces green and
 	// accepts it; the slow host records the acceptance.
-	if err := slow.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, slow, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.set(cache.Blue, cache.Green)
@@ -69,7 +69,7 @@ func TestClockSkewHarmless(t *testing.T) {
 		t.Errorf("the slow host's pin: %+v, %v; want live", pin, err)
 	}
 	// The pin goes: the drain ends.
-	slow.Release(ctx, "q")
+	releaseSynced(t, ctx, slow, "q")
 	for _, c := range []*coordinator.Coordinator{fast, exact} {
 		if err := c.Refresh(ctx); err != nil {
 			t.Fatal(err)

@@ -85,7 +85,7 @@ func TestEagerSwitchesAtOnce(t *testing.T) {
 	c := e.coord()
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
-	if err := c.Pin(ctx, "q1", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q1", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	before := e.eng.callsOf(cache.Green)
@@ -124,7 +124,7 @@ func TestDrainSwitchesWhenLastOldPinReleased(t *testing.T) {
 		c  *coordinator.Coordinator
 		id string
 	}{{a, "a1"}, {a, "a2"}, {b, "b1"}} {
-		if err := p.c.Pin(ctx, p.id, cache.Blue); err != nil {
+		if err := pinSynced(ctx, p.c, p.id, cache.Blue); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,7 +137,7 @@ func TestDrainSwitchesWhenLastOldPinReleased(t *testing.T) {
 		c  *coordinator.Coordinator
 		id string
 	}{{a, "a1"}, {b, "b1"}} {
-		step.c.Release(ctx, step.id)
+		releaseSynced(t, ctx, step.c, step.id)
 		if err := a.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -146,17 +146,17 @@ func TestDrainSwitchesWhenLastOldPinReleased(t *testing.T) {
 		}
 	}
 	// A new query in the drain still gets blue; it holds the switch too.
-	if err := b.Pin(ctx, "b2", b.Strategy()); err != nil {
+	if err := pinSynced(ctx, b, "b2", b.Strategy()); err != nil {
 		t.Fatal(err)
 	}
-	a.Release(ctx, "a2")
+	releaseSynced(t, ctx, a, "a2")
 	if err := a.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.Snapshot().Active; got != cache.Blue {
 		t.Fatalf("switched with b2 still on blue")
 	}
-	b.Release(ctx, "b2")
+	releaseSynced(t, ctx, b, "b2")
 	waitFor(t, a, "green active on a", active(cache.Green))
 	waitFor(t, b, "green active on b", active(cache.Green))
 	if n := e.eng.callsOf(cache.Green) - before; n != 1 {
@@ -170,7 +170,7 @@ func TestDrainTimeout(t *testing.T) {
 	c := e.coord(drain, func(cfg *coordinator.Config) { cfg.DrainTimeout = 10 * time.Second })
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
-	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.set(cache.Blue, cache.Green)
@@ -200,7 +200,7 @@ func TestCrashedHolderPinsExpire(t *testing.T) {
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 	// A process pinned a query and died: nobody renews or releases it.
-	if err := e.store.Pin(ctx, scope, "dead-1", cache.Blue, 30*time.Second); err != nil {
+	if err := e.store.Pin(ctx, scope, cache.Blue, 30*time.Second, "dead-1"); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.set(cache.Blue, cache.Green)
@@ -291,7 +291,7 @@ func TestOverlapEndSwitchesWithoutProbe(t *testing.T) {
 	c := e.coord(drain)
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
-	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.set(cache.Blue, cache.Green)
@@ -377,7 +377,7 @@ func TestDefaultPolicyIsEager(t *testing.T) {
 	}
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
-	if err := c.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := pinSynced(ctx, c, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.set(cache.Blue, cache.Green)

@@ -224,8 +224,14 @@ func TestValues(t *testing.T) {
 		if err := a.Pin(ctx, id, c); err != nil {
 			t.Fatal(err)
 		}
+		if err := a.Sync(ctx); err != nil { // one store call per pin
+			t.Fatal(err)
+		}
 	}
 	if err := b.Pin(ctx, "q4", cache.Green); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s = scrapeOf(t, regA)
@@ -238,6 +244,9 @@ func TestValues(t *testing.T) {
 	sb.want(t, 0, "e6coord_pins_in_flight", "colour", "blue")
 	sb.want(t, 1, "e6coord_pins_in_flight", "colour", "green")
 	a.Release(ctx, "q1")
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	scrapeOf(t, regA).want(t, 2, "e6coord_pins_in_flight", "colour", "green")
 
 	// A colour announced that the engine does not accept stays pending.

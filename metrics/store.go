@@ -170,9 +170,9 @@ func (i *instrumented) CompareAndSwap(ctx context.Context, scope cache.Scope, ol
 	return st, err
 }
 
-func (i *instrumented) Pin(ctx context.Context, scope cache.Scope, queryID string, s cache.Strategy, ttl time.Duration) error {
+func (i *instrumented) Pin(ctx context.Context, scope cache.Scope, s cache.Strategy, ttl time.Duration, queryIDs ...string) error {
 	start := time.Now()
-	err := i.s.Pin(ctx, scope, queryID, s, ttl)
+	err := i.s.Pin(ctx, scope, s, ttl, queryIDs...)
 	i.m.observe(ctx, opPin, start, err)
 	return err
 }

@@ -113,7 +113,7 @@ var storeCalls = []struct {
 		_, err := s.CompareAndSwap(ctx, scope, 0, cache.State{Active: cache.Blue, Generation: 1})
 		return err
 	}},
-	{"pin", func(ctx context.Context, s cache.Store) error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) }},
+	{"pin", func(ctx context.Context, s cache.Store) error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") }},
 	{"lookup", func(ctx context.Context, s cache.Store) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 	{"renew", func(ctx context.Context, s cache.Store) error {
 		_, err := s.Renew(ctx, scope, time.Minute, "q")
@@ -262,7 +262,7 @@ func (s *scripted) CompareAndSwap(_ context.Context, _ cache.Scope, _ uint64, ne
 	return next, s.result("swap")
 }
 
-func (s *scripted) Pin(context.Context, cache.Scope, string, cache.Strategy, time.Duration) error {
+func (s *scripted) Pin(context.Context, cache.Scope, cache.Strategy, time.Duration, ...string) error {
 	return s.result("pin")
 }
 
@@ -334,11 +334,11 @@ func (f *failingStore) CompareAndSwap(ctx context.Context, sc cache.Scope, old u
 	return f.Store.CompareAndSwap(ctx, sc, old, next)
 }
 
-func (f *failingStore) Pin(ctx context.Context, sc cache.Scope, id string, s cache.Strategy, ttl time.Duration) error {
+func (f *failingStore) Pin(ctx context.Context, sc cache.Scope, s cache.Strategy, ttl time.Duration, ids ...string) error {
 	if err := f.failure(); err != nil {
 		return err
 	}
-	return f.Store.Pin(ctx, sc, id, s, ttl)
+	return f.Store.Pin(ctx, sc, s, ttl, ids...)
 }
 
 func (f *failingStore) Lookup(ctx context.Context, sc cache.Scope, id string) (cache.Pin, error) {

@@ -234,6 +234,7 @@ func run(t *testing.T, mk MakeStore, now func(context.Context) (time.Time, error
 		{"GenerationNeverDecreases", testGenerationNeverDecreases},
 		{"InvalidRecord", testInvalidRecord},
 		{"PinsByColour", testPinsByColour},
+		{"PinMany", testPinMany},
 		{"PinExpiry", testPinExpiry},
 		{"PinInvalidColour", testPinInvalidColour},
 		{"ReleaseMany", testReleaseMany},
@@ -402,7 +403,7 @@ func (s span) String() string {
 func (e *env) pin(scope cache.Scope, id string, s cache.Strategy, ttl time.Duration) span {
 	e.t.Helper()
 	var err error
-	now := e.during(func() { err = e.store.Pin(e.ctx, scope, id, s, ttl) })
+	now := e.during(func() { err = e.store.Pin(e.ctx, scope, s, ttl, id) })
 	if err != nil {
 		e.t.Fatalf("Pin(%q, %v, %v) error = %v", id, s, ttl, err)
 	}

@@ -88,7 +88,7 @@ func testContextDone(t *testing.T, e *env) {
 			_, err := s.CompareAndSwap(ctx, e.scope, 0, record(e.clock, 1, cache.Blue, 0, "cancelled"))
 			return err
 		}},
-		{"Pin", func(ctx context.Context) error { return s.Pin(ctx, e.scope, "new", cache.Green, time.Minute) }},
+		{"Pin", func(ctx context.Context) error { return s.Pin(ctx, e.scope, cache.Green, time.Minute, "new") }},
 		{"Lookup", func(ctx context.Context) error { _, err := s.Lookup(ctx, e.scope, "kept"); return err }},
 		{"Renew", func(ctx context.Context) error { _, err := s.Renew(ctx, e.scope, time.Hour, "kept"); return err }},
 		{"Release", func(ctx context.Context) error { _, err := s.Release(ctx, e.scope, "kept"); return err }},

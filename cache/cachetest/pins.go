@@ -41,6 +41,27 @@ func testPinsByColour(t *testing.T, e *env) {
 	e.wantCount(e.scope, cache.PinCounts{})
 }
 
+// testPinMany pins several queries in one call, some of them pinned to the
+// other colour before, and pins none with no ids.
+func testPinMany(t *testing.T, e *env) {
+	const ttl = time.Minute
+	e.pin(e.scope, "g1", cache.Green, ttl)
+	var err error
+	at := e.during(func() { err = e.store.Pin(e.ctx, e.scope, cache.Blue, ttl, "b1", "b2", "g1", "b1") })
+	if err != nil {
+		t.Fatalf("Pin of 4 ids: %v", err)
+	}
+	e.wantCount(e.scope, cache.PinCounts{Blue: 3})
+	for _, id := range []string{"b1", "b2", "g1"} {
+		e.wantPin(e.scope, id, cache.Blue, at.add(ttl))
+	}
+	if err := e.store.Pin(e.ctx, e.scope, cache.Green, ttl); err != nil {
+		t.Fatalf("Pin of no ids: %v", err)
+	}
+	e.wantCount(e.scope, cache.PinCounts{Blue: 3})
+	e.wantReleaseIDs(e.scope, []string{"b1", "b2", "g1"}, cache.PinCounts{})
+}
+
 // testPinExpiry moves the clock by units (e.unit): every check that a pin
 // is live is made a unit or more before it ends, and every check that it
 // is dead once the clock has reached its end.
@@ -156,7 +177,7 @@ func testReleaseNone(t *testing.T, e *env) {
 
 func testPinInvalidColour(t *testing.T, e *env) {
 	for _, s := range []cache.Strategy{cache.Unknown, cache.Strategy(3), cache.Strategy(255)} {
-		if err := e.store.Pin(e.ctx, e.scope, "q", s, time.Minute); !errors.Is(err, cache.ErrInvalidStrategy) {
+		if err := e.store.Pin(e.ctx, e.scope, s, time.Minute, "q"); !errors.Is(err, cache.ErrInvalidStrategy) {
 			t.Fatalf("Pin(colour %d) error = %v, want one wrapping %v", s, err, cache.ErrInvalidStrategy)
 		}
 	}
@@ -165,7 +186,7 @@ func testPinInvalidColour(t *testing.T, e *env) {
 
 	// A rejected pin leaves the existing one alone.
 	exp := e.pin(e.scope, "q", cache.Blue, time.Minute)
-	if err := e.store.Pin(e.ctx, e.scope, "q", cache.Strategy(3), time.Hour); !errors.Is(err, cache.ErrInvalidStrategy) {
+	if err := e.store.Pin(e.ctx, e.scope, cache.Strategy(3), time.Hour, "q"); !errors.Is(err, cache.ErrInvalidStrategy) {
 		t.Fatalf("Pin(colour 3) over a pin error = %v, want one wrapping %v", err, cache.ErrInvalidStrategy)
 	}
 	e.wantPin(e.scope, "q", cache.Blue, exp)

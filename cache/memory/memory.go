@@ -221,12 +221,12 @@ func (s *Store) Watch(ctx context.Context, key cache.Scope) (<-chan cache.State,
 }
 
 // Pin implements [cache.PinStore]. A ttl of zero or less leaves no live pin.
-func (s *Store) Pin(ctx context.Context, key cache.Scope, queryID string, st cache.Strategy, ttl time.Duration) error {
+func (s *Store) Pin(ctx context.Context, key cache.Scope, st cache.Strategy, ttl time.Duration, queryIDs ...string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if !st.Valid() {
-		return fmt.Errorf("memory: pin %q in %s: %w: %d", queryID, key, cache.ErrInvalidStrategy, st)
+		return fmt.Errorf("memory: pin %d queries in %s: %w: %d", len(queryIDs), key, cache.ErrInvalidStrategy, st)
 	}
 	if err := s.lock(); err != nil {
 		return err
@@ -234,8 +234,10 @@ func (s *Store) Pin(ctx context.Context, key cache.Scope, queryID string, st cac
 	defer s.mu.Unlock()
 	now := s.now()
 	sc := s.scopeOf(key, true)
-	sc.unpin(queryID)
-	sc.pin(cache.Pin{QueryID: queryID, Strategy: st, Expires: now.Add(ttl)}, now)
+	for _, id := range queryIDs {
+		sc.unpin(id)
+		sc.pin(cache.Pin{QueryID: id, Strategy: st, Expires: now.Add(ttl)}, now)
+	}
 	return nil
 }
 

@@ -41,7 +41,7 @@ var storeCalls = []storeCall{
 		return err
 	}},
 	{"Pin", func(ctx context.Context, s *redis.Store) error {
-		return s.Pin(ctx, scope, "q", cache.Blue, time.Minute)
+		return s.Pin(ctx, scope, cache.Blue, time.Minute, "q")
 	}},
 	{"Lookup", func(ctx context.Context, s *redis.Store) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 	{"Renew", func(ctx context.Context, s *redis.Store) error {

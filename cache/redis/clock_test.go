@@ -42,10 +42,10 @@ func TestLeasesFollowServerClock(t *testing.T) {
 			if err := a.AcquireProbeLease(ctx, scope, "A", ttl); err != nil {
 				t.Fatalf("A: AcquireProbeLease() error = %v", err)
 			}
-			if err := a.Pin(ctx, scope, "qa", cache.Blue, 2*ttl); err != nil {
+			if err := a.Pin(ctx, scope, cache.Blue, 2*ttl, "qa"); err != nil {
 				t.Fatalf("A: Pin() error = %v", err)
 			}
-			if err := b.Pin(ctx, scope, "qb", cache.Green, 2*ttl); err != nil {
+			if err := b.Pin(ctx, scope, cache.Green, 2*ttl, "qb"); err != nil {
 				t.Fatalf("B: Pin() error = %v", err)
 			}
 			for _, id := range []string{"qa", "qb"} {

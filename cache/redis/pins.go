@@ -13,20 +13,27 @@ import (
 func (k keys) pins() []string { return []string{k.blue, k.green, k.colour} }
 
 // Pin implements [cache.PinStore] with one script, which reads the time
-// from the server: the pin ends ttl, in whole milliseconds, after the
+// from the server: the pins end ttl, in whole milliseconds, after the
 // server's clock at the call. A ttl under a millisecond leaves no live pin.
-func (s *Store) Pin(ctx context.Context, scope cache.Scope, queryID string, st cache.Strategy, ttl time.Duration) error {
+// With no ids it does nothing.
+func (s *Store) Pin(ctx context.Context, scope cache.Scope, st cache.Strategy, ttl time.Duration, queryIDs ...string) error {
 	ctx, cancel, err := s.begin(ctx, "pin", scope)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if !st.Valid() {
-		return fmt.Errorf("redis: pin %q in %s: %w: %d", queryID, scope, cache.ErrInvalidStrategy, st)
+		return fmt.Errorf("redis: pin %d queries in %s: %w: %d", len(queryIDs), scope, cache.ErrInvalidStrategy, st)
 	}
-	err = pinScript.Run(ctx, s.c, s.keysOf(scope).pins(),
-		queryID, st.String(), ms(ttl), gcAfter(ttl)).Err()
-	if err != nil {
+	if len(queryIDs) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3+len(queryIDs))
+	args = append(args, st.String(), ms(ttl), gcAfter(ttl))
+	for _, id := range queryIDs {
+		args = append(args, id)
+	}
+	if err := pinScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).Err(); err != nil {
 		return s.fail(ctx, "pin", scope, err)
 	}
 	return nil

@@ -87,24 +87,27 @@ var (
 	casShardedScript = goredis.NewScript(strings.Replace(casSource, "'PUBLISH'", "'SPUBLISH'", 1))
 )
 
-// pinScript creates or replaces a pin, live for ttl ms from the server's
-// now, moving it to the other colour's zset if its colour changed. A ttl
-// of zero or less leaves no pin.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: id, colour, ttl, gc.
+// pinScript creates or replaces pins of one colour, live for ttl ms from
+// the server's now, moving each to that colour's zset if its colour
+// changed. A ttl of zero or less leaves no pins.
+// KEYS: pins:blue, pins:green, pincolour. ARGV: colour, ttl, gc, ids...
 var pinScript = goredis.NewScript(luaPinHelpers + `
-local id = ARGV[1]
-local old = zset_of(redis.call('HGET', KEYS[3], id))
-local z = zset_of(ARGV[2])
-if old and old ~= z then redis.call('ZREM', old, id) end
-local ttl = tonumber(ARGV[3])
-if ttl <= 0 then
-  redis.call('ZREM', z, id)
-  redis.call('HDEL', KEYS[3], id)
-  return 0
+local z = zset_of(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local t = now() + ttl
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local old = zset_of(redis.call('HGET', KEYS[3], id))
+  if old and old ~= z then redis.call('ZREM', old, id) end
+  if ttl <= 0 then
+    redis.call('ZREM', z, id)
+    redis.call('HDEL', KEYS[3], id)
+  else
+    redis.call('ZADD', z, t, id)
+    redis.call('HSET', KEYS[3], id, ARGV[1])
+  end
 end
-redis.call('ZADD', z, now() + ttl, id)
-redis.call('HSET', KEYS[3], id, ARGV[2])
-keep(ARGV[4])
+if ttl > 0 then keep(ARGV[3]) end
 return 1
 `)
 

@@ -102,7 +102,7 @@ func TestKeyLayout(t *testing.T) {
 			if _, err := s.CompareAndSwap(ctx, tt.scope, 0, cache.State{Active: cache.Blue, Generation: 3}); err != nil {
 				t.Fatalf("CompareAndSwap(%v) error = %v", tt.scope, err)
 			}
-			if err := s.Pin(ctx, tt.scope, "q", cache.Green, time.Minute); err != nil {
+			if err := s.Pin(ctx, tt.scope, cache.Green, time.Minute, "q"); err != nil {
 				t.Fatalf("Pin(%v) error = %v", tt.scope, err)
 			}
 			if err := s.AcquireProbeLease(ctx, tt.scope, "me", time.Minute); err != nil {
@@ -240,7 +240,7 @@ func TestRoundTrips(t *testing.T) {
 			want string
 			call func(round int) error
 		}{
-			{"Pin", "evalsha", func(int) error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) }},
+			{"Pin", "evalsha", func(int) error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") }},
 			{"Lookup", "evalsha", func(int) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 			{"Renew", "evalsha", func(int) error { _, err := s.Renew(ctx, scope, time.Minute, "q", "r"); return err }},
 			{"Count", "evalsha", func(int) error { _, err := s.Count(ctx, scope); return err }},
@@ -284,7 +284,7 @@ func TestTimeout(t *testing.T) {
 	s := redis.New(c, redis.Options{Timeout: 100 * time.Millisecond})
 	defer s.Close()
 	ctx := t.Context()
-	if err := s.Pin(ctx, scope, "q", cache.Blue, time.Minute); err != nil { // connects, loads the script
+	if err := s.Pin(ctx, scope, cache.Blue, time.Minute, "q"); err != nil { // connects, loads the script
 		t.Fatalf("Pin() error = %v", err)
 	}
 	srv.Pause()
@@ -366,7 +366,7 @@ func TestClosed(t *testing.T) {
 		"Close":             s.Close,
 		"Load":              func() error { _, err := s.Load(ctx, scope); return err },
 		"Watch":             func() error { _, err := s.Watch(ctx, scope); return err },
-		"Pin":               func() error { return s.Pin(ctx, scope, "q", cache.Blue, time.Minute) },
+		"Pin":               func() error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") },
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
 		"Time":              func() error { _, err := s.Time(ctx); return err },
@@ -397,7 +397,7 @@ func BenchmarkPinRelease(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Pin(ctx, scope, "q", cache.Blue, time.Minute); err != nil {
+		if err := s.Pin(ctx, scope, cache.Blue, time.Minute, "q"); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.Release(ctx, scope, "q"); err != nil {

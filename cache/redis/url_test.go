@@ -357,7 +357,7 @@ func storeErrors(t *testing.T, s secrettest.Secret, raw, want string) {
 	ctx := t.Context()
 	calls := map[string]func() error{
 		"Load": func() error { _, err := st.Load(ctx, scope); return err },
-		"Pin":  func() error { return st.Pin(ctx, scope, "q", cache.Blue, time.Minute) },
+		"Pin":  func() error { return st.Pin(ctx, scope, cache.Blue, time.Minute, "q") },
 		"Watch": func() error {
 			ch, err := st.Watch(ctx, scope)
 			if err == nil {

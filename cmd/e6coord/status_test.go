@@ -178,7 +178,7 @@ func TestStatusExitCodes(t *testing.T) {
 
 	confirmed := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond) // the store keeps milliseconds
 	rec := write(t, st, cache.State{Active: cache.Blue, Pending: cache.Green, ConfirmedAt: confirmed, ChangedAt: confirmed, ChangedBy: "host-1"})
-	if err := st.Pin(context.Background(), testScope, "q1", cache.Blue, time.Minute); err != nil {
+	if err := st.Pin(context.Background(), testScope, cache.Blue, time.Minute, "q1"); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("stale: 3", func(t *testing.T) {

@@ -112,7 +112,7 @@ func TestRead(t *testing.T) {
 
 	storeNow := local.Add(storeSkew)
 	put(t, f, cache.State{Active: cache.Blue, Generation: 3, ConfirmedAt: storeNow.Add(-59 * time.Second), ChangedAt: storeNow, ChangedBy: "p1"})
-	if err := f.Pin(ctx, scope, "q1", cache.Blue, time.Hour); err != nil {
+	if err := f.Pin(ctx, scope, cache.Blue, time.Hour, "q1"); err != nil {
 		t.Fatal(err)
 	}
 	v, err = r.Read(ctx)
