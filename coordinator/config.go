@@ -112,6 +112,14 @@ type Config struct {
 	// PinTTL. Default: 15 seconds.
 	PinTTL time.Duration
 
+	// PinDelay is how long a pin or release may wait to be written to the
+	// store with those made after it, in one call: a query that ends within
+	// PinDelay of its start costs the store nothing, and a Drain switch
+	// sees the others' pins within PinDelay and a round trip. A negative
+	// value writes each batch as soon as the previous one is done.
+	// Default: 20 milliseconds.
+	PinDelay time.Duration
+
 	// ProbeLeaseTTL is the lease of the prober of the fleet; others wait at
 	// most this long for its result before they try themselves.
 	// Default: 5 seconds.
@@ -189,6 +197,7 @@ const (
 	DefaultDrainTimeout           = 60 * time.Second
 	DefaultMaxAttempts            = 5
 	DefaultPinTTL                 = 15 * time.Second
+	DefaultPinDelay               = 20 * time.Millisecond
 	DefaultProbeLeaseTTL          = 5 * time.Second
 	DefaultStoreTimeout           = 250 * time.Millisecond
 	DefaultRefreshInterval        = 5 * time.Second
@@ -242,6 +251,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.ResumeTimeout, DefaultResumeTimeout)
 	def(&cfg.DrainTimeout, DefaultDrainTimeout)
 	def(&cfg.PinTTL, DefaultPinTTL)
+	def(&cfg.PinDelay, DefaultPinDelay)
 	def(&cfg.ProbeLeaseTTL, DefaultProbeLeaseTTL)
 	def(&cfg.ProbeTimeout, cfg.ProbeLeaseTTL/3)
 	def(&cfg.StoreTimeout, DefaultStoreTimeout)

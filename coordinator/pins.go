@@ -12,10 +12,10 @@ import (
 // The pin is a lease of PinTTL that the coordinator renews in the background
 // until [Coordinator.Release], so a crashed process's pins expire.
 //
-// Pin does no I/O: the pin is written to the store in the background, in
-// one call with the other pins and releases made meanwhile (see
-// [Coordinator.Sync]), so a query never waits on the store, and a query
-// released before its pin was written costs the store nothing. Store
+// Pin does no I/O: the pin is written to the store in the background,
+// within [Config].PinDelay, in one call with the other pins made meanwhile
+// (see [Coordinator.Sync]), so a query never waits on the store, and a
+// query released before its pin was written costs the store nothing. Store
 // trouble is counted and never fails the query. It returns an error only
 // for an invalid colour, or ErrClosed.
 func (c *Coordinator) Pin(ctx context.Context, id string, s cache.Strategy) error {
@@ -87,25 +87,43 @@ func (c *Coordinator) pokePins() {
 }
 
 // pinLoop writes the pins and releases made since its last write, each
-// kind in one store call, as soon as they are made and its previous write
-// is done: while a write waits on the store, the next batch gathers. It
-// also renews the pins every PinTTL/3. One goroutine does all pin traffic,
-// so a process needs one store connection for it however many queries run.
+// kind in one store call, PinDelay after the first of them (at once for
+// Sync), while the next batch gathers. It also renews the pins every
+// PinTTL/3. One goroutine does all pin traffic, so a process needs one
+// store connection for it however many queries run.
 func (c *Coordinator) pinLoop() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.PinTTL / 3)
 	defer t.Stop()
+	delay := time.NewTimer(0)
+	<-delay.C
+	waiting := false // delay runs for queued pins or releases
+	write := func() {
+		if waiting && !delay.Stop() {
+			<-delay.C
+		}
+		waiting = false
+		c.writePins(c.ctx)
+	}
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-c.pinsDirty:
+			switch {
+			case c.cfg.PinDelay < 0:
+				write()
+			case !waiting:
+				delay.Reset(c.cfg.PinDelay)
+				waiting = true
+			}
+		case <-delay.C:
+			waiting = false
 			c.writePins(c.ctx)
 		case done := <-c.syncs:
-			c.writePins(c.ctx)
+			write()
 			close(done)
 		case <-t.C:
-			c.writePins(c.ctx)
 			c.renewPins(c.ctx)
 		}
 	}
@@ -290,7 +308,9 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 	c.mu.Lock()
 	ids := make([]string, 0, len(c.pins))
 	for id := range c.pins {
-		ids = append(ids, id)
+		if _, queued := c.unwritten[id]; !queued { // the pin loop writes it
+			ids = append(ids, id)
+		}
 	}
 	c.mu.Unlock()
 	if len(ids) == 0 {
