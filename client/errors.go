@@ -18,6 +18,26 @@ import (
 // one sentinel, named where callers of either package look for it.
 var ErrWrongStrategy = coordinator.ErrWrongStrategy
 
+// colourGoneError ends a call of a query whose colour the engine has
+// rejected, in another call of this process, since the query was
+// prepared: the engine would reject it too, in-flight queries included
+// (PROTOCOL.md), so it is not sent. It is a rejection for the replay
+// logic ([IsWrongStrategy]), but not one the engine made: it is not
+// counted again ([coordinator.Coordinator.Invalidate]).
+type colourGoneError struct{ s cache.Strategy }
+
+func (e colourGoneError) Error() string {
+	return fmt.Sprintf("client: %s rejected by the engine since the query was prepared", e.s)
+}
+
+func (e colourGoneError) Is(target error) bool { return target == ErrWrongStrategy }
+
+// isColourGone reports whether err is a [colourGoneError].
+func isColourGone(err error) bool {
+	var g colourGoneError
+	return errors.As(err, &g)
+}
+
 // StrategyError is the engine's rejection of a call made with the wrong
 // colour. It unwraps to [ErrWrongStrategy] and to the gRPC status error, so
 // status.FromError still works.

@@ -32,6 +32,13 @@ type callInfo struct {
 	strategy  cache.Strategy
 	plannerIP string
 	md        atomic.Pointer[metadata.MD] // the headers, with the cluster of the interceptor that built them
+
+	// A query's calls watch the rejections of its colour: once the
+	// coordinator has counted one after rejectionsAt (read before its
+	// prepare), the engine no longer serves the query, and its calls end
+	// with a [colourGoneError] without reaching it.
+	watch        bool
+	rejectionsAt uint64
 }
 
 func newCallInfo(s cache.Strategy, plannerIP string) *callInfo {
@@ -118,6 +125,9 @@ func (ic *interceptor) intercept(ctx context.Context, method string, req, reply 
 			m := ic.headers(info.strategy, info.plannerIP)
 			md = &m
 			info.md.Store(md)
+		}
+		if info.watch && ic.coord.Rejections(info.strategy) != info.rejectionsAt {
+			return colourGoneError{info.strategy}
 		}
 		return ic.invoke(ctx, info.strategy, *md, method, req, reply, cc, invoker, opts)
 	}

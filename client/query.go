@@ -33,6 +33,7 @@ func (q *query) ctx(ctx context.Context) context.Context {
 func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, error) {
 	var q *query
 	err := c.doWithin(ctx, left, func(ctx context.Context, sess *session) error {
+		rejections := c.coord.Rejections(sess.strategy) // before the prepare: see callInfo
 		resp, err := c.engine.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{
 			SessionId:   sess.id,
 			Schema:      c.cfg.Schema,
@@ -42,8 +43,9 @@ func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, erro
 		if err != nil {
 			return err
 		}
-		q = &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess,
-			call: newCallInfo(sess.strategy, resp.GetEngineIP())}
+		call := newCallInfo(sess.strategy, resp.GetEngineIP())
+		call.watch, call.rejectionsAt = true, rejections
+		q = &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess, call: call}
 		return nil
 	})
 	if err != nil {
@@ -77,7 +79,9 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 			return nil, q.wrap(err)
 		}
 		if wrong {
-			c.coord.Invalidate(q.strategy())
+			if !isColourGone(err) {
+				c.coord.Invalidate(q.strategy())
+			}
 		} else {
 			c.dropSession(q.sess)
 		}
@@ -136,7 +140,9 @@ func (q *query) wrap(err error) error {
 		return err
 	}
 	c := q.conn
-	c.coord.Invalidate(q.strategy())
+	if !isColourGone(err) {
+		c.coord.Invalidate(q.strategy())
+	}
 	se := &StrategyError{Err: err, Sent: q.strategy(), QueryID: q.id}
 	var inner *StrategyError
 	if errors.As(err, &inner) {

@@ -313,3 +313,55 @@ func TestConnect(t *testing.T) {
 		t.Errorf("Connect with a wrong password = %v, want Unauthenticated", err)
 	}
 }
+
+// TestOneRejectionPerSwitch: once the engine has rejected one query's
+// colour, the other queries of that colour in flight in the process end
+// without another call (the engine would reject them too), so a switch
+// costs the process one 456 however many queries were under way; and a
+// query prepared after the rejection, on the new colour, is not affected.
+func TestOneRejectionPerSwitch(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	conn := open(t, srv, func(cfg *client.Config) { cfg.PrefetchBytes = 1 })
+	ctx := ctxT(t)
+	var open []*client.Rows
+	for range 4 {
+		rows, err := conn.Query(ctx, "SELECT * FROM demo.numbers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		open = append(open, rows)
+	}
+	if err := srv.SetActive(cache.Green); err != nil {
+		t.Fatal(err)
+	}
+	calls := len(srv.Log())
+	for i, rows := range open {
+		for rows.Next(ctx) {
+		}
+		if err := rows.Err(); !errors.Is(err, client.ErrWrongStrategy) {
+			t.Fatalf("rows %d: Err() = %v, want a rejection", i, err)
+		}
+		var se *client.StrategyError
+		if !errors.As(rows.Err(), &se) || se.Sent != cache.Blue {
+			t.Errorf("rows %d: Err() = %v, want a StrategyError for blue", i, rows.Err())
+		}
+	}
+	var rejected int
+	for _, c := range srv.Log()[calls:] {
+		if c.Rejected() {
+			rejected++
+		} else {
+			t.Errorf("engine saw %s (%s) after the switch; want only the first rejected fetch", c.Method, c.Strategy)
+		}
+	}
+	if rejected != 1 {
+		t.Errorf("engine rejected %d calls, want 1", rejected)
+	}
+	if n := conn.Stats().Coordinator.WrongStrategy; n != 1 {
+		t.Errorf("WrongStrategy = %d, want 1: the ended queries are not rejections of the engine", n)
+	}
+	if got, _, err := readAll(ctx, conn, "SELECT * FROM demo.numbers"); err != nil || len(got) != enginetest.NumbersRows {
+		t.Errorf("a query after the switch: %d rows, %v; want %d rows", len(got), err, enginetest.NumbersRows)
+	}
+}

@@ -315,6 +315,18 @@ func (c *Coordinator) Invalidate(s cache.Strategy) {
 	}
 }
 
+// Rejections returns the number of calls with colour s that the engine
+// has rejected in this process ([Coordinator.Invalidate]). A rejection
+// means the engine does not serve s at that moment, in-flight queries
+// included, so a query prepared with s while the count was n is rejected
+// for good once the count is above n: the client ends it without a call.
+func (c *Coordinator) Rejections(s cache.Strategy) uint64 {
+	if !s.Valid() {
+		return 0
+	}
+	return c.stats.wrongStrategy[s].Load()
+}
+
 // markRejected marks the local active colour rejected if it is s, and
 // reports whether it changed anything.
 func (c *Coordinator) markRejected(s cache.Strategy) bool {
