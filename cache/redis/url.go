@@ -87,6 +87,18 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// OpenClient returns a new go-redis client for rawURL, made as [Open]
+// makes its own, for a program that needs Redis beside the store (a
+// subscriber of its own, a tool). Its errors are [Open]'s. The caller
+// closes the client.
+func OpenClient(rawURL string) (goredis.UniversalClient, error) {
+	t, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return t.client(), nil
+}
+
 // target is the client options of a URL: one of the three is set.
 type target struct {
 	single   *goredis.Options

@@ -29,6 +29,7 @@ commands:
   status        print a scope's shared state, read from Redis (exit 3 if degraded)
   events        print every change of a scope's shared state until interrupted
   watch         keep the fleet's colour confirmed; serve health, metrics and state over HTTP
+  bench         measure a fleet of worker processes through switches on a real Redis
 `
 
 // run runs the command named by args[0].
@@ -48,7 +49,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEvents(ctx, args[1:], stdout, stderr)
 	case "watch":
 		return runWatch(ctx, args[1:], stdout, stderr)
-	case "demo-worker": // a worker process of `demo --processes`
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
+	case "demo-worker": // a worker process of `demo --processes` and `bench`
 		return runDemoWorker(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -228,6 +231,8 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name")
 	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
 	fs.IntVar(&cfg.Workers, "workers", 8, "concurrent workers")
+	fs.DurationVar(&cfg.StatusEvery, "status-every", 0, "report the process's status this often (0: never)")
+	fs.StringVar(&cfg.FloorChannel, "floor-channel", "", "also subscribe to this Redis channel with a bare client (the Redis URL in E6COORD_FLOOR_URL), as `bench` does")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -241,6 +246,7 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	cfg.NoFetch = !*fetch
 	cfg.Password = os.Getenv("E6COORD_PASSWORD")
 	cfg.RedisURL = os.Getenv("E6COORD_REDIS_URL")
+	cfg.FloorURL = os.Getenv("E6COORD_FLOOR_URL")
 	stop := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, stdin)

@@ -29,21 +29,37 @@ type Config struct {
 	NoFetch                  bool          // Exec instead of reading every row
 	Workers                  int           // concurrent workers; 0 only connects (learns the colour, authenticates), then waits
 	StatusEvery              time.Duration // how often to report status; 0: never
-	Store                    cache.Store
-	RedisURL                 string // when Store is nil: share the state through this Redis
-	Coordination             coordinator.Config
-	Logger                   *slog.Logger
+	// FloorChannel, if set with FloorURL, is a Redis channel this process
+	// also subscribes to with a bare go-redis client of FloorURL,
+	// reporting each message as a "floor" event: the floor of a pub/sub
+	// hop that `e6coord bench` sets beside the coordinator's convergence.
+	FloorChannel, FloorURL string
+	Store                  cache.Store
+	RedisURL               string // when Store is nil: share the state through this Redis
+	Coordination           coordinator.Config
+	Logger                 *slog.Logger
 }
 
 // Report is one line a worker process writes: a change of the active
 // colour it saw, a failed query, or its summary at the end.
 type Report struct {
-	Event string `json:"event"` // "ready", "change", "status", "failed" or "summary"
+	Event string `json:"event"` // "ready", "change", "status", "floor", "failed" or "summary"
 	PID   int    `json:"pid"`
+
+	// ready: the coordinator's policy
+	Policy string `json:"policy,omitempty"`
 
 	// status: the process's view, every StatusEvery
 	Degraded bool   `json:"degraded,omitempty"`
 	Probes   uint64 `json:"probes,omitempty"`
+	Queries  int64  `json:"queries,omitempty"` // queries finished so far
+
+	// change and status: the calls rejected for their colour so far
+	WrongStrategy uint64 `json:"wrong_strategy,omitempty"`
+
+	// floor: the message's payload, a unix time in nanoseconds; SeenAtNs
+	// is when it arrived
+	SentNs int64 `json:"sent_ns,omitempty"`
 
 	// change
 	Generation  uint64 `json:"gen,omitempty"`
@@ -78,6 +94,9 @@ type Stats struct {
 	// MaxQueryNs is the longest query, from its start to its rows closed,
 	// in nanoseconds.
 	MaxQueryNs int64 `json:"max_query_ns"`
+	// RedisCommands counts the commands the process sent to Redis, a
+	// script counting as one, when it opened the store from RedisURL.
+	RedisCommands int64 `json:"redis_commands"`
 }
 
 // Add adds o to s; MaxQueryNs is the larger of the two.
@@ -93,6 +112,7 @@ func (s *Stats) Add(o Stats) {
 	s.StoreUnreached += o.StoreUnreached
 	s.StoreDenied += o.StoreDenied
 	s.MaxQueryNs = max(s.MaxQueryNs, o.MaxQueryNs)
+	s.RedisCommands += o.RedisCommands
 }
 
 // Run opens a connection, connects it ([client.Conn.Connect]: the colour
@@ -120,11 +140,21 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 			Active: next.Active.String(), ChangedAtMs: next.ChangedAt.UnixMilli(), SeenAtNs: time.Now().UnixNano()}
 		if c := opened.Load(); c != nil {
 			r.Pins = c.Coordinator().Pins().Of(old.Active)
+			r.WrongStrategy = c.Coordinator().Stats().WrongStrategy
 		}
 		if old.Active.Valid() {
 			switches.Add(1)
 		}
 		report(r)
+	}
+	var redisCommands *commandCounter
+	if cfg.Store == nil && cfg.RedisURL != "" {
+		store, counter, closeStore, err := openCounted(cfg.RedisURL)
+		if err != nil {
+			return Stats{}, fmt.Errorf("fleet: %w", err)
+		}
+		defer closeStore()
+		cfg.Store, redisCommands = store, counter
 	}
 	conn, err := client.Open(client.Config{
 		Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
@@ -141,9 +171,19 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		return Stats{}, fmt.Errorf("fleet: connect: %w", err)
 	}
 	report(Report{Event: "ready", PID: pid, Generation: conn.Coordinator().Snapshot().Generation,
-		Active: conn.Coordinator().Snapshot().Active.String()})
+		Active: conn.Coordinator().Snapshot().Active.String(), Policy: conn.Coordinator().Config().Policy.String()})
 
+	var queries, failed, rows, longest atomic.Int64
 	var wg sync.WaitGroup
+	if cfg.FloorChannel != "" && cfg.FloorURL != "" {
+		floor, err := subscribeFloor(ctx, cfg, func(sent, seen int64) {
+			report(Report{Event: "floor", PID: pid, SentNs: sent, SeenAtNs: seen})
+		})
+		if err != nil {
+			return Stats{}, err
+		}
+		defer floor()
+	}
 	if cfg.StatusEvery > 0 {
 		done := make(chan struct{})
 		defer func() {
@@ -162,11 +202,11 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 				c := conn.Coordinator()
 				snap, st := c.Snapshot(), c.Stats()
 				report(Report{Event: "status", PID: pid, Generation: snap.Generation, Active: snap.Active.String(),
-					Degraded: st.Degraded, Probes: st.Probes, SeenAtNs: time.Now().UnixNano()})
+					Degraded: st.Degraded, Probes: st.Probes, Queries: queries.Load(), WrongStrategy: st.WrongStrategy,
+					SeenAtNs: time.Now().UnixNano()})
 			}
 		})
 	}
-	var queries, failed, rows, longest atomic.Int64
 	var workers sync.WaitGroup
 	if cfg.Workers == 0 {
 		select {
@@ -213,6 +253,7 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		StoreUnreached: boolCount(!st.Coordinator.StoreReached),
 		StoreDenied:    boolCount(st.Coordinator.Store == coordinator.StoreDenied),
 		MaxQueryNs:     longest.Load(),
+		RedisCommands:  redisCommands.count(),
 	}, ctx.Err()
 }
 
