@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,8 +34,14 @@ func newEngine(t *testing.T, mode enginetest.SwitchMode, flipEvery time.Duration
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
+	engineModes.Store(srv, o.Mode)
+	t.Cleanup(func() { engineModes.Delete(srv) })
 	return srv
 }
+
+// engineModes holds the switch mode of each engine newEngine started, for
+// the checker.
+var engineModes sync.Map // *enginetest.Server → enginetest.SwitchMode
 
 // TestFaults runs worker processes that loop queries through switches while
 // Redis fails in three ways: no query fails, none carries two colours, no

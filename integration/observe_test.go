@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
 )
 
@@ -112,6 +113,17 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// allPolicy reports whether every process that is ready runs policy p.
+// The caller holds o.mu.
+func (o *observer) allPolicy(p coordinator.Policy) bool {
+	for _, r := range o.ready {
+		if r.Policy != p.String() {
+			return false
+		}
+	}
+	return len(o.ready) > 0
 }
 
 // switchesSince counts the distinct generations of active-colour changes

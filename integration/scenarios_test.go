@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
 )
 
@@ -58,11 +61,18 @@ func (tl *timeline) acceptedNear(c cache.Strategy, at time.Time, slack time.Dura
 // change of the engine may be recorded and still count as simultaneous.
 const flipBackSlack = 100 * time.Millisecond
 
-// checkFleet fails the test for a process that adopted a colour the engine
-// did not serve then (a flip-back), for a process whose generations went
-// backwards in its change or status reports, and for queries that carried
-// two colours; with obs.check, for failed queries. It returns the summed
-// stats.
+// checkFleet asserts the invariants of a scenario's run, and returns the
+// summed stats of the processes:
+//
+//	I1 no failed query (obs.check);
+//	I2 no query whose calls carried two colours (the engine's log of
+//	   every call's strategy header);
+//	I3 no process's generations go backwards in its change or status
+//	   reports, and none adopts a colour the engine did not serve then (a
+//	   flip-back);
+//	I4 every process's last report names a colour the engine served then;
+//	I5 with Eager coordinators on an Overlap engine, at most one call per
+//	   process rejected for its colour per switch.
 func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timeline) fleet.Stats {
 	t.Helper()
 	sum := obs.check(t)
@@ -98,7 +108,84 @@ func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timelin
 	if mixed := srv.MixedQueries(); len(mixed) > 0 {
 		t.Errorf("%d queries carried two colours", len(mixed))
 	}
+	checkConverged(t, obs, tl)
+	if mode, _ := engineModes.Load(srv); mode == enginetest.Overlap && obs.allPolicy(coordinator.Eager) {
+		checkRejections(t, obs)
+	}
 	return sum
+}
+
+// convergeSlack is how long after an engine change a process may still
+// report the colour the engine left, and count as converged.
+const convergeSlack = time.Second
+
+// checkConverged fails the test for a process whose last report names a
+// colour the engine did not serve then, give or take convergeSlack (I4).
+// Once processes have ended, only those that ended with a summary count.
+// The caller holds obs.mu.
+func checkConverged(t *testing.T, obs *observer, tl *timeline) {
+	t.Helper()
+	last := map[int]fleet.Report{}
+	note := func(r fleet.Report) {
+		if r.Active == "" {
+			return
+		}
+		if l, ok := last[r.PID]; !ok || r.SeenAtNs >= l.SeenAtNs {
+			last[r.PID] = r
+		}
+	}
+	for _, c := range obs.changes {
+		note(c)
+	}
+	for _, sts := range obs.status {
+		for _, r := range sts {
+			if !r.Degraded {
+				note(r)
+			}
+		}
+	}
+	for pid, r := range last {
+		if _, ended := obs.summaries[pid]; len(obs.summaries) > 0 && !ended {
+			continue // killed: its last word is not a view it kept
+		}
+		colour, err := cache.ParseStrategy(r.Active)
+		if err != nil {
+			continue // reported by the flip-back check
+		}
+		if at := time.Unix(0, r.SeenAtNs); !tl.acceptedNear(colour, at, convergeSlack) {
+			t.Errorf("pid %d not converged: its last report (%s at %s) names %s, which the engine had left",
+				pid, r.Event, at.Format("15:04:05.000"), colour)
+		}
+	}
+}
+
+// checkRejections fails the test for a process that had more than one
+// call rejected for its colour per switch (I5), counting the rejections
+// between one adoption of a new colour and the next, and after the last.
+// It applies to Eager coordinators on an Overlap engine. The caller holds
+// obs.mu.
+func checkRejections(t *testing.T, obs *observer) {
+	t.Helper()
+	byPID := map[int][]fleet.Report{}
+	for _, c := range obs.changes {
+		byPID[c.PID] = append(byPID[c.PID], c)
+	}
+	for pid, cs := range byPID {
+		slices.SortFunc(cs, func(a, b fleet.Report) int { return cmp.Compare(a.SeenAtNs, b.SeenAtNs) })
+		var before uint64
+		for _, c := range cs {
+			if n := c.WrongStrategy - before; n > 1 {
+				t.Errorf("pid %d: %d calls rejected for their colour before adopting generation %d, want at most 1 per switch",
+					pid, n, c.Generation)
+			}
+			before = c.WrongStrategy
+		}
+		if sum, ok := obs.summaries[pid]; ok {
+			if n := uint64(sum.WrongStrategy) - before; n > 1 {
+				t.Errorf("pid %d: %d calls rejected for their colour after its last adoption, want at most 1", pid, n)
+			}
+		}
+	}
 }
 
 // switchFleet switches the engine to colour to with an overlap, waits
