@@ -108,7 +108,7 @@ func TestF0Baseline(t *testing.T) {
 			srv := newEngine(t, mode, 0, tl.track(cache.Blue))
 			procs := startWorkers(t, n, spec{
 				Engine: srv.Addr(), RedisURL: r.URL(), Workers: 2, Policy: "eager",
-				StatusEvery: 50 * time.Millisecond, Query: "SELECT * FROM demo.numbers LIMIT 100",
+				StatusEvery: 50 * time.Millisecond, Query: "SELECT * FROM demo.numbers LIMIT 10",
 			})
 			obs := observe(procs)
 			pids := procs.PIDs()
@@ -118,7 +118,7 @@ func TestF0Baseline(t *testing.T) {
 			// An in-flight query keeps its colour, so the overlap must
 			// outlast the queries under way when a switch begins for a
 			// switch to cost no rejection: the queries are short.
-			sched := driveSwitches(t, srv, mode, switches, 500*time.Millisecond, 800*time.Millisecond, 500*time.Millisecond)
+			sched := driveSwitches(t, srv, mode, switches, 300*time.Millisecond, 600*time.Millisecond, time.Second)
 			obs.waitUntil(t, "the engine's last switch", 60*time.Second, sched.finished)
 			if sched.made != switches {
 				t.Fatalf("invalid scenario: the engine made %d of %d switches", sched.made, switches)

@@ -81,7 +81,8 @@ func TestFaults(t *testing.T) {
 				p = redistest.NewProxy(t, r.Addr())
 				url = "redis://" + p.Addr() + "/0"
 			}
-			srv := newEngine(t, enginetest.SwitchOnClear, time.Second)
+			var tl timeline
+			srv := newEngine(t, enginetest.SwitchOnClear, time.Second, tl.track(cache.Blue))
 			procs := startWorkers(t, 4, spec{
 				Engine: srv.Addr(), RedisURL: url, Workers: 3,
 				StatusEvery: 20 * time.Millisecond, PinTTL: 3 * time.Second,
@@ -122,10 +123,7 @@ func TestFaults(t *testing.T) {
 
 			procs.Stop()
 			obs.waitUntil(t, "every summary", 30*time.Second, func() bool { return len(obs.summaries) == len(pids) })
-			sum := obs.check(t)
-			if mixed := srv.MixedQueries(); len(mixed) > 0 {
-				t.Errorf("%d queries carried two colours", len(mixed))
-			}
+			sum := checkFleet(t, obs, srv, &tl)
 			t.Logf("queries %d, engine switches %d, probes %d, replays %d, 456s %d, store errors %d",
 				sum.Queries, srv.State().Switches, sum.Probes, sum.Replays, sum.WrongStrategy, sum.StoreErrors)
 		})

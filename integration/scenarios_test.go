@@ -189,8 +189,8 @@ func checkRejections(t *testing.T, obs *observer) {
 }
 
 // switchFleet switches the engine to colour to with an overlap, waits
-// until every process in pids has adopted it, then finishes the switch so
-// that the engine serves only to. It returns the highest generation the
+// until every process in pids has adopted it and overlapGrace more, then
+// finishes the switch so that the engine serves only to. It returns the highest generation the
 // processes adopted it under.
 func switchFleet(t *testing.T, obs *observer, srv *enginetest.Server, pids []int, to cache.Strategy) uint64 {
 	t.Helper()
@@ -215,11 +215,20 @@ func switchFleet(t *testing.T, obs *observer, srv *enginetest.Server, pids []int
 		}
 		return true
 	})
+	// The overlap outlasts the queries under way on the old colour, as an
+	// engine's does: a query keeps its colour, and one still running when
+	// the old colour goes is rejected.
+	grace := time.NewTimer(overlapGrace)
+	<-grace.C
 	if !srv.FinishSwitch() {
 		t.Fatalf("no switch to %s to finish: %s", to, srv.State())
 	}
 	return gen
 }
+
+// overlapGrace is how long switchFleet keeps both colours once every
+// process has adopted the new one: longer than a query takes.
+const overlapGrace = time.Second
 
 // convergedOn waits until every process has reported, after since, a
 // status on the store (not degraded) naming colour c at a generation of
