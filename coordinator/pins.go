@@ -42,16 +42,32 @@ func (c *Coordinator) Release(ctx context.Context, id string) {
 	c.mu.Lock()
 	s, ok := c.pins[id]
 	delete(c.pins, id)
+	written := ok
 	if _, queued := c.unwritten[id]; queued {
 		delete(c.unwritten, id) // never written: nothing to tell the store
-		ok = false
+		written = false
 	}
-	if ok {
+	if written {
 		c.unreleased[id] = s
 	}
 	c.mu.Unlock()
-	if ok {
+	switch {
+	case written:
 		c.pokePins()
+	case ok:
+		c.releasedOf(s) // the store never knew it: the loop counts the fleet's pins
+	}
+}
+
+// releasedOf tells the loop, during a Drain switch, that a pin of the old
+// colour s went away, so that it counts the fleet's pins again.
+func (c *Coordinator) releasedOf(s cache.Strategy) {
+	if st := c.Snapshot(); s != st.Active || !st.Pending.Valid() || st.AcceptedAt.IsZero() {
+		return
+	}
+	select {
+	case c.drained <- struct{}{}:
+	default:
 	}
 }
 
@@ -167,18 +183,11 @@ func (c *Coordinator) writePins(ctx context.Context) {
 		ids = append(ids, id)
 	}
 	counts, ok := c.storeRelease(ctx, ids...)
-	st := c.Snapshot()
-	if !ok || !st.Pending.Valid() || st.AcceptedAt.IsZero() || counts.Of(st.Active) > 0 {
+	if !ok || counts.Of(c.Snapshot().Active) > 0 {
 		return
 	}
-	for _, s := range released {
-		if s == st.Active {
-			select { // the last old-colour pin is gone: let the loop switch
-			case c.drained <- struct{}{}:
-			default:
-			}
-			return
-		}
+	for _, s := range released { // the last old-colour pin may be gone: let the loop switch
+		c.releasedOf(s)
 	}
 }
 

@@ -57,11 +57,17 @@ func TestConn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Query: %v", err)
 	}
+	if err := conn.Coordinator().Sync(ctx); err != nil { // the pin, written in the background
+		t.Fatal(err)
+	}
 	s := scrapeOf(t, reg)
 	s.want(t, 1, "e6coord_pins_in_flight", "colour", "blue") // the open query
 	for rows.Next(ctx) {
 	}
 	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Coordinator().Sync(ctx); err != nil { // the release
 		t.Fatal(err)
 	}
 

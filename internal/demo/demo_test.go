@@ -30,7 +30,7 @@ func TestDemo(t *testing.T) {
 				t.Run(fmt.Sprintf("mode=%s/reject=%s/policy=%s", mode, reject, p), func(t *testing.T) {
 					var out bytes.Buffer
 					sum, err := demo.Run(context.Background(), demo.Options{
-						Duration: 1200 * time.Millisecond, FlipEvery: 300 * time.Millisecond, Workers: 4,
+						Duration: 1600 * time.Millisecond, FlipEvery: 400 * time.Millisecond, Workers: 4,
 						Mode: mode, Reject: reject, Policy: p,
 					}, &out)
 					if err != nil {
