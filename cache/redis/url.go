@@ -71,7 +71,11 @@ const maxIOTimeout = time.Second
 // '#' unescaped.
 //
 // The client respects context deadlines (ContextTimeoutEnabled), and its
-// dial, read and write timeouts are at most a second. Errors show the URL
+// dial, read and write timeouts are at most a second. Unless pool_size=
+// says otherwise, it keeps one connection for commands (per node of a
+// Cluster): the store's calls are the coordinator's background work, one
+// goroutine for the pins and one for the record, never a query's, so a
+// process holds two connections to a server, with its subscription. Errors show the URL
 // as [Redact] prints it (with the password hidden also where a malformed
 // URL puts it in the host or a name), and otherwise quote nothing of it
 // but its scheme and parameter names: not the password, not a value (the
@@ -97,6 +101,17 @@ func OpenClient(rawURL string) (goredis.UniversalClient, error) {
 		return nil, err
 	}
 	return t.client(), nil
+}
+
+// poolSize returns the PoolSize option of t's client.
+func poolSize(t target) *int {
+	switch {
+	case t.failover != nil:
+		return &t.failover.PoolSize
+	case t.cluster != nil:
+		return &t.cluster.PoolSize
+	}
+	return &t.single.PoolSize
 }
 
 // target is the client options of a URL: one of the three is set.
@@ -167,6 +182,12 @@ func parseURL(rawURL string) (target, error) {
 		}
 		o.ContextTimeoutEnabled = true
 		t.cluster, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
+	}
+	if !q.Has("pool_size") {
+		// The store's calls are background work, made by a goroutine or
+		// two (the record's, the pins'), never by a query: one connection
+		// serves them, beside the subscription's.
+		*poolSize(t) = 1
 	}
 	if *tc != nil && form.kind != singleForm {
 		// Each connection verifies its own host (tls.Dial takes it from

@@ -196,6 +196,11 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredi
 	if err := f.waitReady(ctx, 60*time.Second); err != nil {
 		return err
 	}
+	// The probes of the first detection are not a switch's.
+	before, err := f.round(ctx, time.Now())
+	if err != nil {
+		return err
+	}
 
 	// The floor: publish the moment a commit is heard.
 	watcher := redisstore.New(rdb, redisstore.Options{})
@@ -260,6 +265,10 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredi
 		}
 	}
 	sample()
+	after, err := f.round(ctx, time.Now())
+	if err != nil {
+		return err
+	}
 	cancelWatch()
 	<-watchDone
 	st, err := f.finish(ctx)
@@ -269,7 +278,7 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredi
 	res.Switches = srv.State().Switches
 	res.Queries, res.Failed = st.Queries, st.Failed
 	if res.Switches > 0 {
-		res.ProbesPerSwitch = float64(st.Probes) / float64(res.Switches)
+		res.ProbesPerSwitch = float64(after.probes-before.probes) / float64(res.Switches)
 		res.RejectionsPerProcessSwitch = float64(st.WrongStrategy) / float64(res.Switches*o.Processes)
 	}
 	if st.Queries > 0 {
@@ -288,8 +297,8 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredi
 	res.FloorP50Ms, res.FloorP99Ms = ms(percentile(floor, 50)), ms(percentile(floor, 99))
 	fmt.Fprintf(o.Out, "switches %d: converged p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d samples); floor p50 %.2f ms, p99 %.2f ms (%d samples)\n",
 		res.Switches, res.ConvergeP50Ms, res.ConvergeP99Ms, res.ConvergeMaxMs, len(conv), res.FloorP50Ms, res.FloorP99Ms, len(floor))
-	fmt.Fprintf(o.Out, "queries %d, failed %d, probes %d, 456s %d, redis commands %d, connections per process %.2f (max %d, %d samples)\n",
-		st.Queries, st.Failed, st.Probes, st.WrongStrategy, st.RedisCommands, res.RedisConnsPerProcess, res.RedisConnsMax, samples)
+	fmt.Fprintf(o.Out, "queries %d, failed %d, probes %d (%d during the switches), 456s %d, redis commands %d, connections per process %.2f (max %d, %d samples)\n",
+		st.Queries, st.Failed, st.Probes, after.probes-before.probes, st.WrongStrategy, st.RedisCommands, res.RedisConnsPerProcess, res.RedisConnsMax, samples)
 	return nil
 }
 
@@ -355,7 +364,7 @@ func window(ctx context.Context, o Options, srv *enginetest.Server, redisURL str
 	// Every process reports its query count every statusEvery; the window
 	// runs from the first full round of reports after all are ready to
 	// the first full round Window later.
-	q0, t0, err := f.round(ctx, time.Now())
+	t0, err := f.round(ctx, time.Now())
 	if err != nil {
 		return fleetRate{}, err
 	}
@@ -366,7 +375,7 @@ func window(ctx context.Context, o Options, srv *enginetest.Server, redisURL str
 		timer.Stop()
 		return fleetRate{}, ctx.Err()
 	}
-	q1, t1, err := f.round(ctx, time.Now())
+	t1, err := f.round(ctx, time.Now())
 	if err != nil {
 		return fleetRate{}, err
 	}
@@ -374,7 +383,7 @@ func window(ctx context.Context, o Options, srv *enginetest.Server, redisURL str
 	if err != nil {
 		return fleetRate{}, err
 	}
-	return fleetRate{queries: q1 - q0, took: t1.Sub(t0), failed: st.Failed}, nil
+	return fleetRate{queries: t1.queries - t0.queries, took: t1.at.Sub(t0.at), failed: st.Failed}, nil
 }
 
 // startRedis starts a redis-server from PATH on a free port, saving

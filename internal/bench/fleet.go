@@ -141,11 +141,16 @@ func (f *benchFleet) waitAll(ctx context.Context, timeout time.Duration, ok func
 	})
 }
 
+// tally is the sum of one status report of every process.
+type tally struct {
+	queries, probes int64
+	at              time.Time // the last of the reports
+}
+
 // round waits for a status report from every process after after, and
-// returns the sum of their query counts and the time of the last of them.
-func (f *benchFleet) round(ctx context.Context, after time.Time) (int64, time.Time, error) {
-	var queries int64
-	var last time.Time
+// returns the sum of the first of each.
+func (f *benchFleet) round(ctx context.Context, after time.Time) (tally, error) {
+	var sum tally
 	err := f.wait(ctx, "a status report from every process", 30*time.Second, func() bool {
 		first := map[int]fleet.Report{}
 		for _, r := range f.reports {
@@ -156,16 +161,17 @@ func (f *benchFleet) round(ctx context.Context, after time.Time) (int64, time.Ti
 		if len(first) < f.n {
 			return false
 		}
-		queries, last = 0, time.Time{}
+		sum = tally{}
 		for _, r := range first {
-			queries += r.Queries
-			if at := time.Unix(0, r.SeenAtNs); at.After(last) {
-				last = at
+			sum.queries += r.Queries
+			sum.probes += int64(r.Probes)
+			if at := time.Unix(0, r.SeenAtNs); at.After(sum.at) {
+				sum.at = at
 			}
 		}
 		return true
 	})
-	return queries, last, err
+	return sum, err
 }
 
 // finish stops the workers, waits for their summaries, and returns their
