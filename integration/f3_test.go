@@ -32,7 +32,7 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 		overlap  = period / 4
 		// minQueries is the least every process must run during the cut
 		// for the scenario to be under load.
-		minQueries = 20
+		minQueries = 10
 	)
 	r := redistest.Start(t)
 	p := redistest.NewProxy(t, r.Addr()) // every process's link goes through it
@@ -51,7 +51,7 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 	clock.arm()
 	cutAt := time.Now()
 	p.Cut()
-	scheduled, _ := schedule(t, srv, switches, period, overlap)
+	scheduled, begins := schedule(t, srv, switches, period, overlap)
 	var detected time.Time
 	obs.waitUntil(t, "every process degraded", 10*time.Second, func() bool {
 		var ok bool
@@ -64,12 +64,19 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 		t.Errorf("silent cut detected after %v, budget %v", detect, detectBudget)
 	}
 	waitClosed(t, obs, "the engine's switches during the cut", cutFor+10*time.Second, scheduled)
+	// Cut off from the store, each process learns the last colour from
+	// the engine alone; the cut lasts until then, and cutFor at least.
+	final := srv.State().Active
+	last := (*begins)[len(*begins)-1]
+	obs.waitUntil(t, "every process on "+final.String()+" during the cut", 10*time.Second, func() bool {
+		_, ok := firstAdoptions(obs, pids, last, final)
+		return ok
+	})
 	if left := time.Until(cutAt.Add(cutFor)); left > 0 {
 		<-time.After(left) // the cut lasts cutFor
 	}
 
 	healAt := time.Now()
-	final := srv.State().Active
 	perPeer := clock.disarm()
 	if got := tl.switchesBetween(cutAt, healAt); got < switches {
 		t.Fatalf("invalid scenario: the engine made %d switches during the cut, want %d", got, switches)
@@ -101,8 +108,8 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 		}
 	}
 	obs.mu.Unlock()
-	t.Logf("during the cut the engine made %d switches; the processes adopted %v colour changes each; queries by connection %v",
-		switches, learnt, perPeer)
+	t.Logf("the cut lasted %v; the engine made %d switches; the processes adopted %v colour changes each; queries by connection %v",
+		healAt.Sub(cutAt), switches, learnt, perPeer)
 
 	p.Heal()
 	var back time.Time
