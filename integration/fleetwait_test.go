@@ -96,13 +96,16 @@ func (tl *timeline) switchesBetween(from, to time.Time) int {
 // prepares of each client connection (each worker process has one) while
 // it is armed, and times every query from the arrival of its prepare to
 // the arrival of its clear: the store round trip of its pin, if any, is in
-// that time.
+// that time. It also times the client's gap between the answer to a
+// prepare and the arrival of the query's execute, where the pin is made.
 type queryClock struct {
-	mu      sync.Mutex
-	armed   bool
-	perPeer map[string]int       // prepares while armed, by client address
-	started map[string]time.Time // prepare arrival, by query id
-	took    []timed              // every query cleared, in order of its clear
+	mu       sync.Mutex
+	armed    bool
+	perPeer  map[string]int       // prepares while armed, by client address
+	started  map[string]time.Time // prepare arrival, by query id
+	prepared map[string]time.Time // prepare answered, by query id
+	took     []timed              // every query cleared, in order of its clear
+	gaps     []timed              // every query executed, in order of its execute
 }
 
 type timed struct {
@@ -114,16 +117,25 @@ type timed struct {
 func (q *queryClock) option(o *enginetest.Options) {
 	q.perPeer = map[string]int{}
 	q.started = map[string]time.Time{}
+	q.prepared = map[string]time.Time{}
 	o.ServerOptions = append(o.ServerOptions, grpc.ChainUnaryInterceptor(q.intercept))
 }
 
 func (q *queryClock) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	arrived := time.Now()
-	if clear, ok := req.(*e6xpb.ClearOrCancelQueryRequest); ok {
+	switch m := req.(type) {
+	case *e6xpb.ClearOrCancelQueryRequest:
 		q.mu.Lock()
-		if at, ok := q.started[clear.GetQueryId()]; ok {
-			delete(q.started, clear.GetQueryId())
+		if at, ok := q.started[m.GetQueryId()]; ok {
+			delete(q.started, m.GetQueryId())
 			q.took = append(q.took, timed{arrived, arrived.Sub(at)})
+		}
+		q.mu.Unlock()
+	case *e6xpb.ExecuteStatementV2Request:
+		q.mu.Lock()
+		if at, ok := q.prepared[m.GetQueryId()]; ok {
+			delete(q.prepared, m.GetQueryId())
+			q.gaps = append(q.gaps, timed{arrived, arrived.Sub(at)})
 		}
 		q.mu.Unlock()
 	}
@@ -135,6 +147,7 @@ func (q *queryClock) intercept(ctx context.Context, req any, info *grpc.UnarySer
 		}
 		q.mu.Lock()
 		q.started[prep.GetQueryId()] = arrived
+		q.prepared[prep.GetQueryId()] = time.Now()
 		if q.armed {
 			q.perPeer[from]++
 		}
@@ -163,8 +176,20 @@ func (q *queryClock) disarm() map[string]int {
 func (q *queryClock) window(from, to time.Time) []time.Duration {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return within(q.took, from, to)
+}
+
+// gapWindow returns the gaps between prepare and execute of the queries
+// executed in [from, to), sorted.
+func (q *queryClock) gapWindow(from, to time.Time) []time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return within(q.gaps, from, to)
+}
+
+func within(ts []timed, from, to time.Time) []time.Duration {
 	var d []time.Duration
-	for _, x := range q.took {
+	for _, x := range ts {
 		if !x.at.Before(from) && x.at.Before(to) {
 			d = append(d, x.took)
 		}
