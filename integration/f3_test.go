@@ -51,7 +51,7 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 	clock.arm()
 	cutAt := time.Now()
 	p.Cut()
-	scheduled, begins := schedule(t, srv, switches, period, overlap)
+	scheduled, begins := schedule(t, srv, switches, period, overlap, clock.drained)
 	var detected time.Time
 	obs.waitUntil(t, "every process degraded", 10*time.Second, func() bool {
 		var ok bool
@@ -121,6 +121,11 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 	at, gen := agreedOn(t, obs, pids, healAt, final, 10*time.Second)
 	t.Logf("after the heal: every process on the store after %v, all on %s at generation %d after %v",
 		back.Sub(healAt), final, gen, at.Sub(healAt))
+	obs.mu.Lock()
+	if back := relapses(obs, pids, healAt); len(back) > 0 {
+		t.Logf("processes back to degraded after they had reached the store again (times, by pid): %v", back)
+	}
+	obs.mu.Unlock()
 	if took := at.Sub(healAt); took > convergeBudget {
 		t.Errorf("re-converged %v after the heal, budget %v", took, convergeBudget)
 	}

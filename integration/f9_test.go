@@ -181,7 +181,7 @@ func testLateWithoutStore(t *testing.T, down bool) {
 	})
 
 	clock.arm()
-	scheduled, begins := schedule(t, srv, switches, period, overlap)
+	scheduled, begins := schedule(t, srv, switches, period, overlap, clock.drained)
 	waitClosed(t, obs, "the engine's switches", switches*period+20*time.Second, scheduled)
 	final := srv.State().Active
 	// Cut off from the store, each process learns the last colour from
@@ -219,6 +219,11 @@ func testLateWithoutStore(t *testing.T, down bool) {
 	upAt := time.Now()
 	at, gen := agreedOn(t, obs, pids, upAt, final, 10*time.Second)
 	t.Logf("every process on the store, on %s at generation %d, %v after it came", final, gen, at.Sub(upAt))
+	obs.mu.Lock()
+	if back := relapses(obs, pids, upAt); len(back) > 0 {
+		t.Logf("processes back to degraded after they had reached the store again (times, by pid): %v", back)
+	}
+	obs.mu.Unlock()
 	if took := at.Sub(upAt); took > convergeBudget {
 		t.Errorf("the fleet joined the store %v after it came, budget %v", took, convergeBudget)
 	}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/e6coord/e6coord/cache"
@@ -22,11 +24,14 @@ import (
 // and waits on the fleet's agreement.
 
 // schedule switches the engine k times on its own clock, independent of
-// the fleet: one switch every period, each overlapping for overlap, the
-// first a period after the call. It returns a channel closed after the
-// last switch finished, and the times each switch began, to read after
-// that. The test's cleanup stops it, before the engine closes.
-func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.Duration) (<-chan struct{}, *[]time.Time) {
+// the fleet: one switch every period, each overlapping for overlap at
+// least, and until the queries on the old colour are done if drained is
+// not nil (drained(old) says so, or what still runs), as an engine that drains the old colour
+// before it stops serving it; the first a period after the call. It
+// returns a channel closed after the last switch finished, and the times
+// each switch began, to read after that. The test's cleanup stops it,
+// before the engine closes.
+func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.Duration, drained func(cache.Strategy) (bool, string)) (<-chan struct{}, *[]time.Time) {
 	t.Helper()
 	done, stop := make(chan struct{}), make(chan struct{})
 	begins := new([]time.Time) // written before done closes
@@ -41,7 +46,8 @@ func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.
 				return
 			}
 			*begins = append(*begins, time.Now())
-			if err := srv.BeginSwitch(srv.State().Active.Other()); err != nil {
+			from := srv.State().Active
+			if err := srv.BeginSwitch(from.Other()); err != nil {
 				t.Error(err)
 				return
 			}
@@ -52,6 +58,10 @@ func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.
 				window.Stop()
 				return
 			}
+			if drained != nil && !waitDrained(from, drained, stop) {
+				_, running := drained(from)
+				t.Errorf("the engine's queries on %s did not drain within %v: %s", from, drainTimeout, running)
+			}
 			srv.FinishSwitch()
 		}
 	}()
@@ -60,6 +70,32 @@ func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.
 		<-done
 	})
 	return done, begins
+}
+
+// drainTimeout bounds how long a scheduled switch waits for the old
+// colour's queries.
+const drainTimeout = 20 * time.Second
+
+// waitDrained polls drained(from) until it holds, stop closes, or
+// drainTimeout passes; it reports whether it held. The engine's state has
+// no event to wait on.
+func waitDrained(from cache.Strategy, drained func(cache.Strategy) (bool, string), stop <-chan struct{}) bool {
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ok, _ := drained(from); ok {
+			return true
+		}
+		select {
+		case <-tick.C:
+		case <-stop:
+			return false
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 // waitClosed waits, on the observer, until ch is closed.
@@ -106,6 +142,38 @@ type queryClock struct {
 	prepared map[string]time.Time // prepare answered, by query id
 	took     []timed              // every query cleared, in order of its clear
 	gaps     []timed              // every query executed, in order of its execute
+	open     map[string]openQuery // the queries not cleared, by id
+}
+
+// openQuery is a query the engine prepared and has not cleared.
+type openQuery struct {
+	colour string    // the strategy header of its prepare
+	peer   string    // the client's address
+	last   time.Time // its last call
+}
+
+// idleQuery is how long a query that is not cleared may go without a call
+// and still count as running: one whose call was rejected (456) is not
+// cleared, and is replayed as a new query.
+const idleQuery = time.Second
+
+// drained reports whether no query prepared on colour c still runs, or
+// says which do.
+func (q *queryClock) drained(c cache.Strategy) (bool, string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	running := map[string][]string{} // query ids by client
+	for id, o := range q.open {
+		if now.Sub(o.last) > idleQuery {
+			delete(q.open, id)
+			continue
+		}
+		if o.colour == c.String() {
+			running[o.peer] = append(running[o.peer], id)
+		}
+	}
+	return len(running) == 0, fmt.Sprintf("queries on %s by client: %v", c, running)
 }
 
 type timed struct {
@@ -118,14 +186,24 @@ func (q *queryClock) option(o *enginetest.Options) {
 	q.perPeer = map[string]int{}
 	q.started = map[string]time.Time{}
 	q.prepared = map[string]time.Time{}
+	q.open = map[string]openQuery{}
 	o.ServerOptions = append(o.ServerOptions, grpc.ChainUnaryInterceptor(q.intercept))
 }
 
 func (q *queryClock) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	arrived := time.Now()
+	if id := queryID(req); id != "" {
+		q.mu.Lock()
+		if o, ok := q.open[id]; ok {
+			o.last = arrived
+			q.open[id] = o
+		}
+		q.mu.Unlock()
+	}
 	switch m := req.(type) {
 	case *e6xpb.ClearOrCancelQueryRequest:
 		q.mu.Lock()
+		delete(q.open, m.GetQueryId())
 		if at, ok := q.started[m.GetQueryId()]; ok {
 			delete(q.started, m.GetQueryId())
 			q.took = append(q.took, timed{arrived, arrived.Sub(at)})
@@ -145,15 +223,30 @@ func (q *queryClock) intercept(ctx context.Context, req any, info *grpc.UnarySer
 		if p, ok := peer.FromContext(ctx); ok {
 			from = p.Addr.String()
 		}
+		colour := ""
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if v := md.Get("strategy"); len(v) > 0 {
+				colour = v[0]
+			}
+		}
 		q.mu.Lock()
 		q.started[prep.GetQueryId()] = arrived
 		q.prepared[prep.GetQueryId()] = time.Now()
+		q.open[prep.GetQueryId()] = openQuery{colour, from, time.Now()}
 		if q.armed {
 			q.perPeer[from]++
 		}
 		q.mu.Unlock()
 	}
 	return resp, err
+}
+
+// queryID returns the query id of an engine request, "" if it has none.
+func queryID(req any) string {
+	if r, ok := req.(interface{ GetQueryId() string }); ok {
+		return r.GetQueryId()
+	}
+	return ""
 }
 
 // arm starts counting prepares by client, from zero.
@@ -245,4 +338,23 @@ func lastChangeBefore(obs *observer, pid int, t time.Time) (fleet.Report, bool) 
 		}
 	}
 	return last, found
+}
+
+// relapses counts, per process, the times its status went from on the
+// store back to degraded after since. The caller holds obs.mu.
+func relapses(obs *observer, pids []int, since time.Time) map[int]int {
+	n := map[int]int{}
+	for _, pid := range pids {
+		up := false
+		for _, r := range obs.status[pid] {
+			if !time.Unix(0, r.SeenAtNs).After(since) {
+				continue
+			}
+			if up && r.Degraded {
+				n[pid]++
+			}
+			up = !r.Degraded
+		}
+	}
+	return n
 }
