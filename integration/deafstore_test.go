@@ -61,8 +61,12 @@ type sideReport struct {
 }
 
 // injectFaults sets cfg up for the faults of sp, and returns what to run
-// once the workers are done.
+// once the workers are done. It also names the process in its log
+// records, if it logs.
 func (sp spec) injectFaults(cfg *fleet.Config) (func(), error) {
+	if cfg.Logger != nil {
+		cfg.Logger = cfg.Logger.With("pid", os.Getpid())
+	}
 	if !sp.DeafOnSignal {
 		return func() {}, nil
 	}
