@@ -12,7 +12,8 @@ import (
 
 // TestF3SilentCutEveryProcess (F3): every process's link to Redis is cut
 // silently for 5 s while the engine switches four times on its own
-// schedule, then healed. Every process detects the cut within
+// schedule (each switch overlapping until the queries on the old colour
+// are done), then healed. Every process detects the cut within
 // detectBudget, learns each colour from the engine alone (it is on the
 // engine's colour before the heal), and within convergeBudget of the heal
 // the fleet is back on the store, on the engine's colour, at one

@@ -25,7 +25,8 @@ import (
 // with the fleet.
 //
 // store-unreachable: half the fleet starts with its link to Redis cut, the
-// other half on Redis; the engine switches three times. The cut-off half runs
+// other half on Redis; the engine switches three times (each switch
+// overlapping until the queries on the old colour are done). The cut-off half runs
 // queries uncoordinated (degraded) without failing and learns each colour
 // from the engine; once the link heals, within convergeBudget, the whole
 // fleet is on the store at one generation, and its next switch is
