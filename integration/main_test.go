@@ -36,6 +36,11 @@ type spec struct {
 	CacheTTL    time.Duration // the coordinator's CacheTTL; 0 for its default
 	StatusEvery time.Duration
 	ClockSkew   time.Duration // added to the worker's clock (coordinator.Config.Now)
+	// DeafOnSignal: on SIGUSR1 the worker's change subscription goes
+	// deaf (see deafStore); the worker writes to SideFile when it does,
+	// and what it swallowed at the end.
+	DeafOnSignal bool
+	SideFile     string
 }
 
 // TestMain runs the worker body when the test binary is started as a
@@ -75,6 +80,12 @@ func worker(raw string) int {
 	if os.Getenv("E6COORD_WORKER_LOG") != "" { // debugging a scenario: the workers' records on stderr
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	done, err := sp.injectFaults(&cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker faults:", err)
+		return 2
+	}
+	defer done()
 	if err := fleet.Serve(context.Background(), cfg, stop, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1

@@ -1,27 +1,35 @@
 package redistest
 
 import (
+	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a loopback TCP proxy in front of a target address. [Proxy.Cut]
 // simulates a silent network drop: connections stay open but no byte gets
 // through in either direction, and nothing is closed or reset, so a client
 // notices only by a missing reply. [Proxy.Heal] ends the drop.
+// [Proxy.Delay] simulates a slow network (a brownout): every byte gets
+// through, late.
 //
 // A Proxy owns its goroutines; Close (run when the test ends) closes every
 // connection and waits for them. Its methods are safe for concurrent use.
 type Proxy struct {
 	ln     net.Listener
 	target string
-	wg     sync.WaitGroup // counts the accept loop and the copy loops
+	wg     sync.WaitGroup // counts the accept loop, the copy and the forward loops
 
-	mu     sync.Mutex // guards cut, links and closed
+	mu     sync.Mutex // guards cut, delay, links and closed
 	cut    bool
+	delay  time.Duration
 	links  map[*link]struct{}
 	closed bool
+
+	chunks atomic.Int64 // chunks queued for forwarding, for the tests
 }
 
 // link is one proxied connection. server is nil for a connection accepted
@@ -31,6 +39,9 @@ type link struct {
 	// tainted is set when a cut may have dropped bytes of the link: it
 	// never forwards again, and Heal closes it. Guarded by Proxy.mu.
 	tainted bool
+
+	once sync.Once
+	done chan struct{} // closed by close
 }
 
 // NewProxy starts a proxy on 127.0.0.1 that forwards every connection to
@@ -80,6 +91,18 @@ func (p *Proxy) Heal() {
 	}
 }
 
+// Delay delays the forwarding of every chunk of bytes read from now on, in
+// both directions and on every connection, by d: a command's round trip
+// through the proxy takes 2d longer. Bytes keep their order: after a
+// shorter delay is set, the bytes read later still wait for those read
+// before them. Delay(0) ends the brownout. Bytes that wait when a cut
+// starts are dropped.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = max(d, 0)
+}
+
 // Close stops the proxy, closes every connection and waits for its
 // goroutines. Closing a closed proxy does nothing.
 func (p *Proxy) Close() {
@@ -114,7 +137,7 @@ func (p *Proxy) accept() {
 			_ = c.Close()
 			return
 		}
-		l := &link{client: c, tainted: cut}
+		l := &link{client: c, tainted: cut, done: make(chan struct{})}
 		if !cut {
 			s, err := net.Dial("tcp", p.target)
 			if err != nil {
@@ -138,24 +161,26 @@ func (p *Proxy) accept() {
 	}
 }
 
-// copy forwards src to dst (discarding when the link is tainted or dst is
-// nil) until src fails, then closes the link and forgets it.
+// copy reads src until it fails and queues what it reads for forward to
+// write to dst, each chunk due when the delay of the moment it was read
+// has passed; it discards the chunks of a tainted link, or of a nil dst.
 func (p *Proxy) copy(l *link, dst, src net.Conn) {
-	defer func() {
-		l.close()
-		p.mu.Lock()
-		delete(p.links, l)
-		p.mu.Unlock()
-	}()
+	queue := make(chan chunk, 64)
+	p.wg.Go(func() { p.forward(l, dst, queue) })
+	defer close(queue)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			drop := l.tainted
+			drop, delay := l.tainted || dst == nil, p.delay
 			p.mu.Unlock()
-			if !drop && dst != nil {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
+			if !drop {
+				c := chunk{b: bytes.Clone(buf[:n]), due: time.Now().Add(delay)}
+				select {
+				case queue <- c:
+					p.chunks.Add(1)
+				case <-l.done:
 					return
 				}
 			}
@@ -166,10 +191,53 @@ func (p *Proxy) copy(l *link, dst, src net.Conn) {
 	}
 }
 
-// close closes both connections of l.
-func (l *link) close() {
-	_ = l.client.Close()
-	if l.server != nil {
-		_ = l.server.Close()
+// chunk is bytes read from one end of a link, to be written to the other
+// end at due.
+type chunk struct {
+	b   []byte
+	due time.Time
+}
+
+// forward writes the chunks of queue to dst in order, each at its due
+// time, unless the link is tainted by then. Once queue is closed and
+// drained, or a write fails, or the link is closed, it closes the link and
+// forgets it.
+func (p *Proxy) forward(l *link, dst net.Conn, queue <-chan chunk) {
+	defer func() {
+		l.close()
+		p.mu.Lock()
+		delete(p.links, l)
+		p.mu.Unlock()
+	}()
+	for c := range queue {
+		if wait := time.Until(c.due); wait > 0 {
+			t := time.NewTimer(wait) // the brownout's delay
+			select {
+			case <-t.C:
+			case <-l.done:
+				t.Stop()
+				return
+			}
+		}
+		p.mu.Lock()
+		drop := l.tainted
+		p.mu.Unlock()
+		if drop {
+			continue
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			return
+		}
 	}
+}
+
+// close closes both connections of l; closing a closed link does nothing.
+func (l *link) close() {
+	l.once.Do(func() {
+		close(l.done)
+		_ = l.client.Close()
+		if l.server != nil {
+			_ = l.server.Close()
+		}
+	})
 }

@@ -190,3 +190,73 @@ func TestProxyTargetDown(t *testing.T) {
 		t.Errorf("read through a proxy whose target is down: error = %v, want EOF", err)
 	}
 }
+
+// A delayed proxy forwards every byte, each direction d late, in order:
+// bytes read after the delay is lifted still wait for those before them,
+// and a cut drops the bytes that wait.
+func TestProxyDelay(t *testing.T) {
+	Require(t)
+	s := Start(t)
+	p := NewProxy(t, s.Addr())
+	c := dial(t, p.Addr())
+	c.want(t, "PING", "+PONG")
+
+	const d = 150 * time.Millisecond
+	p.Delay(d)
+	began := time.Now()
+	c.want(t, "PING", "+PONG")
+	if took := time.Since(began); took < 2*d {
+		t.Errorf("PING through a proxy delayed %v took %v, want at least %v", d, took, 2*d)
+	}
+
+	// A SET read under the delay, then an INCR read after it is lifted:
+	// the server sees them in order, and the replies come back in order.
+	if err := c.c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	send := func(cmd string) {
+		t.Helper()
+		n := p.chunks.Load()
+		if _, err := c.c.Write([]byte(cmd + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		waitChunks(t, p, n+1) // the proxy has read it
+	}
+	send("SET k 1")
+	p.Delay(0)
+	send("INCR k")
+	for _, want := range []string{"+OK", ":2"} {
+		line, err := c.rd.ReadString('\n')
+		if err != nil || strings.TrimSuffix(line, "\r\n") != want {
+			t.Fatalf("reply = %q, %v; want %q", line, err, want)
+		}
+	}
+
+	p.Delay(time.Minute)
+	send("SET k dropped")
+	p.Cut()
+	p.Delay(0)
+	p.Heal()
+	// The link that held the SET is closed; the SET never reached the
+	// server.
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.rd.ReadString('\n'); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Errorf("read on the link a cut ended: error = %v, want EOF", err)
+	}
+	fresh := dial(t, p.Addr())
+	fresh.want(t, "GET k", "$1") // the length line of "2"
+}
+
+// waitChunks waits until p has queued n chunks in all.
+func waitChunks(t *testing.T, p *Proxy, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for p.chunks.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy queued %d chunks, want %d", p.chunks.Load(), n)
+		}
+		<-tick.C
+	}
+}

@@ -1,8 +1,8 @@
 // Package redistest runs real redis-server processes for tests: a single
 // server, a [Sentinel] topology (a primary, a replica and three
 // sentinels) and a Redis [Cluster] (three masters, three replicas), and a
-// loopback TCP [Proxy] that can silently drop the traffic between a client
-// and a server.
+// loopback TCP [Proxy] that can silently drop, or delay, the traffic
+// between a client and a server.
 //
 // A test calls [Require] to skip (or, with E6COORD_REQUIRE_REDIS=1, fail)
 // when redis-server is not installed, then [Start], [StartSentinel] or
