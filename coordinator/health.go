@@ -49,6 +49,9 @@ type storeHealth struct {
 	state   atomic.Int32 // a StoreState
 	since   atomic.Int64 // when state last changed, unix nanoseconds of Config.Now
 	reached atomic.Bool  // some store call has answered since New
+	// answered counts the store calls that answered: a watch that fails
+	// while others answer is not an outage.
+	answered atomic.Uint64
 	lastErr atomic.Int32 // the kind of the last failure: one of errorKinds' indexes
 	// watchDenied is set while the store refuses the change subscription
 	// (an ACL without the channel) although commands work.
@@ -97,6 +100,7 @@ func (h *storeHealth) lastError() string { return errorKinds[h.lastErr.Load()] }
 
 // storeAnswered notes that a store call succeeded.
 func (c *Coordinator) storeAnswered() {
+	c.health.answered.Add(1)
 	if !c.health.reached.Load() {
 		c.health.reached.Store(true)
 	}

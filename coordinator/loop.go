@@ -108,6 +108,7 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 	backoff := c.cfg.WaitPoll
 	subscribed := false // a subscription was made before
 	for c.ctx.Err() == nil {
+		answered := c.health.answered.Load()
 		ch, err := w.Watch(c.ctx, c.cfg.Scope)
 		if err != nil {
 			if c.ctx.Err() != nil {
@@ -115,12 +116,18 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 			}
 			// A refused subscription (an ACL without the channel) is not an
 			// outage: commands may work. Poll the record instead, and try
-			// again now and then.
+			// again now and then. Nor is a subscription that failed while
+			// other calls answered (a store coming back, reconnecting):
+			// try again soon.
 			limit := maxRecoveryBackoff
-			if errors.Is(err, cache.ErrAccessDenied) {
+			switch {
+			case errors.Is(err, cache.ErrAccessDenied):
 				c.watchRefused(err)
 				limit = maxDeniedBackoff
-			} else {
+			case c.health.answered.Load() != answered:
+				c.stats.storeErrors.Add(1)
+				backoff = c.cfg.WaitPoll
+			default:
 				c.storeFailed("watch", err)
 			}
 			t := time.NewTimer(backoff)

@@ -103,8 +103,9 @@ func (c *Coordinator) pokePins() {
 }
 
 // pinLoop writes the pins and releases made since its last write, each
-// kind in one store call, PinDelay after the first of them (at once for
-// Sync), while the next batch gathers. It also renews the pins every
+// kind in one store call, PinDelay after the first of them (or as long as
+// the last write took, if longer; at once for Sync), while the next batch
+// gathers. It also renews the pins every
 // PinTTL/3. One goroutine does all pin traffic, so a process needs one
 // store connection for it however many queries run.
 func (c *Coordinator) pinLoop() {
@@ -114,12 +115,15 @@ func (c *Coordinator) pinLoop() {
 	delay := time.NewTimer(0)
 	<-delay.C
 	waiting := false // delay runs for queued pins or releases
+	var took time.Duration // the last write
 	write := func() {
 		if waiting && !delay.Stop() {
 			<-delay.C
 		}
 		waiting = false
+		start := time.Now()
 		c.writePins(c.ctx)
+		took = time.Since(start)
 	}
 	for {
 		select {
@@ -130,12 +134,15 @@ func (c *Coordinator) pinLoop() {
 			case c.cfg.PinDelay < 0:
 				write()
 			case !waiting:
-				delay.Reset(c.cfg.PinDelay)
+				// A batch waits PinDelay, or as long as the last write
+				// took if longer: the pins keep the store's connection
+				// at most half the time, however slow it gets.
+				delay.Reset(max(c.cfg.PinDelay, took))
 				waiting = true
 			}
 		case <-delay.C:
 			waiting = false
-			c.writePins(c.ctx)
+			write()
 		case done := <-c.syncs:
 			write()
 			close(done)
