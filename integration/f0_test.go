@@ -10,24 +10,24 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// schedule drives the engine's switches on its own, independent of the
+// switchSchedule drives the engine's switches on its own, independent of the
 // fleet: n switches, each begun a period after the previous one ended,
 // the periods drawn from [lo, hi) with the seed the test logs. An
 // Overlap switch accepts both colours for overlap; a SwitchOnClear switch
 // happens at the next clear.
-type schedule struct {
+type switchSchedule struct {
 	done      chan struct{} // closed after the last switch, or on stop
 	stop      chan struct{}
 	lastBegin time.Time // written before done closes
 	made      int       // switches made; written before done closes
 }
 
-func driveSwitches(t *testing.T, srv *enginetest.Server, mode enginetest.SwitchMode, n int, lo, hi, overlap time.Duration) *schedule {
+func driveSwitches(t *testing.T, srv *enginetest.Server, mode enginetest.SwitchMode, n int, lo, hi, overlap time.Duration) *switchSchedule {
 	t.Helper()
 	seed := rand.Uint64()
 	t.Logf("switch schedule seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
-	s := &schedule{done: make(chan struct{}), stop: make(chan struct{})}
+	s := &switchSchedule{done: make(chan struct{}), stop: make(chan struct{})}
 	wait := func(d time.Duration) bool {
 		timer := time.NewTimer(d)
 		defer timer.Stop()
@@ -77,7 +77,7 @@ func driveSwitches(t *testing.T, srv *enginetest.Server, mode enginetest.SwitchM
 }
 
 // finished reports whether the schedule is done; for observer conditions.
-func (s *schedule) finished() bool {
+func (s *switchSchedule) finished() bool {
 	select {
 	case <-s.done:
 		return true

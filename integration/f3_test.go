@@ -15,7 +15,7 @@ import (
 // schedule (each switch overlapping until the queries on the old colour
 // are done), then healed. Every process detects the cut within
 // detectBudget, learns each colour from the engine alone (it is on the
-// engine's colour before the heal), and within convergeBudget of the heal
+// engine's colour before the heal), and within healBudget of the heal
 // the fleet is back on the store, on the engine's colour, at one
 // generation; then it switches together again. No query fails, none
 // carries two colours, no process flips back or goes back a generation.
@@ -127,8 +127,8 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 		t.Logf("processes back to degraded after they had reached the store again (times, by pid): %v", back)
 	}
 	obs.mu.Unlock()
-	if took := at.Sub(healAt); took > convergeBudget {
-		t.Errorf("re-converged %v after the heal, budget %v", took, convergeBudget)
+	if took := at.Sub(healAt); took > healBudget {
+		t.Errorf("re-converged %v after the heal, budget %v", took, healBudget)
 	}
 
 	// Coordinated again: a switch reaches every process, above the

@@ -75,7 +75,24 @@ func TestF8KilledWithPins(t *testing.T) {
 	defer store.Close()
 	scope := cache.Scope{Engine: srv.Addr()}
 	ctx := context.Background()
-	if c, err := store.Count(ctx, scope); err != nil || c.Blue != victims*workers || c.Green != 0 {
+	// Pins and releases reach the store in the background, within
+	// PinDelay and a round trip: wait for the store to hold the victims'
+	// pins alone.
+	var c cache.PinCounts
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
+		c, err = store.Count(ctx, scope)
+		if err == nil && c.Blue == victims*workers && c.Green == 0 {
+			break
+		}
+		select {
+		case <-poll.C:
+			continue
+		case <-deadline.C:
+		}
 		t.Fatalf("invalid scenario: the fleet holds pins %+v (%v), want %d blue, the victims' alone", c, err, victims*workers)
 	}
 

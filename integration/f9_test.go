@@ -28,13 +28,13 @@ import (
 // other half on Redis; the engine switches three times (each switch
 // overlapping until the queries on the old colour are done). The cut-off half runs
 // queries uncoordinated (degraded) without failing and learns each colour
-// from the engine; once the link heals, within convergeBudget, the whole
+// from the engine; once the link heals, within healBudget, the whole
 // fleet is on the store at one generation, and its next switch is
 // committed once for all.
 //
 // redis-down: the fleet starts while Redis is down (nothing listens on its
 // port); the engine switches three times; Redis comes up, empty, and within
-// convergeBudget the fleet is on it at one generation.
+// healBudget the fleet is on it at one generation.
 //
 // None of them fails a query, runs one on two colours, or flips back.
 func TestF9LateStarters(t *testing.T) {
@@ -110,7 +110,7 @@ func testLateDuringSwitch(t *testing.T) {
 	}
 
 	// The switch ends, and the next one reaches old and late processes.
-	if !srv.FinishSwitch() {
+	if !finishAfterGrace(srv) {
 		t.Fatalf("no switch to finish: %s", srv.State())
 	}
 	began = time.Now()
@@ -126,7 +126,7 @@ func testLateDuringSwitch(t *testing.T) {
 			return ok
 		})
 	}
-	srv.FinishSwitch()
+	finishAfterGrace(srv)
 
 	procs.Stop()
 	lateProcs.Stop()
@@ -225,8 +225,8 @@ func testLateWithoutStore(t *testing.T, down bool) {
 		t.Logf("processes back to degraded after they had reached the store again (times, by pid): %v", back)
 	}
 	obs.mu.Unlock()
-	if took := at.Sub(upAt); took > convergeBudget {
-		t.Errorf("the fleet joined the store %v after it came, budget %v", took, convergeBudget)
+	if took := at.Sub(upAt); took > healBudget {
+		t.Errorf("the fleet joined the store %v after it came, budget %v", took, healBudget)
 	}
 
 	// The next switch is committed once, for the whole fleet.

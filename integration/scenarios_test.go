@@ -215,15 +215,20 @@ func switchFleet(t *testing.T, obs *observer, srv *enginetest.Server, pids []int
 		}
 		return true
 	})
-	// The overlap outlasts the queries under way on the old colour, as an
-	// engine's does: a query keeps its colour, and one still running when
-	// the old colour goes is rejected.
-	grace := time.NewTimer(overlapGrace)
-	<-grace.C
-	if !srv.FinishSwitch() {
+	if !finishAfterGrace(srv) {
 		t.Fatalf("no switch to %s to finish: %s", to, srv.State())
 	}
 	return gen
+}
+
+// finishAfterGrace finishes the engine's switch overlapGrace from now: the
+// overlap outlasts the queries under way on the old colour, as an engine's
+// does (a query keeps its colour, and one still running when the old
+// colour goes is rejected). It reports what FinishSwitch does.
+func finishAfterGrace(srv *enginetest.Server) bool {
+	grace := time.NewTimer(overlapGrace)
+	<-grace.C
+	return srv.FinishSwitch()
 }
 
 // overlapGrace is how long switchFleet keeps both colours once every
