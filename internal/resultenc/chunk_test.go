@@ -125,18 +125,6 @@ func (b tb) list(elem byte, n int32) tb { return append(b, elem).i32(n) }
 func (b tb) str(s string) tb            { return append(b.i32(int32(len(s))), s...) }
 func (b tb) stop() tb                   { return append(b, 0) }
 
-// Thrift type ids.
-const (
-	tBool   = 2
-	tByte   = 3
-	tDouble = 4
-	tI32    = 8
-	tI64    = 10
-	tString = 11
-	tStruct = 12
-	tList   = 15
-)
-
 func TestChunkWireLayout(t *testing.T) {
 	want := tb{}.
 		field(tI32, 1).i32(1).
@@ -271,6 +259,9 @@ func TestEncodeChunkErrors(t *testing.T) {
 	}
 }
 
+// FuzzDecodeChunk checks that DecodeChunk never panics, that its errors
+// are *Error wrapping ErrMalformed, that a chunk CheckChunk accepts has a
+// value for every cell, and that re-encoding a decoded chunk is stable.
 func FuzzDecodeChunk(f *testing.F) {
 	for _, c := range sampleChunks(f) {
 		b, err := EncodeChunk(c)
@@ -282,16 +273,32 @@ func FuzzDecodeChunk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeChunk(b)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			var e *Error
+			if !errors.Is(err, ErrMalformed) || !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *Error wrapping ErrMalformed", err)
 			}
 			return
+		}
+		types := make([]VectorType, len(c.Vectors))
+		for i := range c.Vectors {
+			types[i] = c.Vectors[i].Type
+		}
+		checkErr := CheckChunk(&c, types)
+		if checkErr != nil {
+			var e *Error
+			if !errors.As(checkErr, &e) || (!errors.Is(checkErr, ErrMalformed) && !errors.Is(checkErr, ErrUnsupported)) {
+				t.Fatalf("CheckChunk error %v is not an *Error wrapping ErrMalformed or ErrUnsupported", checkErr)
+			}
 		}
 		for i := range c.Vectors {
 			v := &c.Vectors[i]
 			for row := range min(v.Size, 1<<12) {
-				if _, err := v.Value(row); err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
-					t.Fatalf("Value(%d): unexpected error %v", row, err)
+				_, err := v.Value(row)
+				if err != nil && checkErr == nil && c.Size > 0 {
+					t.Fatalf("vector %d: Value(%d) of a checked chunk: %v", i, row, err)
+				}
+				if err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+					t.Fatalf("vector %d: Value(%d): unexpected error %v", i, row, err)
 				}
 			}
 		}

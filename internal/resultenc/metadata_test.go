@@ -23,7 +23,7 @@ func TestMetadataRoundTrip(t *testing.T) {
 			{Name: "id", Type: "LONG"},
 			{Name: "when", Type: "DATETIME", Zone: "Asia/Kolkata", Format: "yyyy-MM-dd HH:mm:ss"},
 			{Name: "naïve ☃ 😀", Type: "STRING"},
-			{Name: "", Type: "", Zone: "", Format: ""},
+			{Name: "", Type: "NULL", Zone: "", Format: ""},
 		}},
 		{"longest string", 3, []Column{{Name: strings.Repeat("n", 65535), Type: "LONG"}}},
 	}
@@ -137,10 +137,18 @@ func FuzzDecodeMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rows, cols, err := DecodeMetadata(b)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrUnsupported", err)
 			}
 			return
+		}
+		if rows > 0 && len(cols) == 0 {
+			t.Fatalf("%d rows without columns decoded", rows)
+		}
+		for i, c := range cols {
+			if _, ok := ParseVectorType(c.Type); !ok {
+				t.Fatalf("column %d: unknown type %q decoded", i, c.Type)
+			}
 		}
 		again, err := EncodeMetadata(rows, cols)
 		if err != nil {
