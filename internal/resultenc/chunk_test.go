@@ -211,6 +211,15 @@ func TestDecodeChunkMalformed(t *testing.T) {
 		b    tb
 	}{
 		{"nil", nil},
+		{"lone stop", tb{}.stop()},
+		{"no size", tb{}.field(tList, 2).list(tStruct, 0).stop()},
+		{"rows without vectors", tb{}.field(tI32, 1).i32(3).stop()},
+		{"trailing bytes", tb{}.field(tI32, 1).i32(0).stop().stop()},
+		{"vector without type", tb{}.field(tI32, 1).i32(1).field(tList, 2).list(tStruct, 1).field(tI32, 1).i32(1).stop().stop()},
+		{"bool byte 2", tb{}.field(tI32, 1).i32(1).field(tList, 2).list(tStruct, 1).
+			field(tI32, 1).i32(1).field(tI32, 2).i32(6).field(tList, 3).list(tBool, 1).append1(2).stop().stop()},
+		{"unknown field type", tb{}.field(99, 1)},
+		{"huge skipped map", tb{}.field(13, 9).append1(tI64).append1(tI64).i32(math.MaxInt32)},
 		{"huge vector list", tb{}.field(tList, 2).list(tStruct, math.MaxInt32)},
 		{"negative list", tb{}.field(tList, 2).list(tStruct, -1)},
 		{"huge string", tb{}.field(tList, 2).list(tStruct, 1).field(tString, 6).i32(math.MaxInt32)},

@@ -99,6 +99,9 @@ func TestDecodeMetadataMalformed(t *testing.T) {
 		{"huge count", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"string past end", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF, 0xFF, 'a', 0, 0, 0, 0, 0, 0}},
 		{"invalid utf-8", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0xFF, 0, 0, 0, 0, 0, 0}},
+		{"count smaller than the columns", append(bytes.Clone(valid[:11]), append([]byte{1}, valid[12:]...)...)},
+		{"rows without columns", []byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0}},
+		{"trailing byte", append(bytes.Clone(valid), 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +109,18 @@ func TestDecodeMetadataMalformed(t *testing.T) {
 				t.Errorf("DecodeMetadata error = %v, want ErrMalformed", err)
 			}
 		})
+	}
+}
+
+func TestDecodeMetadataUnknownType(t *testing.T) {
+	b, err := EncodeMetadata(1, []Column{{Name: "a", Type: "LONG"}, {Name: "b", Type: "long"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = DecodeMetadata(b)
+	var e *Error
+	if !errors.Is(err, ErrUnsupported) || !errors.As(err, &e) || e.Column != 1 {
+		t.Errorf("DecodeMetadata error = %v, want an *Error at column 1 wrapping ErrUnsupported", err)
 	}
 }
 
