@@ -269,10 +269,14 @@ func TestEncodeChunkErrors(t *testing.T) {
 }
 
 // FuzzDecodeChunk checks that DecodeChunk never panics, that its errors
-// are *Error wrapping ErrMalformed, that a chunk CheckChunk accepts has a
-// value for every cell, and that re-encoding a decoded chunk is stable.
+// are *Error wrapping ErrMalformed, that it reads what the generated
+// Thrift code reads wherever both accept the input, that a chunk
+// CheckChunk accepts has a value for every cell, and that re-encoding a
+// decoded chunk is stable.
 func FuzzDecodeChunk(f *testing.F) {
-	for _, c := range sampleChunks(f) {
+	chunks := sampleChunks(f)
+	chunks["bench"] = benchChunk(f, 20)
+	for _, c := range chunks {
 		b, err := EncodeChunk(c)
 		if err != nil {
 			f.Fatal(err)
@@ -281,6 +285,12 @@ func FuzzDecodeChunk(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeChunk(b)
+		if g, gerr := decodeGenerated(b); err == nil && gerr == nil {
+			// Where both accept the bytes, they read the same chunk.
+			if diff := cmp.Diff(fromGenerated(g), c, chunkOpts); diff != "" {
+				t.Fatalf("DecodeChunk differs from the generated code (-generated +DecodeChunk):\n%s", diff)
+			}
+		}
 		if err != nil {
 			var e *Error
 			if !errors.Is(err, ErrMalformed) || !errors.As(err, &e) {

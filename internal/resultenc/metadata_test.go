@@ -142,7 +142,12 @@ func TestEncodeMetadataErrors(t *testing.T) {
 }
 
 func FuzzDecodeMetadata(f *testing.F) {
-	for _, cols := range [][]Column{nil, {{Name: "id", Type: "LONG"}}, {{Name: "t", Type: "DATETIME", Zone: "UTC", Format: "yyyy"}}} {
+	every := make([]Column, 0, len(typeNames))
+	for _, n := range typeNames {
+		every = append(every, Column{Name: "c_" + strings.ToLower(n), Type: n})
+	}
+	for _, cols := range [][]Column{nil, {{Name: "id", Type: "LONG"}}, {{Name: "t", Type: "DATETIME", Zone: "UTC", Format: "yyyy"}}, every,
+		{{Name: "naïve ☃ 😀", Type: "STRING", Zone: "Asia/Kolkata", Format: "yyyy-MM-dd HH:mm:ss"}}} {
 		b, err := EncodeMetadata(int64(len(cols)), cols)
 		if err != nil {
 			f.Fatal(err)
