@@ -168,7 +168,9 @@ func (r *Rows) load(b []byte) error {
 // batch's values are decoded into typed slices when Next reaches it (one
 // string allocation per STRING value, one []byte per BINARY value), and
 // the interface values returned point into those slices. A value keeps
-// the slice of its column and batch in memory while it is referenced.
+// the slice of its column and batch in memory while it is referenced. A
+// database/sql driver can copy the values into its []driver.Value without
+// allocating either.
 func (r *Rows) Values() ([]any, error) {
 	if r.row < 0 || r.row >= r.size {
 		return nil, errors.New("client: Values called without a current row")
