@@ -57,6 +57,7 @@ func TestMalformedBatches(t *testing.T) {
 		{"a lone stop byte", []byte{0}, -1, -1, "without its size"},
 		{"truncated", mustEncode(t, good(3))[:40], 0, -1, "need"},
 		{"bytes after the chunk", append(mustEncode(t, good(3)), 0, 0), -1, -1, "after the chunk"},
+		{"bytes after the end marker", append(mustEncode(t, resultenc.Chunk{}), 1), -1, -1, "after the chunk"},
 		{"fewer columns", bad(func(c *resultenc.Chunk) { c.Vectors = c.Vectors[:1] }), -1, -1, "1 columns, the metadata 2"},
 		{"more columns", bad(func(c *resultenc.Chunk) { c.Vectors = append(c.Vectors, c.Vectors[0]) }), -1, -1, "3 columns, the metadata 2"},
 		{"vector shorter than the chunk", bad(func(c *resultenc.Chunk) { c.Vectors[0].Size = 2 }), 0, -1, "2 rows in a batch of 3"},
