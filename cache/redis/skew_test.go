@@ -69,6 +69,9 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 	if err := slow.Pin(ctx, "q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
+	if err := slow.Sync(ctx); err != nil { // the pin is written in the background
+		t.Fatal(err)
+	}
 	mu.Lock()
 	accept[cache.Green] = true
 	mu.Unlock()
@@ -93,6 +96,9 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 		}
 	}
 	slow.Release(ctx, "q")
+	if err := slow.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := fast.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestDemoWorkerReportsReason(t *testing.T) {
 	}
 	msg := err.Error()
 	for i := range 2 {
-		want := fmt.Sprintf("worker %d: exit status 1: client: redis: open redis://u:xxxxx@127.0.0.1:6379/0?dial_timeout=xxxxx&client_name=xxxxx: invalid dial_timeout", i)
+		want := fmt.Sprintf("worker %d: exit status 1: fleet: redis: open redis://u:xxxxx@127.0.0.1:6379/0?dial_timeout=xxxxx&client_name=xxxxx: invalid dial_timeout", i)
 		if !strings.Contains(msg, want) {
 			t.Errorf("error = %q, want it to hold %q", s.Hide(msg), want)
 		}
