@@ -200,3 +200,25 @@ func (r *Rows) Cancel(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DecimalScale returns the scale of DECIMAL128 column col (0-based) in
+// the batch being read, or before the first Next in the first batch; the
+// result metadata does not carry it. It reports false if col is not a
+// DECIMAL128 column or no batch is at hand (an empty result).
+func (r *Rows) DecimalScale(col int) (int32, bool) {
+	c := &r.chunk
+	if r.row < 0 || r.row >= r.chunk.Size {
+		if len(r.pending) == 0 {
+			return 0, false
+		}
+		c = &r.pending[0]
+	}
+	if col < 0 || col >= len(c.Vectors) {
+		return 0, false
+	}
+	switch d := &c.Vectors[col].Data; d.Kind {
+	case resultenc.KindDecimal128Data, resultenc.KindNumericDecimal128ConstantData:
+		return d.Scale, true
+	}
+	return 0, false
+}
