@@ -36,7 +36,7 @@
 // demo.types" returns [TypesRows] rows of further types with NULLs and
 // constant vectors ([TypesRow]); "SELECT * FROM demo.one" returns one row.
 // [Server.SetResult] adds or replaces a query's result. A query of
-// literals only, such as "SELECT 'it”s', 42, NULL", returns one row of
+// literals only, such as "SELECT 'a', 42, NULL", returns one row of
 // them, read with standard SQL's quoting ([ParseLiterals]). Anything else
 // fails with InvalidArgument.
 package enginetest
