@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ import (
 //	NULL          NULL
 //	TIMESTAMP 'yyyy-mm-dd hh:mm:ss[.ffffff]'   TIMESTAMP in UTC; the year of four digits or more
 //	( lit )       the literal
+//	-( lit )      the number negated
 //
 // Keywords are case-insensitive. White space, line comments (-- to the
 // end of the line) and block comments (/* to */) may stand between
@@ -167,6 +169,14 @@ func (p *litParser) literal() (any, error) {
 		return p.quoted()
 	case c == '"' || c == '`':
 		return nil, p.errorf("a quoted identifier is not a literal")
+	case c == '-' && strings.HasPrefix(strings.TrimLeft(p.s[p.i+1:], " \t\r\n"), "("):
+		p.i++
+		p.space()
+		v, err := p.literal()
+		if err != nil {
+			return nil, err
+		}
+		return negate(v)
 	case c == '-' || c == '+' || c == '.' || '0' <= c && c <= '9':
 		return p.number()
 	}
@@ -206,6 +216,23 @@ func (p *litParser) literal() (any, error) {
 		}
 	}
 	return nil, p.errorf("want a literal")
+}
+
+// negate returns -v for a number; the negation of the smallest LONG is a
+// DECIMAL128.
+func negate(v any) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if x == math.MinInt64 {
+			return resultenc.Decimal{Unscaled: new(big.Int).Neg(big.NewInt(x))}, nil
+		}
+		return -x, nil
+	case float64:
+		return -x, nil
+	case resultenc.Decimal:
+		return resultenc.Decimal{Unscaled: new(big.Int).Neg(x.Unscaled), Scale: x.Scale}, nil
+	}
+	return nil, fmt.Errorf("cannot negate a %T", v)
 }
 
 // number reads an integer, exact decimal or approximate literal.
