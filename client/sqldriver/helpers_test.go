@@ -99,3 +99,19 @@ func waitCall(t testing.TB, srv *enginetest.Server, method, queryID string) engi
 }
 
 func sqlOpen(dsn string) (*sql.DB, error) { return sql.Open("e6data", dsn) }
+
+// waitFor waits until cond holds.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
