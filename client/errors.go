@@ -10,6 +10,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // ErrWrongStrategy means the engine rejected a call because of the colour it
@@ -161,4 +162,75 @@ func isSessionLost(err error) bool {
 		return true // on a call other than authenticate: the session is gone
 	}
 	return false
+}
+
+// ErrMalformedResult means that the engine sent result metadata or a
+// result batch that the client cannot decode: not a valid encoding, values
+// missing or inconsistent with the metadata, or a type or time zone the
+// client has no Go value for. Test for it with [errors.Is]; the error is a
+// [*ResultError] with the details. No row of a malformed batch reaches the
+// caller, and no value is substituted.
+var ErrMalformedResult = errors.New("client: malformed result")
+
+// ResultError is a malformed result of a query: [Conn.Query] returns it for
+// malformed result metadata, and [Rows.Err] for a malformed batch, after the
+// rows of the batches before it. It unwraps to [ErrMalformedResult] and to
+// the cause.
+type ResultError struct {
+	QueryID string
+	// Batch is the index of the batch (0 for the first), or -1 for the
+	// result metadata.
+	Batch int
+	// Column is the index of the column at fault, or -1 if the error
+	// concerns no single column; ColumnName is its name when known.
+	Column     int
+	ColumnName string
+	// Row is the row at fault, counted from the first row of the result
+	// (0), or -1 if the error concerns no single row.
+	Row int64
+	// Err describes the malformation.
+	Err error
+}
+
+func (e *ResultError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "client: query %s: ", e.QueryID)
+	if e.Batch < 0 {
+		b.WriteString("result metadata")
+	} else {
+		fmt.Fprintf(&b, "result batch %d", e.Batch)
+	}
+	if e.Column >= 0 {
+		fmt.Fprintf(&b, ": column %d", e.Column)
+		if e.ColumnName != "" {
+			fmt.Fprintf(&b, " %q", e.ColumnName)
+		}
+	}
+	if e.Row >= 0 {
+		fmt.Fprintf(&b, ": row %d", e.Row)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns ErrMalformedResult and the cause.
+func (e *ResultError) Unwrap() []error { return []error{ErrMalformedResult, e.Err} }
+
+// resultError returns a *ResultError for err, a decoding error of batch
+// (-1: the metadata) whose row 0 is row base of the result.
+func resultError(queryID string, batch int, base int64, cols []Column, err error) error {
+	re := &ResultError{QueryID: queryID, Batch: batch, Column: -1, Row: -1, Err: err}
+	var e *resultenc.Error
+	if errors.As(err, &e) {
+		re.Err = e.Err
+		re.Column = e.Column
+		if e.Column >= 0 && e.Column < len(cols) {
+			re.ColumnName = cols[e.Column].Name
+		}
+		if e.Row >= 0 {
+			re.Row = base + int64(e.Row)
+		}
+	}
+	return re
 }

@@ -243,12 +243,13 @@ func (q *query) start(ctx context.Context) (*Rows, error) {
 		return nil, err
 	}
 	total, cols, err := resultenc.DecodeMetadata(md.GetResultMetaData())
-	if err != nil {
-		return nil, fmt.Errorf("client: query %s: result metadata: %w", q.id, err)
-	}
-	r := &Rows{q: q, total: total, cols: make([]Column, len(cols)), row: -1}
+	r := &Rows{q: q, total: total, cols: make([]Column, len(cols)), types: make([]resultenc.VectorType, len(cols)), row: -1}
 	for i, col := range cols {
 		r.cols[i] = Column{Name: col.Name, Type: col.Type}
+		r.types[i], _ = resultenc.ParseVectorType(col.Type) // DecodeMetadata has checked it
+	}
+	if err != nil {
+		return nil, resultError(q.id, -1, 0, r.cols, err)
 	}
 	size := 0
 	for !r.done && size < q.conn.cfg.PrefetchBytes {

@@ -4,30 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
-// Column describes a result column.
+// Column describes a result column, as the engine's result metadata
+// carries it. The metadata carries no precision or scale (a DECIMAL128
+// value carries its scale, see [Decimal.Scale]; the precision is not sent)
+// and nothing about nullability: any column may hold NULL.
 type Column struct {
 	Name string // the column's name
-	Type string // the engine's type name: LONG, INTEGER, DOUBLE, FLOAT, BOOLEAN, STRING, ...
+	Type string // the engine's type name: LONG, INTEGER, DOUBLE, FLOAT, BOOLEAN, STRING, ... (see [Rows.Values])
+}
+
+// ScanType returns the Go type of the column's values other than NULL, as
+// [Rows.Values] lists them; for a NULL column, whose values are all nil,
+// the type of any.
+func (c Column) ScanType() reflect.Type {
+	if t, ok := scanTypes[c.Type]; ok {
+		return t
+	}
+	return reflect.TypeFor[any]()
 }
 
 // Rows is the result of a query. It is not safe for concurrent use. Read it
-// with Next and Values, then Close it: Close clears the query on the engine
-// and releases its pin, as does reaching the end with an error.
+// with Next and Values (or Value), then Close it: Close clears the query on
+// the engine and releases its pin, as does reaching the end with an error.
+//
+// Rows holds the batches that Query prefetched (up to
+// [Config].PrefetchBytes of them, as the engine encoded them), then one
+// batch at a time: Next fetches the next batch only when the current one is
+// read, and decodes each batch when it reaches it. A result of any length
+// is read in memory bounded by PrefetchBytes and the largest batch.
 type Rows struct {
 	q     *query
 	total int64
 	cols  []Column
+	types []resultenc.VectorType
 
-	pending []resultenc.Chunk // fetched batches not read yet
-	chunk   resultenc.Chunk   // the batch being read
-	row     int               // the row of chunk Values reads; -1 before the first
-	done    bool              // the engine sent its last batch
+	pending [][]byte // fetched batches not decoded yet, as sent
+	batch   int      // the number of batches decoded
+	base    int64    // the row of the result that is row 0 of the current batch
+	size    int      // the rows of the current batch
+	row     int      // the row of the current batch Values reads; -1 before the first
+	columns []column // the current batch's values
+	done    bool     // the engine sent its last batch, or a malformed one
 	values  []any
 	err     error
 	closed  bool
@@ -46,18 +70,20 @@ func (r *Rows) QueryID() string { return r.q.id }
 // Strategy returns the colour the query is pinned to.
 func (r *Rows) Strategy() cache.Strategy { return r.q.strategy() }
 
-// Next advances to the next row, fetching a batch from the engine when
-// needed, and reports whether there is one. When it returns false, Err
-// tells whether the result ended or failed. A rejection of the query's
-// colour at this point is a [*StrategyError].
+// Next advances to the next row, fetching and decoding a batch from the
+// engine when needed, and reports whether there is one. When it returns
+// false, Err tells whether the result ended or failed. A rejection of the
+// query's colour at this point is a [*StrategyError]; a malformed batch is
+// a [*ResultError], returned before any row of that batch.
 func (r *Rows) Next(ctx context.Context) bool {
 	if r.closed || r.err != nil {
 		return false
 	}
 	r.row++
-	for r.row >= r.chunk.Size {
+	for r.row >= r.size {
 		if len(r.pending) == 0 {
 			if r.done {
+				r.row = r.size
 				return false
 			}
 			if _, err := r.fetch(ctx); err != nil {
@@ -66,29 +92,107 @@ func (r *Rows) Next(ctx context.Context) bool {
 			}
 			continue
 		}
-		r.chunk, r.row = r.pending[0], 0
+		b := r.pending[0]
+		r.pending[0] = nil
 		r.pending = r.pending[1:]
+		if err := r.load(b); err != nil {
+			r.fail(ctx, err)
+			return false
+		}
 	}
 	return true
 }
 
-// Values returns the current row's values: int64 (LONG), int32 (INTEGER),
-// float64 (DOUBLE), float32 (FLOAT), bool (BOOLEAN), string (STRING),
-// time.Time (DATE, DATETIME, TIMESTAMP), and nil for NULL. The slice is
-// reused by the next call.
+// load decodes and checks batch b and makes it the current batch.
+func (r *Rows) load(b []byte) error {
+	batch := r.batch
+	r.batch++
+	r.base += int64(r.size)
+	r.size, r.row, r.columns = 0, 0, r.columns[:0]
+	chunk, err := resultenc.DecodeChunk(b)
+	if err == nil {
+		err = resultenc.CheckChunk(&chunk, r.types)
+	}
+	if err != nil {
+		r.done = true
+		return resultError(r.q.id, batch, r.base, r.cols, err)
+	}
+	if chunk.Size <= 0 {
+		r.done, r.pending = true, nil
+		return nil
+	}
+	for i := range chunk.Vectors {
+		c, err := newColumn(&chunk.Vectors[i])
+		if err != nil {
+			r.done = true
+			return resultError(r.q.id, batch, r.base, r.cols, err)
+		}
+		r.columns = append(r.columns, c)
+	}
+	r.size = chunk.Size
+	return nil
+}
+
+// Values returns the current row's values, one per column. The slice is
+// reused by the next call of Values; the values themselves stay valid.
+// Values never fails once Next has returned true, except when called
+// without a current row: Next checks each batch before its first row.
+//
+// NULL is nil, for every type. Other values have the Go type of their
+// column's type ([Column.Type]):
+//
+//	LONG                     int64
+//	INTEGER                  int32
+//	DOUBLE                   float64
+//	FLOAT                    float32
+//	BOOLEAN                  bool
+//	STRING                   string
+//	ARRAY, MAP, STRUCT       string, as the engine sends it
+//	BINARY                   []byte, shared with the Rows: do not modify it
+//	DATE, DATETIME,          time.Time in UTC (never time.Local), to the
+//	  TIMESTAMP                microsecond, in any year that int64 epoch
+//	                           microseconds reach (year 1 and years past
+//	                           9999 included)
+//	TIMESTAMP_TZ             time.Time in the value's zone: the zone the
+//	                           engine sends with the value, else the
+//	                           vector's zone offset, else UTC
+//	DECIMAL128               [Decimal], exact
+//	NULL                     nil
+//
+// A time zone is "Z", "UTC", "GMT", an offset ("+05:30", "+0530", "-08"),
+// or an IANA name that time.LoadLocation knows on this machine; another
+// zone makes the batch malformed ([ErrMalformedResult]) rather than a
+// value in a zone it was not sent in.
+//
+// Values and [Rows.Value] allocate nothing per row for any type: each
+// batch's values are decoded into typed slices when Next reaches it (one
+// string allocation per STRING value, one []byte per BINARY value), and
+// the interface values returned point into those slices. A value keeps
+// the slice of its column and batch in memory while it is referenced. A
+// database/sql driver can copy the values into its []driver.Value without
+// allocating either.
 func (r *Rows) Values() ([]any, error) {
-	if r.row < 0 || r.row >= r.chunk.Size {
+	if r.row < 0 || r.row >= r.size {
 		return nil, errors.New("client: Values called without a current row")
 	}
 	r.values = r.values[:0]
-	for i := range r.chunk.Vectors {
-		v, err := r.chunk.Vectors[i].Value(r.row)
-		if err != nil {
-			return nil, fmt.Errorf("client: query %s: column %s: %w", r.q.id, r.cols[i].Name, err)
-		}
-		r.values = append(r.values, v)
+	for i := range r.columns {
+		r.values = append(r.values, r.columns[i].value(r.row))
 	}
 	return r.values, nil
+}
+
+// Value returns the value of column i of the current row, as [Rows.Values]
+// does, without allocating. It fails only without a current row or for i
+// out of range.
+func (r *Rows) Value(i int) (any, error) {
+	if r.row < 0 || r.row >= r.size {
+		return nil, errors.New("client: Value called without a current row")
+	}
+	if i < 0 || i >= len(r.columns) {
+		return nil, fmt.Errorf("client: column %d out of range [0,%d)", i, len(r.columns))
+	}
+	return r.columns[i].value(r.row), nil
 }
 
 // Err returns the error that ended the rows, if any.
@@ -101,6 +205,7 @@ func (r *Rows) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.pending, r.columns = nil, nil
 	if r.err != nil {
 		return nil // fail cleared it
 	}
@@ -111,11 +216,13 @@ func (r *Rows) Close() error {
 func (r *Rows) fail(ctx context.Context, err error) {
 	r.q.abandon(ctx, err)
 	r.err = r.q.wrap(err)
+	r.pending, r.columns, r.size = nil, nil, 0
 }
 
-// fetch reads and decodes the next batch into pending, and marks the end:
-// an empty batch, or a chunk of no rows. It returns the batch's size in
-// bytes.
+// fetch reads the next batch into pending, as sent, and marks the end: an
+// empty batch, or a chunk of no rows. A batch whose size cannot be read is
+// kept for Next to report, and marks the end too. It returns the batch's
+// size in bytes.
 func (r *Rows) fetch(ctx context.Context) (int, error) {
 	q := r.q
 	resp, err := q.conn.engine.GetNextResultBatch(q.ctx(ctx), &e6xpb.GetNextResultBatchRequest{
@@ -131,18 +238,15 @@ func (r *Rows) fetch(ctx context.Context) (int, error) {
 		r.done = true
 		return 0, nil
 	}
-	chunk, err := resultenc.DecodeChunk(b)
-	if err != nil {
-		return 0, fmt.Errorf("client: query %s: result batch: %w", q.id, err)
-	}
-	if chunk.Size <= 0 {
+	n, err := resultenc.ChunkSize(b)
+	switch {
+	case err != nil:
+		r.pending, r.done = append(r.pending, b), true
+	case n <= 0:
 		r.done = true
-		return len(b), nil
+	default:
+		r.pending = append(r.pending, b)
 	}
-	if len(chunk.Vectors) != len(r.cols) {
-		return 0, fmt.Errorf("client: query %s: batch has %d columns, metadata %d", q.id, len(chunk.Vectors), len(r.cols))
-	}
-	r.pending = append(r.pending, chunk)
 	return len(b), nil
 }
 
@@ -201,22 +305,31 @@ func (r *Rows) Cancel(ctx context.Context) error {
 	return nil
 }
 
-// DecimalScale returns the scale of DECIMAL128 column col (0-based) in
-// the batch being read, or before the first Next in the first batch; the
+// DecimalScale returns the scale of DECIMAL128 column col (0-based): of
+// its first value that is not NULL in the batch being read, or, before the
+// first Next, in the first batch (which it decodes to learn it); the
 // result metadata does not carry it. It reports false if col is not a
-// DECIMAL128 column or no batch is at hand (an empty result).
+// DECIMAL128 column, or the batch at hand holds no value of it.
 func (r *Rows) DecimalScale(col int) (int32, bool) {
-	c := &r.chunk
-	if r.row < 0 || r.row >= r.chunk.Size {
-		if len(r.pending) == 0 {
-			return 0, false
-		}
-		c = &r.pending[0]
-	}
-	if col < 0 || col >= len(c.Vectors) {
+	if col < 0 || col >= len(r.types) || r.types[col] != resultenc.TypeDecimal128 {
 		return 0, false
 	}
-	switch d := &c.Vectors[col].Data; d.Kind {
+	if r.row >= 0 && r.row < r.size {
+		for i := range r.size {
+			if d, ok := r.columns[col].value(i).(Decimal); ok {
+				return d.Scale(), true
+			}
+		}
+		return 0, false
+	}
+	if r.row >= 0 || len(r.pending) == 0 {
+		return 0, false
+	}
+	chunk, err := resultenc.DecodeChunk(r.pending[0])
+	if err != nil || col >= len(chunk.Vectors) || chunk.Vectors[col].AllNull() {
+		return 0, false
+	}
+	switch d := &chunk.Vectors[col].Data; d.Kind {
 	case resultenc.KindDecimal128Data, resultenc.KindNumericDecimal128ConstantData:
 		return d.Scale, true
 	}

@@ -2,11 +2,9 @@ package enginetest
 
 import (
 	"fmt"
-	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/e6coord/e6coord/internal/resultenc"
 	"google.golang.org/grpc/codes"
@@ -22,7 +20,9 @@ const (
 	// NumbersRows is the number of rows of demo.numbers.
 	NumbersRows = 1000
 	// TypesRows is the number of rows of demo.types.
-	TypesRows = 10
+	TypesRows = 8
+	// BigRows is the number of rows of demo.big without LIMIT.
+	BigRows = 1_000_000
 )
 
 // NumbersRow returns row i (0 ≤ i < [NumbersRows]) of demo.numbers: id is
@@ -30,52 +30,6 @@ const (
 // binary) and even is whether i is even.
 func NumbersRow(i int) (id int64, name string, ratio float64, even bool) {
 	return int64(i), fmt.Sprintf("n%04d", i), float64(i) / 4, i%2 == 0
-}
-
-var (
-	typesDay0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	// typesColumns are the columns of demo.types.
-	typesColumns = []resultenc.Column{
-		{Name: "i", Type: "INTEGER"},
-		{Name: "f", Type: "FLOAT"},
-		{Name: "d", Type: "DATE"},
-		{Name: "ts", Type: "TIMESTAMP"},
-		{Name: "s", Type: "STRING"},
-		{Name: "c", Type: "LONG"},
-		{Name: "n", Type: "NULL"},
-		{Name: "dec", Type: "DECIMAL128"},
-	}
-)
-
-// TypesRow returns row i (0 ≤ i < [TypesRows]) of demo.types, as
-// resultenc's Vector.Value decodes it, column by column:
-//
-//	i    INTEGER     int32(i), NULL when i%3 == 2
-//	f    FLOAT       float32(i)/2
-//	d    DATE        2024-01-01 UTC plus i days
-//	ts   TIMESTAMP   2024-01-01 UTC plus i×90 minutes and i milliseconds
-//	s    STRING      "s" and i, NULL when i is odd
-//	c    LONG        int64(42), a constant vector
-//	n    NULL        nil, a constant vector
-//	dec  DECIMAL128  resultenc.Decimal{Unscaled: 100i+5, Scale: 2}
-func TypesRow(i int) []any {
-	row := []any{
-		int32(i),
-		float32(i) / 2,
-		typesDay0.AddDate(0, 0, i),
-		typesDay0.Add(time.Duration(i)*90*time.Minute + time.Duration(i)*time.Millisecond),
-		"s" + strconv.Itoa(i),
-		int64(42),
-		nil,
-		resultenc.Decimal{Unscaled: big.NewInt(int64(100*i + 5)), Scale: 2},
-	}
-	if i%3 == 2 {
-		row[0] = nil
-	}
-	if i%2 == 1 {
-		row[4] = nil
-	}
-	return row
 }
 
 // Result is the answer of the fake engine to a query, for
@@ -90,14 +44,45 @@ type Result struct {
 	// Err, if not nil, is returned by prepare instead (use status.Error
 	// to choose the code).
 	Err error
+
+	// Metadata, if not nil, is sent as the result metadata instead of the
+	// encoding of Columns and the row count: bytes as they are, malformed
+	// ones included, for testing clients.
+	Metadata []byte
+	// Batches, if not nil, are sent after the batches of Chunks, as they
+	// are: malformed batches, say. An empty batch among them ends the
+	// result as the engine's empty batch does.
+	Batches [][]byte
 }
 
-// encodedResult is a Result in its wire encodings.
+// encodedResult is a Result in its wire encodings: batches, or gen for a
+// result generated batch by batch.
 type encodedResult struct {
 	meta    []byte
 	batches [][]byte
+	gen     func(i int) ([]byte, error) // batch i of n; nil: batches
+	n       int
 	rows    int64
 	err     error
+}
+
+// count returns the number of batches.
+func (e *encodedResult) count() int {
+	if e.gen != nil {
+		return e.n
+	}
+	return len(e.batches)
+}
+
+// batch returns batch i, or nil (the empty batch, the end) past the last.
+func (e *encodedResult) batch(i int) ([]byte, error) {
+	switch {
+	case i >= e.count():
+		return nil, nil
+	case e.gen != nil:
+		return e.gen(i)
+	}
+	return e.batches[i], nil
 }
 
 func encodeResult(r Result) (*encodedResult, error) {
@@ -110,12 +95,31 @@ func encodeResult(r Result) (*encodedResult, error) {
 		e.batches = append(e.batches, b)
 		e.rows += int64(max(c.Size, 0))
 	}
+	e.batches = append(e.batches, r.Batches...)
+	if r.Metadata != nil {
+		e.meta = r.Metadata
+		return e, nil
+	}
 	meta, err := resultenc.EncodeMetadata(e.rows, r.Columns)
 	if err != nil {
 		return nil, fmt.Errorf("enginetest: %w", err)
 	}
 	e.meta = meta
 	return e, nil
+}
+
+// bigResult is the first rows rows of demo.big, generated and encoded one
+// batch at a time as the client fetches it.
+func bigResult(rows int64, batch int) (*encodedResult, error) {
+	meta, err := resultenc.EncodeMetadata(rows, bigColumns)
+	if err != nil {
+		return nil, fmt.Errorf("enginetest: %w", err)
+	}
+	n := (rows + int64(batch) - 1) / int64(batch)
+	return &encodedResult{meta: meta, rows: rows, n: int(n), gen: func(i int) ([]byte, error) {
+		lo := int64(i) * int64(batch)
+		return resultenc.EncodeChunk(bigChunk(lo, int(min(int64(batch), rows-lo))))
+	}}, nil
 }
 
 // SetResult makes the fake engine answer sql with r, replacing any result
@@ -138,7 +142,10 @@ func normalise(sql string) string {
 	return strings.Join(strings.Fields(strings.ToLower(strings.TrimRight(strings.TrimSpace(sql), "; \t\n"))), " ")
 }
 
-var tableQuery = regexp.MustCompile(`^select \* from (?:(?:default\.)?demo\.)?(numbers|one|types)(?: limit (\d+))?$`)
+var tableQuery = regexp.MustCompile(`^select \* from (?:(?:default\.)?demo\.)?(numbers|one|types|big)(?: limit (\d+))?$`)
+
+// maxBigRows bounds the LIMIT of demo.big.
+const maxBigRows = 1 << 40
 
 // lookup returns the result of sql, or an InvalidArgument error. s.mu must
 // be held.
@@ -159,6 +166,16 @@ func (s *Server) lookup(sql string) (*encodedResult, error) {
 		return encodeResult(oneResult("one"))
 	case m[1] == "types":
 		return s.types, nil
+	case m[1] == "big":
+		rows := int64(BigRows)
+		if m[2] != "" {
+			n, err := strconv.ParseInt(m[2], 10, 64)
+			if err != nil || n > maxBigRows {
+				return nil, status.Errorf(codes.InvalidArgument, "demo.big: limit %s is above %d", m[2], int64(maxBigRows))
+			}
+			rows = n
+		}
+		return bigResult(rows, s.opts.BigBatchSize)
 	case m[2] == "":
 		return s.numbers, nil
 	}
@@ -203,64 +220,10 @@ func numbersResult(n, batch int) Result {
 	return r
 }
 
-// typesResult is demo.types.
-func typesResult(batch int) Result {
-	r := Result{Columns: typesColumns}
-	for lo := 0; lo < TypesRows; lo += batch {
-		size := min(batch, TypesRows-lo)
-		var (
-			is           = make([]int32, size)
-			fs           = make([]float32, size)
-			ds, ts       = make([]time.Time, size), make([]time.Time, size)
-			ss           = make([]string, size)
-			decs         = make([]*big.Int, size)
-			iNull, sNull = make([]bool, size), make([]bool, size)
-			scale        int32
-		)
-		for j := range size {
-			row := TypesRow(lo + j)
-			if row[0] == nil {
-				iNull[j] = true
-			} else {
-				is[j] = row[0].(int32)
-			}
-			fs[j] = row[1].(float32)
-			ds[j] = row[2].(time.Time)
-			ts[j] = row[3].(time.Time)
-			if row[4] == nil {
-				sNull[j] = true
-			} else {
-				ss[j] = row[4].(string)
-			}
-			dec := row[7].(resultenc.Decimal)
-			decs[j], scale = dec.Unscaled, dec.Scale
-		}
-		c, err := resultenc.Constant(resultenc.TypeLong, size, int64(42))
-		if err != nil {
-			panic(err) // a bug: the value matches the type
-		}
-		n, _ := resultenc.Constant(resultenc.TypeNull, size, nil)
-		dec, err := resultenc.Decimals(decs, scale, nil)
-		if err != nil {
-			panic(err) // a bug: the values are small
-		}
-		r.Chunks = append(r.Chunks, resultenc.Chunk{Size: size, Vectors: []resultenc.Vector{
-			resultenc.Integers(is, iNull),
-			resultenc.Floats(fs, nil),
-			resultenc.Dates(ds, nil),
-			resultenc.Times(resultenc.TypeTimestamp, ts, nil, nil),
-			resultenc.Strings(ss, sNull),
-			c,
-			n,
-			dec,
-		}})
-	}
-	return r
-}
-
 // tables is the built-in catalog: table name → columns.
 var tables = map[string][]resultenc.Column{
 	"numbers": numbersColumns,
 	"one":     {{Name: "one", Type: "LONG"}},
 	"types":   typesColumns,
+	"big":     bigColumns,
 }

@@ -33,10 +33,17 @@
 // "SELECT * FROM demo.numbers" ([NumbersRows] rows of id LONG, name STRING,
 // ratio DOUBLE and even BOOLEAN, see [NumbersRow]), optionally with
 // "LIMIT n", served in batches of [Options.BatchSize]. "SELECT * FROM
-// demo.types" returns [TypesRows] rows of further types with NULLs and
-// constant vectors ([TypesRow]); "SELECT * FROM demo.one" returns one row.
-// [Server.SetResult] adds or replaces a query's result. A query of
-// literals only, such as "SELECT 'a', 42, NULL", returns one row of
-// them, read with standard SQL's quoting ([ParseLiterals]). Anything else
-// fails with InvalidArgument.
+// demo.types" returns [TypesRows] rows of every type the engine sends, with
+// NULLs, edge values and constant vectors ([TypesColumns], [TypesRow] give
+// the exact value of every cell as the client returns it). "SELECT * FROM
+// demo.big LIMIT n" returns n rows of mixed types ([BigRows] without
+// LIMIT; [BigColumns], [BigRow]), generated and encoded one batch of
+// [Options.BigBatchSize] rows at a time as the client fetches it, so that a
+// result of any length takes no memory in the fake engine. "SELECT * FROM
+// demo.one" returns one row. [Server.SetResult] adds or replaces a query's
+// result, raw bytes included ([Result].Metadata, [Result].Batches), to
+// test clients against malformed results. A query of literals only, such
+// as "SELECT 'a', 42, NULL", returns one row of them, read with standard
+// SQL's quoting ([ParseLiterals]). Anything else fails with
+// InvalidArgument.
 package enginetest

@@ -188,15 +188,20 @@ func (e *engine) GetResultMetadata(ctx context.Context, req *e6xpb.GetResultMeta
 func (e *engine) GetNextResultBatch(ctx context.Context, req *e6xpb.GetNextResultBatchRequest) (*e6xpb.GetNextResultBatchResponse, error) {
 	s := e.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	q, err := s.executedQuery(ctx, req.GetSessionId(), req.GetQueryId())
 	if err != nil {
+		s.mu.Unlock()
 		return nil, err
 	}
-	var batch []byte
-	if q.next < len(q.result.batches) {
-		batch = q.result.batches[q.next]
+	r, i := q.result, q.next
+	if i < r.count() {
 		q.next++
+	}
+	s.mu.Unlock()
+	// A generated batch is encoded outside the lock.
+	batch, err := r.batch(i)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "enginetest: %v", err)
 	}
 	return &e6xpb.GetNextResultBatchResponse{ResultBatch: batch, SessionId: req.GetSessionId()}, nil
 }

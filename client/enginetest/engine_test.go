@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/internal/resultenc"
 	"github.com/google/go-cmp/cmp"
@@ -65,8 +66,12 @@ func fetch(t *testing.T, s *Server, v1 bool, sql string) ([]resultenc.Column, []
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(c.Vectors) != len(cols) {
-			t.Fatalf("batch has %d vectors for %d columns", len(c.Vectors), len(cols))
+		types := make([]resultenc.VectorType, len(cols))
+		for i, col := range cols {
+			types[i], _ = resultenc.ParseVectorType(col.Type)
+		}
+		if err := resultenc.CheckChunk(&c, types); err != nil {
+			t.Fatalf("batch %d: %v", batches, err)
 		}
 		if c.Size > s.opts.BatchSize {
 			t.Errorf("batch of %d rows, more than the batch size %d", c.Size, s.opts.BatchSize)
@@ -76,6 +81,13 @@ func fetch(t *testing.T, s *Server, v1 bool, sql string) ([]resultenc.Column, []
 			for j := range c.Vectors {
 				if row[j], err = c.Vectors[j].Value(i); err != nil {
 					t.Fatal(err)
+				}
+				if d, ok := row[j].(resultenc.Decimal); ok {
+					// resultenc's decimal, in the client's type that
+					// TypesRow uses.
+					if row[j], err = client.NewDecimal(d.Unscaled, d.Scale); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			rows = append(rows, row)
@@ -123,8 +135,11 @@ func TestBuiltinQueries(t *testing.T) {
 		{"one", "SELECT * FROM demo.one", false, 0, []resultenc.Column{{Name: "one", Type: "LONG"}}, [][]any{{int64(1)}}},
 		{"types", "SELECT * FROM demo.types", false, 4, typesColumns, types},
 	}
-	cmpTime := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
-	cmpDecimal := cmp.Comparer(func(a, b resultenc.Decimal) bool { return a.String() == b.String() })
+	cmpTime := cmp.Comparer(func(a, b time.Time) bool {
+		na, oa := a.Zone()
+		nb, ob := b.Zone()
+		return a.Equal(b) && na == nb && oa == ob
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newServer(t, Options{BatchSize: tt.batch})
@@ -132,7 +147,7 @@ func TestBuiltinQueries(t *testing.T) {
 			if diff := cmp.Diff(tt.wantCols, cols); diff != "" {
 				t.Errorf("columns (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.wantRows, rows, cmpTime, cmpDecimal); diff != "" {
+			if diff := cmp.Diff(tt.wantRows, rows, cmpTime); diff != "" {
 				t.Errorf("rows (-want +got):\n%s", diff)
 			}
 		})
@@ -286,7 +301,7 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("getSchemaNamesV2(other) = %v, %v", sch, err)
 	}
 	tabs, err := e.GetTablesV2(ctx, &e6xpb.GetTablesV2Request{SessionId: sess, Catalog: Catalog, Schema: Schema})
-	if err != nil || !cmp.Equal(tabs.GetTables(), []string{"numbers", "one", "types"}) {
+	if err != nil || !cmp.Equal(tabs.GetTables(), []string{"big", "numbers", "one", "types"}) {
 		t.Errorf("getTablesV2 = %v, %v", tabs, err)
 	}
 	tabs, err = e.GetTables(ctx, &e6xpb.GetTablesRequest{SessionId: sess, Schema: "nope"})

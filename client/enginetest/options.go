@@ -164,8 +164,11 @@ type Options struct {
 	// Default "127.0.0.1".
 	EngineIP string
 	// BatchSize is the number of rows per result batch of the built-in
-	// queries. Default 256.
+	// queries other than demo.big. Default 256.
 	BatchSize int
+	// BigBatchSize is the number of rows per result batch of demo.big.
+	// Default 4096.
+	BigBatchSize int
 	// ClusterStatus is the initial ClusterService status ([StatusActive],
 	// [StatusSuspended], ...). While it is not "active", every engine call
 	// fails with Unavailable (a real HTTP 503 with RejectHTTP456), whatever
@@ -240,7 +243,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Rejection < RejectHTTP456 || o.Rejection > RejectInvalidArgument {
 		return o, fmt.Errorf("enginetest: invalid rejection %v", o.Rejection)
 	}
-	if o.SessionTTL < 0 || o.FlipEvery < 0 || o.OverlapWindow < 0 || o.BatchSize < 0 || o.MaxLog < 0 || o.SuspendAfter < 0 {
+	if o.SessionTTL < 0 || o.FlipEvery < 0 || o.OverlapWindow < 0 || o.BatchSize < 0 || o.BigBatchSize < 0 || o.MaxLog < 0 || o.SuspendAfter < 0 {
 		return o, fmt.Errorf("enginetest: negative duration or size in options")
 	}
 	if o.SessionErrorCode == codes.OK {
@@ -259,6 +262,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = 256
+	}
+	if o.BigBatchSize == 0 {
+		o.BigBatchSize = 4096
 	}
 	if o.ClusterStatus == "" {
 		o.ClusterStatus = StatusActive

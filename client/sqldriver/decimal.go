@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/e6coord/e6coord/client"
 )
 
 // DecimalMode is the Go type the rows give DECIMAL128 values, for the
@@ -120,6 +122,9 @@ func (d *Decimal) Scan(src any) error {
 		return d.parse(string(v))
 	case *big.Rat:
 		return d.setRat(v)
+	case client.Decimal:
+		*d = fromClient(v)
+		return nil
 	case int64:
 		*d = Decimal{Unscaled: big.NewInt(v)}
 		return nil
@@ -202,4 +207,15 @@ func truncate(s string, n int) string {
 
 func pow10(n int) *big.Int {
 	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+}
+
+// fromClient returns the Decimal of a client.Decimal, a negative scale
+// multiplied out.
+func fromClient(c client.Decimal) Decimal {
+	u, scale := c.Unscaled(), c.Scale()
+	if scale < 0 {
+		u.Mul(u, pow10(int(-scale)))
+		scale = 0
+	}
+	return Decimal{Unscaled: u, Scale: scale}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/e6coord/e6coord/client"
 )
 
 // placeholders returns the byte offsets of the '?' placeholders of query:
@@ -218,6 +220,8 @@ func checkValue(v any, depth int) (any, error) {
 			return nil, nil
 		}
 		return *x, nil
+	case client.Decimal:
+		return fromClient(x), nil
 	case decimalDecompose:
 		return decompose(x)
 	}

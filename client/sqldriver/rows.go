@@ -172,14 +172,19 @@ func (rs *rows) Next(dest []driver.Value) error {
 	return nil
 }
 
-// decimal is what the client gives a DECIMAL128 value as.
+// decimal is what the client gives a DECIMAL128 value as (a
+// client.Decimal).
 type decimal interface {
 	String() string
 	Rat() *big.Rat
+	Float64() float64
 }
 
 // convert gives v, the value of column i, the column's Go type, or fails
-// if it does not have the type the column's engine type promises.
+// if it does not have the type the column's engine type promises. A value
+// the client gives in the column's type is passed on as it is: the
+// client's values point into their batch, and copying the interface
+// allocates nothing.
 func (rs *rows) convert(i int, v any) (driver.Value, error) {
 	if v == nil {
 		return nil, nil
@@ -188,14 +193,17 @@ func (rs *rows) convert(i int, v any) (driver.Value, error) {
 	switch c.kind {
 	case kindTime:
 		if t, ok := v.(time.Time); ok {
-			return t.UTC(), nil
+			if t.Location() != time.UTC {
+				return t.UTC(), nil
+			}
+			return v, nil
 		}
 	case kindTimeTZ:
 		if t, ok := v.(time.Time); ok {
 			if t.Location() == time.Local {
-				t = t.UTC() // never the process's zone
+				return t.UTC(), nil // never the process's zone
 			}
-			return t, nil
+			return v, nil
 		}
 	case kindDecimal:
 		if d, ok := v.(decimal); ok {
@@ -203,15 +211,11 @@ func (rs *rows) convert(i int, v any) (driver.Value, error) {
 			case DecimalRat:
 				return d.Rat(), nil
 			case DecimalFloat64:
-				f, _ := d.Rat().Float64()
-				return f, nil
+				return d.Float64(), nil
 			}
 			return d.String(), nil
 		}
 	case kindOther:
-		if d, ok := v.(decimal); ok {
-			return d.String(), nil
-		}
 		return v, nil
 	case kindNull:
 	default:

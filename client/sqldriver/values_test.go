@@ -303,3 +303,63 @@ func TestNullDestinations(t *testing.T) {
 		}
 	}
 }
+
+// Every cell of demo.types, which holds every type with edge values and
+// NULLs, is exactly what the client gives (DECIMAL128 as its exact
+// string), and has its column's ScanType.
+func TestTypesTable(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{BatchSize: 3})
+	db := openDB(t, srv)
+	rows, err := db.QueryContext(ctxT(t), "SELECT * FROM demo.types")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := enginetest.TypesColumns()
+	if len(cts) != len(want) {
+		t.Fatalf("%d columns, want %d", len(cts), len(want))
+	}
+	for i, ct := range cts {
+		if ct.Name() != want[i].Name || ct.DatabaseTypeName() != want[i].Type {
+			t.Errorf("column %d: %s %s, want %s %s", i, ct.Name(), ct.DatabaseTypeName(), want[i].Name, want[i].Type)
+		}
+	}
+	n := 0
+	for ; rows.Next(); n++ {
+		got := make([]any, len(cts))
+		ptrs := make([]any, len(cts))
+		for i := range got {
+			ptrs[i] = &got[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("row %d: %v", n, err)
+		}
+		wantRow := enginetest.TypesRow(n)
+		for i, v := range wantRow {
+			if d, ok := v.(interface{ Rat() *big.Rat }); ok {
+				wantRow[i] = d.(interface{ String() string }).String()
+			}
+		}
+		if diff := cmp.Diff(wantRow, got, cmp.Comparer(sameTime)); diff != "" {
+			t.Errorf("row %d (-want +got):\n%s", n, diff)
+		}
+		for i, v := range got {
+			if v != nil && !reflect.TypeOf(v).AssignableTo(cts[i].ScanType()) {
+				t.Errorf("row %d column %s: a %T, not assignable to ScanType %v", n, cts[i].Name(), v, cts[i].ScanType())
+			}
+			if tm, ok := v.(time.Time); ok && want[i].Type != "TIMESTAMP_TZ" && tm.Location() != time.UTC {
+				t.Errorf("row %d column %s: zone %v, want UTC", n, cts[i].Name(), tm.Location())
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != enginetest.TypesRows {
+		t.Errorf("%d rows, want %d", n, enginetest.TypesRows)
+	}
+}

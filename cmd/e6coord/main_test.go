@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -156,5 +159,59 @@ func TestBadInvocations(t *testing.T) {
 		if err := run(context.Background(), args, &out, &errOut); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
+	}
+}
+
+// The fake-engine command serves the built-in tables: demo.types with
+// every type, exactly, and demo.big with a row count in its LIMIT.
+func TestFakeEngineServesTables(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := startFakeEngine(t, ctx)
+	conn, err := client.Open(client.Config{Addr: addr, User: "u", Password: "p", Catalog: enginetest.Catalog, Schema: enginetest.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	qctx, qcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer qcancel()
+	for _, tt := range []struct {
+		sql  string
+		rows int
+		row  func(i int) []any
+	}{
+		{"SELECT * FROM demo.types", enginetest.TypesRows, enginetest.TypesRow},
+		{"SELECT * FROM demo.big LIMIT 5000", 5000, func(i int) []any { return enginetest.BigRow(int64(i)) }},
+	} {
+		rows, err := conn.Query(qctx, tt.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.sql, err)
+		}
+		n := 0
+		for ; rows.Next(qctx); n++ {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Instants, and the zone of every time: cmp would compare
+			// instants only.
+			zones := cmp.Comparer(func(a, b time.Time) bool {
+				na, oa := a.Zone()
+				nb, ob := b.Zone()
+				return a.Equal(b) && na == nb && oa == ob
+			})
+			if diff := cmp.Diff(tt.row(n), vals, zones); diff != "" {
+				t.Fatalf("%s: row %d (-want +got):\n%s", tt.sql, n, diff)
+			}
+		}
+		if err := rows.Err(); err != nil || n != tt.rows {
+			t.Errorf("%s: %d rows, error %v; want %d rows", tt.sql, n, err, tt.rows)
+		}
+		rows.Close()
+	}
+	conn.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run() = %v", err)
 	}
 }

@@ -21,8 +21,8 @@ type Vector struct {
 	// Type is the SQL type of the values.
 	Type VectorType
 	// Nulls holds a flag per row, true where the row is NULL; one flag for
-	// a constant vector. Missing flags (a short or nil slice) read as not
-	// NULL.
+	// a constant vector. An empty or nil slice means no row is NULL; a
+	// slice of another length is malformed ([CheckChunk]).
 	Nulls []bool
 	// Data holds the values.
 	Data Data

@@ -125,18 +125,6 @@ func (b tb) list(elem byte, n int32) tb { return append(b, elem).i32(n) }
 func (b tb) str(s string) tb            { return append(b.i32(int32(len(s))), s...) }
 func (b tb) stop() tb                   { return append(b, 0) }
 
-// Thrift type ids.
-const (
-	tBool   = 2
-	tByte   = 3
-	tDouble = 4
-	tI32    = 8
-	tI64    = 10
-	tString = 11
-	tStruct = 12
-	tList   = 15
-)
-
 func TestChunkWireLayout(t *testing.T) {
 	want := tb{}.
 		field(tI32, 1).i32(1).
@@ -223,6 +211,15 @@ func TestDecodeChunkMalformed(t *testing.T) {
 		b    tb
 	}{
 		{"nil", nil},
+		{"lone stop", tb{}.stop()},
+		{"no size", tb{}.field(tList, 2).list(tStruct, 0).stop()},
+		{"rows without vectors", tb{}.field(tI32, 1).i32(3).stop()},
+		{"trailing bytes", tb{}.field(tI32, 1).i32(0).stop().stop()},
+		{"vector without type", tb{}.field(tI32, 1).i32(1).field(tList, 2).list(tStruct, 1).field(tI32, 1).i32(1).stop().stop()},
+		{"bool byte 2", tb{}.field(tI32, 1).i32(1).field(tList, 2).list(tStruct, 1).
+			field(tI32, 1).i32(1).field(tI32, 2).i32(6).field(tList, 3).list(tBool, 1).append1(2).stop().stop()},
+		{"unknown field type", tb{}.field(99, 1)},
+		{"huge skipped map", tb{}.field(13, 9).append1(tI64).append1(tI64).i32(math.MaxInt32)},
 		{"huge vector list", tb{}.field(tList, 2).list(tStruct, math.MaxInt32)},
 		{"negative list", tb{}.field(tList, 2).list(tStruct, -1)},
 		{"huge string", tb{}.field(tList, 2).list(tStruct, 1).field(tString, 6).i32(math.MaxInt32)},
@@ -271,8 +268,15 @@ func TestEncodeChunkErrors(t *testing.T) {
 	}
 }
 
+// FuzzDecodeChunk checks that DecodeChunk never panics, that its errors
+// are *Error wrapping ErrMalformed, that it reads what the generated
+// Thrift code reads wherever both accept the input, that a chunk
+// CheckChunk accepts has a value for every cell, and that re-encoding a
+// decoded chunk is stable.
 func FuzzDecodeChunk(f *testing.F) {
-	for _, c := range sampleChunks(f) {
+	chunks := sampleChunks(f)
+	chunks["bench"] = benchChunk(f, 20)
+	for _, c := range chunks {
 		b, err := EncodeChunk(c)
 		if err != nil {
 			f.Fatal(err)
@@ -281,17 +285,39 @@ func FuzzDecodeChunk(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeChunk(b)
+		if g, gerr := decodeGenerated(b); err == nil && gerr == nil {
+			// Where both accept the bytes, they read the same chunk.
+			if diff := cmp.Diff(fromGenerated(g), c, chunkOpts); diff != "" {
+				t.Fatalf("DecodeChunk differs from the generated code (-generated +DecodeChunk):\n%s", diff)
+			}
+		}
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			var e *Error
+			if !errors.Is(err, ErrMalformed) || !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *Error wrapping ErrMalformed", err)
 			}
 			return
+		}
+		types := make([]VectorType, len(c.Vectors))
+		for i := range c.Vectors {
+			types[i] = c.Vectors[i].Type
+		}
+		checkErr := CheckChunk(&c, types)
+		if checkErr != nil {
+			var e *Error
+			if !errors.As(checkErr, &e) || (!errors.Is(checkErr, ErrMalformed) && !errors.Is(checkErr, ErrUnsupported)) {
+				t.Fatalf("CheckChunk error %v is not an *Error wrapping ErrMalformed or ErrUnsupported", checkErr)
+			}
 		}
 		for i := range c.Vectors {
 			v := &c.Vectors[i]
 			for row := range min(v.Size, 1<<12) {
-				if _, err := v.Value(row); err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
-					t.Fatalf("Value(%d): unexpected error %v", row, err)
+				_, err := v.Value(row)
+				if err != nil && checkErr == nil && c.Size > 0 {
+					t.Fatalf("vector %d: Value(%d) of a checked chunk: %v", i, row, err)
+				}
+				if err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+					t.Fatalf("vector %d: Value(%d): unexpected error %v", i, row, err)
 				}
 			}
 		}

@@ -1,225 +1,623 @@
 package resultenc
 
 import (
-	"bytes"
-
-	"github.com/apache/thrift/lib/go/thrift"
+	"encoding/binary"
+	"math"
 )
 
+// Thrift TBinaryProtocol type ids.
+const (
+	tStop   = 0
+	tBool   = 2
+	tByte   = 3
+	tDouble = 4
+	tI16    = 6
+	tI32    = 8
+	tI64    = 10
+	tString = 11
+	tStruct = 12
+	tMap    = 13
+	tSet    = 14
+	tList   = 15
+	tUUID   = 16
+)
+
+// maxDepth bounds the nesting of skipped structs and containers, so that
+// hostile input cannot exhaust the stack.
+const maxDepth = 64
+
 // DecodeChunk parses a Thrift Chunk in TBinaryProtocol, as found in
-// GetNextResultBatchResponse.resultBatch. Unknown fields and unknown members
-// of the union Data are skipped (the latter leave Data.Kind at KindNone).
-// Fields that are absent keep their zero value. Bytes after the chunk are
-// ignored. Malformed input gives an error that wraps [ErrMalformed].
+// GetNextResultBatchResponse.resultBatch. It reads the bytes directly,
+// without the Thrift library.
 //
-// DecodeChunk checks the structure only; [Vector.Value] reports vectors
-// whose data does not cover their size.
+// Unknown fields and unknown members of the union Data are skipped (the
+// latter leave Data.Kind at KindNone), so that a newer engine can add
+// fields. A Chunk must carry its size, and its vectors unless the size is
+// zero or negative (the end marker); a Vector must carry its size and type.
+// Bytes after the chunk are an error, as are lists longer than the input,
+// bools other than 0 and 1, and a union with two members. The error wraps
+// [ErrMalformed], and is a [*Error] naming the vector when there is one.
+//
+// DecodeChunk checks the structure only; [CheckChunk] checks the values
+// against the result's columns. Lists are allocated no larger than the
+// input can fill, so a hostile length prefix allocates nothing.
 func DecodeChunk(b []byte) (Chunk, error) {
-	r := &reader{p: thrift.NewTBinaryProtocolConf(&thrift.TMemoryBuffer{Buffer: bytes.NewBuffer(b)}, conf)}
-	c, err := r.chunk()
+	d := decoder{b: b}
+	c, err := d.chunk()
+	if err == nil && d.off != len(b) {
+		err = d.errorf("%d bytes after the chunk", len(b)-d.off)
+	}
 	if err != nil {
-		return Chunk{}, malformed("chunk: %v", err)
+		return Chunk{}, err
 	}
 	return c, nil
 }
 
-type reader struct {
-	p *thrift.TBinaryProtocol
+// decoder reads TBinaryProtocol from b; off is the next byte.
+type decoder struct {
+	b      []byte
+	off    int
+	vector int // the vector being read, -1 outside vectors
 }
 
-// fields calls f for each field of a struct until the stop field. f returns
-// false for a field it does not read, which is then skipped.
-func (r *reader) fields(f func(t thrift.TType, id int16) (bool, error)) error {
+func (d *decoder) errorf(format string, args ...any) error {
+	e := &Error{Column: -1, Row: -1, Err: malformed(format, args...)}
+	if d.vector >= 0 {
+		e.Column = d.vector
+	}
+	return e
+}
+
+func (d *decoder) short(what string, n int) error {
+	return d.errorf("%s: need %d bytes at offset %d, have %d", what, n, d.off, len(d.b)-d.off)
+}
+
+func (d *decoder) need(what string, n int) error {
+	if n < 0 || n > len(d.b)-d.off {
+		return d.short(what, n)
+	}
+	return nil
+}
+
+func (d *decoder) u8(what string) (byte, error) {
+	if d.off >= len(d.b) {
+		return 0, d.short(what, 1)
+	}
+	v := d.b[d.off]
+	d.off++
+	return v, nil
+}
+
+func (d *decoder) i32(what string) (int32, error) {
+	if err := d.need(what, 4); err != nil {
+		return 0, err
+	}
+	v := int32(binary.BigEndian.Uint32(d.b[d.off:]))
+	d.off += 4
+	return v, nil
+}
+
+func (d *decoder) i64(what string) (int64, error) {
+	if err := d.need(what, 8); err != nil {
+		return 0, err
+	}
+	v := int64(binary.BigEndian.Uint64(d.b[d.off:]))
+	d.off += 8
+	return v, nil
+}
+
+func (d *decoder) double(what string) (float64, error) {
+	n, err := d.i64(what)
+	return math.Float64frombits(uint64(n)), err
+}
+
+func (d *decoder) bool(what string) (bool, error) {
+	v, err := d.u8(what)
+	if err != nil {
+		return false, err
+	}
+	if v > 1 {
+		return false, d.errorf("%s: bool byte %d at offset %d", what, v, d.off-1)
+	}
+	return v == 1, nil
+}
+
+// bytes reads a string or binary: an i32 length and that many bytes. The
+// result aliases d.b.
+func (d *decoder) bytes(what string) ([]byte, error) {
+	n, err := d.i32(what)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.need(what, int(n)); err != nil {
+		return nil, err
+	}
+	v := d.b[d.off : d.off+int(n) : d.off+int(n)]
+	d.off += int(n)
+	return v, nil
+}
+
+func (d *decoder) string(what string) (string, error) {
+	b, err := d.bytes(what)
+	return string(b), err
+}
+
+// field reads a field header: its type, and its id unless it is the stop
+// field.
+func (d *decoder) field(what string) (t byte, id int16, err error) {
+	if t, err = d.u8(what); err != nil || t == tStop {
+		return t, 0, err
+	}
+	if err := d.need(what, 2); err != nil {
+		return 0, 0, err
+	}
+	id = int16(binary.BigEndian.Uint16(d.b[d.off:]))
+	d.off += 2
+	return t, id, nil
+}
+
+// minSize is the smallest encoding of a value of type t, or 0 for an
+// invalid type.
+func minSize(t byte) int {
+	switch t {
+	case tBool, tByte, tStruct:
+		return 1
+	case tI16:
+		return 2
+	case tI32, tString:
+		return 4
+	case tDouble, tI64:
+		return 8
+	case tMap:
+		return 6
+	case tSet, tList:
+		return 5
+	case tUUID:
+		return 16
+	}
+	return 0
+}
+
+// list reads a list header whose elements must have type want (any type
+// when the list is empty), and checks that n elements fit in the input.
+func (d *decoder) list(what string, want byte) (int, error) {
+	t, err := d.u8(what)
+	if err != nil {
+		return 0, err
+	}
+	n, err := d.i32(what)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, d.errorf("%s: list of %d elements", what, n)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if t != want {
+		return 0, d.errorf("%s: list of %s, want %s", what, typeName(t), typeName(want))
+	}
+	if int64(n)*int64(minSize(t)) > int64(len(d.b)-d.off) {
+		return 0, d.errorf("%s: list of %d elements does not fit in the %d bytes left", what, n, len(d.b)-d.off)
+	}
+	return int(n), nil
+}
+
+func typeName(t byte) string {
+	switch t {
+	case tBool:
+		return "bool"
+	case tByte:
+		return "byte"
+	case tDouble:
+		return "double"
+	case tI16:
+		return "i16"
+	case tI32:
+		return "i32"
+	case tI64:
+		return "i64"
+	case tString:
+		return "string"
+	case tStruct:
+		return "struct"
+	case tMap:
+		return "map"
+	case tSet:
+		return "set"
+	case tList:
+		return "list"
+	case tUUID:
+		return "uuid"
+	}
+	return "type " + itoa(int(t))
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
 	for {
-		_, t, id, err := r.p.ReadFieldBegin(ctx)
-		if err != nil {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// skip skips a value of type t.
+func (d *decoder) skip(t byte, depth int) error {
+	if depth > maxDepth {
+		return d.errorf("nesting deeper than %d", maxDepth)
+	}
+	switch t {
+	case tBool, tByte, tI16, tI32, tI64, tDouble, tUUID:
+		if err := d.need("skipped "+typeName(t), minSize(t)); err != nil {
 			return err
 		}
-		if t == thrift.STOP {
-			return nil
-		}
-		ok, err := f(t, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if err := r.p.Skip(ctx, t); err != nil {
+		d.off += minSize(t)
+		return nil
+	case tString:
+		_, err := d.bytes("skipped string")
+		return err
+	case tStruct:
+		for {
+			ft, _, err := d.field("skipped struct")
+			if err != nil {
 				return err
+			}
+			if ft == tStop {
+				return nil
+			}
+			if err := d.skip(ft, depth+1); err != nil {
+				return err
+			}
+		}
+	case tMap:
+		kt, err := d.u8("skipped map")
+		if err != nil {
+			return err
+		}
+		vt, err := d.u8("skipped map")
+		if err != nil {
+			return err
+		}
+		n, err := d.i32("skipped map")
+		if err != nil {
+			return err
+		}
+		if n < 0 || (n > 0 && (minSize(kt) == 0 || minSize(vt) == 0)) ||
+			int64(n)*int64(minSize(kt)+minSize(vt)) > int64(len(d.b)-d.off) {
+			return d.errorf("skipped map of %d %s to %s", n, typeName(kt), typeName(vt))
+		}
+		for range n {
+			if err := d.skip(kt, depth+1); err != nil {
+				return err
+			}
+			if err := d.skip(vt, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case tSet, tList:
+		et, err := d.u8("skipped list")
+		if err != nil {
+			return err
+		}
+		n, err := d.i32("skipped list")
+		if err != nil {
+			return err
+		}
+		if n < 0 || (n > 0 && minSize(et) == 0) || int64(n)*int64(minSize(et)) > int64(len(d.b)-d.off) {
+			return d.errorf("skipped list of %d %s", n, typeName(et))
+		}
+		for range n {
+			if err := d.skip(et, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return d.errorf("field of unknown %s at offset %d", typeName(t), d.off)
+}
+
+func (d *decoder) chunk() (c Chunk, err error) {
+	d.vector = -1
+	var haveSize, haveVectors bool
+	for {
+		t, id, err := d.field("chunk")
+		if err != nil {
+			return c, err
+		}
+		switch {
+		case t == tStop:
+			if !haveSize {
+				return c, d.errorf("chunk without its size")
+			}
+			if !haveVectors && c.Size > 0 {
+				return c, d.errorf("chunk of %d rows without vectors", c.Size)
+			}
+			return c, nil
+		case id == 1 && t == tI32:
+			n, err := d.i32("chunk size")
+			if err != nil {
+				return c, err
+			}
+			c.Size, haveSize = int(n), true
+		case id == 2 && t == tList:
+			n, err := d.list("chunk vectors", tStruct)
+			if err != nil {
+				return c, err
+			}
+			// A Vector takes at least 1 byte on the wire but about 200 in
+			// memory, so the capacity is bounded and grows with the input.
+			c.Vectors = make([]Vector, 0, min(n, 1024))
+			for i := range n {
+				d.vector = i
+				v, err := d.vectorStruct()
+				if err != nil {
+					return c, err
+				}
+				c.Vectors = append(c.Vectors, v)
+			}
+			d.vector = -1
+			haveVectors = true
+		default:
+			if err := d.skip(t, 1); err != nil {
+				return c, err
 			}
 		}
 	}
 }
 
-type errorString string
+func (d *decoder) vectorStruct() (v Vector, err error) {
+	var haveSize, haveType bool
+	for {
+		t, id, err := d.field("vector")
+		if err != nil {
+			return v, err
+		}
+		switch {
+		case t == tStop:
+			if !haveSize || !haveType {
+				return v, d.errorf("vector without its size or type")
+			}
+			return v, nil
+		case id == 1 && t == tI32:
+			var n int32
+			n, err = d.i32("vector size")
+			v.Size, haveSize = int(n), true
+		case id == 2 && t == tI32:
+			var n int32
+			n, err = d.i32("vector type")
+			v.Type, haveType = VectorType(n), true
+		case id == 3 && t == tList:
+			v.Nulls, err = d.bools("null set")
+		case id == 4 && t == tStruct:
+			v.Data, err = d.data()
+		case id == 5 && t == tBool:
+			v.Constant, err = d.bool("isConstantVector")
+		case id == 6 && t == tString:
+			v.Zone, err = d.string("zoneOffset")
+		case id == 7 && t == tString:
+			v.Format, err = d.string("format")
+		default:
+			err = d.skip(t, 2)
+		}
+		if err != nil {
+			return v, err
+		}
+	}
+}
 
-func (e errorString) Error() string { return string(e) }
-
-// readList reads a list whose elements have type want with read. An empty
-// list may declare any element type.
-func readList[T any](r *reader, want thrift.TType, read func() (T, error)) ([]T, error) {
-	t, n, err := r.p.ReadListBegin(ctx)
-	if err != nil {
+func (d *decoder) bools(what string) ([]bool, error) {
+	n, err := d.list(what, tBool)
+	if err != nil || n == 0 {
 		return nil, err
 	}
-	if n > 0 && t != want {
-		return nil, errorString("list of " + t.String() + ", want " + want.String())
+	vs := make([]bool, n)
+	for i, c := range d.b[d.off : d.off+n] {
+		if c > 1 {
+			return nil, d.errorf("%s: bool byte %d at offset %d", what, c, d.off+i)
+		}
+		vs[i] = c == 1
 	}
-	// ReadListBegin has checked that n elements of the minimum size fit in
-	// the remaining bytes, but an element may be much larger in memory than
-	// on the wire (a Vector, say), so the capacity grows with the input.
-	vs := make([]T, 0, min(n, 1024))
-	for range n {
-		v, err := read()
-		if err != nil {
+	d.off += n
+	return vs, nil
+}
+
+func (d *decoder) int32s(what string) ([]int32, error) {
+	n, err := d.list(what, tI32)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	vs := make([]int32, n)
+	b := d.b[d.off : d.off+4*n]
+	for i := range vs {
+		vs[i] = int32(binary.BigEndian.Uint32(b[4*i:]))
+	}
+	d.off += 4 * n
+	return vs, nil
+}
+
+func (d *decoder) int64s(what string) ([]int64, error) {
+	n, err := d.list(what, tI64)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	vs := make([]int64, n)
+	b := d.b[d.off : d.off+8*n]
+	for i := range vs {
+		vs[i] = int64(binary.BigEndian.Uint64(b[8*i:]))
+	}
+	d.off += 8 * n
+	return vs, nil
+}
+
+func (d *decoder) float64s(what string) ([]float64, error) {
+	n, err := d.list(what, tDouble)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	vs := make([]float64, n)
+	b := d.b[d.off : d.off+8*n]
+	for i := range vs {
+		vs[i] = math.Float64frombits(binary.BigEndian.Uint64(b[8*i:]))
+	}
+	d.off += 8 * n
+	return vs, nil
+}
+
+func (d *decoder) strings(what string) ([]string, error) {
+	n, err := d.list(what, tString)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	vs := make([]string, n)
+	for i := range vs {
+		if vs[i], err = d.string(what); err != nil {
 			return nil, err
 		}
-		vs = append(vs, v)
 	}
 	return vs, nil
 }
 
-func (r *reader) bool() (bool, error)      { return r.p.ReadBool(ctx) }
-func (r *reader) i8() (int8, error)        { return r.p.ReadByte(ctx) }
-func (r *reader) i32() (int32, error)      { return r.p.ReadI32(ctx) }
-func (r *reader) i64() (int64, error)      { return r.p.ReadI64(ctx) }
-func (r *reader) double() (float64, error) { return r.p.ReadDouble(ctx) }
-func (r *reader) string() (string, error)  { return r.p.ReadString(ctx) }
-func (r *reader) binary() ([]byte, error)  { return r.p.ReadBinary(ctx) }
-func (r *reader) structBegin() (err error) { _, err = r.p.ReadStructBegin(ctx); return err }
-
-func (r *reader) chunk() (c Chunk, err error) {
-	if err := r.structBegin(); err != nil {
-		return c, err
+// binaries reads a list of binary values; they alias d.b.
+func (d *decoder) binaries(what string) ([][]byte, error) {
+	n, err := d.list(what, tString)
+	if err != nil || n == 0 {
+		return nil, err
 	}
-	err = r.fields(func(t thrift.TType, id int16) (bool, error) {
-		switch {
-		case id == 1 && t == thrift.I32:
-			n, err := r.i32()
-			c.Size = int(n)
-			return true, err
-		case id == 2 && t == thrift.LIST:
-			vs, err := readList(r, thrift.STRUCT, r.vector)
-			c.Vectors = vs
-			return true, err
+	vs := make([][]byte, n)
+	for i := range vs {
+		if vs[i], err = d.bytes(what); err != nil {
+			return nil, err
 		}
-		return false, nil
-	})
-	return c, err
-}
-
-func (r *reader) vector() (v Vector, err error) {
-	if err := r.structBegin(); err != nil {
-		return v, err
 	}
-	err = r.fields(func(t thrift.TType, id int16) (bool, error) {
-		var err error
-		switch {
-		case id == 1 && t == thrift.I32:
-			var n int32
-			n, err = r.i32()
-			v.Size = int(n)
-		case id == 2 && t == thrift.I32:
-			var n int32
-			n, err = r.i32()
-			v.Type = VectorType(n)
-		case id == 3 && t == thrift.LIST:
-			v.Nulls, err = readList(r, thrift.BOOL, r.bool)
-		case id == 4 && t == thrift.STRUCT:
-			v.Data, err = r.data()
-		case id == 5 && t == thrift.BOOL:
-			v.Constant, err = r.bool()
-		case id == 6 && t == thrift.STRING:
-			v.Zone, err = r.string()
-		case id == 7 && t == thrift.STRING:
-			v.Format, err = r.string()
-		default:
-			return false, nil
-		}
-		return true, err
-	})
-	return v, err
+	return vs, nil
 }
 
 // data reads the union Data. More than one known member is an error.
-func (r *reader) data() (d Data, err error) {
-	if err := r.structBegin(); err != nil {
-		return d, err
-	}
-	err = r.fields(func(t thrift.TType, id int16) (bool, error) {
+func (d *decoder) data() (data Data, err error) {
+	for {
+		t, id, err := d.field("data")
+		if err != nil {
+			return data, err
+		}
+		if t == tStop {
+			return data, nil
+		}
 		k := DataKind(id)
-		if t != thrift.STRUCT || k <= KindNone || k > KindNumericDecimal128ConstantData {
-			return false, nil
+		if t != tStruct || k <= KindNone || k > KindNumericDecimal128ConstantData {
+			if err := d.skip(t, 3); err != nil {
+				return data, err
+			}
+			continue
 		}
-		if d.Kind != KindNone {
-			return false, errorString("data union has two members, " + d.Kind.String() + " and " + k.String())
+		if data.Kind != KindNone {
+			return data, d.errorf("data union has two members, %v and %v", data.Kind, k)
 		}
-		d.Kind = k
-		return true, r.member(&d)
-	})
-	return d, err
+		data.Kind = k
+		if err := d.member(&data); err != nil {
+			return data, err
+		}
+	}
 }
 
-// member reads the struct of the union member d.Kind into d.
-func (r *reader) member(d *Data) error {
-	if err := r.structBegin(); err != nil {
-		return err
-	}
-	k := d.Kind
-	return r.fields(func(t thrift.TType, id int16) (bool, error) {
-		var err error
+// member reads the struct of the union member data.Kind into data.
+func (d *decoder) member(data *Data) error {
+	k := data.Kind
+	what := k.String()
+	for {
+		t, id, err := d.field(what)
+		if err != nil {
+			return err
+		}
 		switch {
-		case id == 1 && t == thrift.LIST:
+		case t == tStop:
+			return nil
+		case id == 1 && t == tList:
 			switch k {
 			case KindBoolData:
-				d.Bools, err = readList(r, thrift.BOOL, r.bool)
+				data.Bools, err = d.bools(what)
 			case KindInt32Data:
-				d.Int32s, err = readList(r, thrift.I32, r.i32)
+				data.Int32s, err = d.int32s(what)
 			case KindInt64Data, KindDateData, KindTimeData:
-				d.Int64s, err = readList(r, thrift.I64, r.i64)
+				data.Int64s, err = d.int64s(what)
 			case KindFloat32Data, KindFloat64Data:
-				d.Float64s, err = readList(r, thrift.DOUBLE, r.double)
+				data.Float64s, err = d.float64s(what)
 			case KindVarcharData:
-				d.Strings, err = readList(r, thrift.STRING, r.string)
+				data.Strings, err = d.strings(what)
 			case KindDecimal128Data:
-				d.Bytes, err = readList(r, thrift.STRING, r.binary)
+				data.Bytes, err = d.binaries(what)
 			default:
-				return false, nil
+				err = d.skip(t, 4)
 			}
-		case id == 2 && t == thrift.LIST && k == KindTimeData:
-			d.Zones, err = readList(r, thrift.STRING, r.string)
-		case id == 2 && t == thrift.I32 && (k == KindDecimal128Data || k == KindNumericDecimal128ConstantData):
-			d.Scale, err = r.i32()
-		case id == 2 && t == thrift.STRING && k == KindTimeConstantData:
+		case id == 2 && t == tList && k == KindTimeData:
+			data.Zones, err = d.strings(what + " zones")
+			if data.Zones == nil && err == nil {
+				data.Zones = []string{}
+			}
+		case id == 2 && t == tI32 && (k == KindDecimal128Data || k == KindNumericDecimal128ConstantData):
+			data.Scale, err = d.i32(what + " scale")
+		case id == 2 && t == tString && k == KindTimeConstantData:
 			var z string
-			z, err = r.string()
-			d.Zones = []string{z}
-		case id == 1 && t == thrift.BOOL && k == KindBoolConstantData:
+			z, err = d.string(what + " zone")
+			data.Zones = []string{z}
+		case id == 1 && t == tBool && k == KindBoolConstantData:
 			var b bool
-			b, err = r.bool()
-			d.Bools = []bool{b}
-		case id == 1 && t == thrift.I64 && (k == KindDateConstantData || k == KindNumericConstantData || k == KindTimeConstantData):
+			b, err = d.bool(what)
+			data.Bools = []bool{b}
+		case id == 1 && t == tI64 && (k == KindDateConstantData || k == KindNumericConstantData || k == KindTimeConstantData):
 			var n int64
-			n, err = r.i64()
-			d.Int64s = []int64{n}
-		case id == 1 && t == thrift.BYTE && (k == KindNullConstantData || k == KindTemporalIntervalConstantData):
-			var n int8
-			n, err = r.i8()
-			d.Int8s = []int8{n}
-		case id == 1 && t == thrift.DOUBLE && k == KindNumericDecimalConstantData:
+			n, err = d.i64(what)
+			data.Int64s = []int64{n}
+		case id == 1 && t == tByte && (k == KindNullConstantData || k == KindTemporalIntervalConstantData):
+			var n byte
+			n, err = d.u8(what)
+			data.Int8s = []int8{int8(n)}
+		case id == 1 && t == tDouble && k == KindNumericDecimalConstantData:
 			var f float64
-			f, err = r.double()
-			d.Float64s = []float64{f}
-		case id == 1 && t == thrift.STRING && k == KindVarcharConstantData:
+			f, err = d.double(what)
+			data.Float64s = []float64{f}
+		case id == 1 && t == tString && k == KindVarcharConstantData:
 			var s string
-			s, err = r.string()
-			d.Strings = []string{s}
-		case id == 1 && t == thrift.STRING && k == KindNumericDecimal128ConstantData:
+			s, err = d.string(what)
+			data.Strings = []string{s}
+		case id == 1 && t == tString && k == KindNumericDecimal128ConstantData:
 			var b []byte
-			b, err = r.binary()
-			d.Bytes = [][]byte{b}
+			b, err = d.bytes(what)
+			data.Bytes = [][]byte{b}
 		default:
-			return false, nil
+			err = d.skip(t, 4)
 		}
-		return true, err
-	})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// ChunkSize returns the size field of a Thrift Chunk without decoding its
+// vectors when the size comes first, as the engine writes it; otherwise it
+// decodes the whole chunk. Errors are those of [DecodeChunk].
+func ChunkSize(b []byte) (int, error) {
+	d := decoder{b: b, vector: -1}
+	if t, id, err := d.field("chunk"); err == nil && t == tI32 && id == 1 {
+		if n, err := d.i32("chunk size"); err == nil {
+			return int(n), nil
+		}
+	}
+	c, err := DecodeChunk(b)
+	return c.Size, err
 }

@@ -55,8 +55,13 @@ func EncodeMetadata(rowCount int64, cols []Column) ([]byte, error) {
 // DecodeMetadata parses result metadata written by [EncodeMetadata] or by
 // the engine. Strings may be standard UTF-8 or Java's modified UTF-8 (as
 // written by DataOutputStream.writeUTF); both decode to the same Go string.
-// Bytes after the last column are ignored. Malformed input gives an error
-// that wraps [ErrMalformed].
+//
+// Malformed input gives an error that wraps [ErrMalformed]: truncated
+// input, bytes after the last column (a column count smaller than the
+// columns encoded), a negative column count, or a positive row count with
+// no columns. A type name that [ParseVectorType] does not know gives a
+// [*Error] naming the column that wraps [ErrUnsupported]. The row count is
+// returned as the engine sent it.
 func DecodeMetadata(b []byte) (rowCount int64, cols []Column, err error) {
 	if len(b) < 12 {
 		return 0, nil, malformed("metadata: %d bytes, want at least 12", len(b))
@@ -76,21 +81,30 @@ func DecodeMetadata(b []byte) (rowCount int64, cols []Column, err error) {
 		var f [4]string
 		for j := range f {
 			if len(b) < 2 {
-				return 0, nil, malformed("metadata: column %d: truncated", i)
+				return 0, nil, cellError(i, -1, malformed("metadata: truncated"))
 			}
 			l := int(binary.BigEndian.Uint16(b))
 			b = b[2:]
 			if l > len(b) {
-				return 0, nil, malformed("metadata: column %d: string of %d bytes, have %d", i, l, len(b))
+				return 0, nil, cellError(i, -1, malformed("metadata: string of %d bytes, have %d", l, len(b)))
 			}
 			s, ok := decodeJavaUTF(b[:l])
 			if !ok {
-				return 0, nil, malformed("metadata: column %d: invalid utf-8", i)
+				return 0, nil, cellError(i, -1, malformed("metadata: invalid utf-8"))
 			}
 			f[j] = s
 			b = b[l:]
 		}
 		cols[i] = Column{Name: f[0], Type: f[1], Zone: f[2], Format: f[3]}
+		if _, ok := ParseVectorType(f[1]); !ok {
+			return 0, nil, cellError(i, -1, fmt.Errorf("%w: column %q has unknown type %q", ErrUnsupported, f[0], f[1]))
+		}
+	}
+	if len(b) > 0 {
+		return 0, nil, malformed("metadata: %d bytes after the %d columns its count declares", len(b), n)
+	}
+	if n == 0 && rowCount > 0 {
+		return 0, nil, malformed("metadata: %d rows but no columns", rowCount)
 	}
 	return rowCount, cols, nil
 }

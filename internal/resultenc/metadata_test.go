@@ -23,7 +23,7 @@ func TestMetadataRoundTrip(t *testing.T) {
 			{Name: "id", Type: "LONG"},
 			{Name: "when", Type: "DATETIME", Zone: "Asia/Kolkata", Format: "yyyy-MM-dd HH:mm:ss"},
 			{Name: "naïve ☃ 😀", Type: "STRING"},
-			{Name: "", Type: "", Zone: "", Format: ""},
+			{Name: "", Type: "NULL", Zone: "", Format: ""},
 		}},
 		{"longest string", 3, []Column{{Name: strings.Repeat("n", 65535), Type: "LONG"}}},
 	}
@@ -99,6 +99,9 @@ func TestDecodeMetadataMalformed(t *testing.T) {
 		{"huge count", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"string past end", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF, 0xFF, 'a', 0, 0, 0, 0, 0, 0}},
 		{"invalid utf-8", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0xFF, 0, 0, 0, 0, 0, 0}},
+		{"count smaller than the columns", append(bytes.Clone(valid[:11]), append([]byte{1}, valid[12:]...)...)},
+		{"rows without columns", []byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0}},
+		{"trailing byte", append(bytes.Clone(valid), 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +109,18 @@ func TestDecodeMetadataMalformed(t *testing.T) {
 				t.Errorf("DecodeMetadata error = %v, want ErrMalformed", err)
 			}
 		})
+	}
+}
+
+func TestDecodeMetadataUnknownType(t *testing.T) {
+	b, err := EncodeMetadata(1, []Column{{Name: "a", Type: "LONG"}, {Name: "b", Type: "long"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = DecodeMetadata(b)
+	var e *Error
+	if !errors.Is(err, ErrUnsupported) || !errors.As(err, &e) || e.Column != 1 {
+		t.Errorf("DecodeMetadata error = %v, want an *Error at column 1 wrapping ErrUnsupported", err)
 	}
 }
 
@@ -127,7 +142,12 @@ func TestEncodeMetadataErrors(t *testing.T) {
 }
 
 func FuzzDecodeMetadata(f *testing.F) {
-	for _, cols := range [][]Column{nil, {{Name: "id", Type: "LONG"}}, {{Name: "t", Type: "DATETIME", Zone: "UTC", Format: "yyyy"}}} {
+	every := make([]Column, 0, len(typeNames))
+	for _, n := range typeNames {
+		every = append(every, Column{Name: "c_" + strings.ToLower(n), Type: n})
+	}
+	for _, cols := range [][]Column{nil, {{Name: "id", Type: "LONG"}}, {{Name: "t", Type: "DATETIME", Zone: "UTC", Format: "yyyy"}}, every,
+		{{Name: "naïve ☃ 😀", Type: "STRING", Zone: "Asia/Kolkata", Format: "yyyy-MM-dd HH:mm:ss"}}} {
 		b, err := EncodeMetadata(int64(len(cols)), cols)
 		if err != nil {
 			f.Fatal(err)
@@ -137,10 +157,18 @@ func FuzzDecodeMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rows, cols, err := DecodeMetadata(b)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrUnsupported", err)
 			}
 			return
+		}
+		if rows > 0 && len(cols) == 0 {
+			t.Fatalf("%d rows without columns decoded", rows)
+		}
+		for i, c := range cols {
+			if _, ok := ParseVectorType(c.Type); !ok {
+				t.Fatalf("column %d: unknown type %q decoded", i, c.Type)
+			}
 		}
 		again, err := EncodeMetadata(rows, cols)
 		if err != nil {

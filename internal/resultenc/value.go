@@ -8,12 +8,11 @@ import (
 	"time"
 )
 
-// IsNull reports whether the given row is NULL: the vector's type is NULL,
-// its data is NullConstantData, or its null flag for the row is set (the one
-// flag of a constant vector). Rows outside the vector, and rows without a
-// flag, are not NULL.
+// IsNull reports whether the given row is NULL: the vector is all NULL
+// ([Vector.AllNull]) or its null flag for the row is set (the one flag of a
+// constant vector). Rows without a flag are not NULL.
 func (v *Vector) IsNull(row int) bool {
-	if v.Type == TypeNull || v.Data.Kind == KindNullConstantData {
+	if v.AllNull() {
 		return true
 	}
 	i := v.index(row)
@@ -22,35 +21,36 @@ func (v *Vector) IsNull(row int) bool {
 
 // index maps a row to its index in Nulls and in the data.
 func (v *Vector) index(row int) int {
-	if v.Constant || v.Data.Kind.Constant() {
+	if v.Constant {
 		return 0
 	}
 	return row
 }
 
 // Value returns the value of the given row as a Go value, or nil for NULL.
-// The Go type follows the vector type:
+// The Go type follows the vector type, and the data member must fit it:
 //
-//	LONG                                   int64
-//	INTEGER                                int32
-//	DOUBLE                                 float64
-//	FLOAT                                  float32
-//	BOOLEAN                                bool
-//	STRING, ARRAY, MAP, STRUCT             string
-//	BINARY                                 []byte (shared with v; do not modify)
-//	DATE, DATETIME, TIMESTAMP,             time.Time (epoch microseconds; UTC,
-//	  TIMESTAMP_TZ                           or the value's zone if it has one)
-//	DECIMAL128                             [Decimal]
-//	NULL                                   nil
+//	LONG          int64            Int64Data, NumericConstantData
+//	INTEGER       int32            Int32Data, NumericConstantData
+//	DOUBLE        float64          Float64Data, NumericDecimalConstantData
+//	FLOAT         float32          Float32Data, NumericDecimalConstantData
+//	BOOLEAN       bool             BoolData, BoolConstantData
+//	STRING,       string           VarcharData, VarcharConstantData
+//	  ARRAY, MAP,
+//	  STRUCT
+//	BINARY        []byte (a copy)  VarcharData, VarcharConstantData
+//	DATE,         time.Time in UTC DateData, TimeData, DateConstantData,
+//	  DATETIME,                      TimeConstantData (epoch microseconds)
+//	  TIMESTAMP
+//	TIMESTAMP_TZ  time.Time in the zone [Vector.Location] gives
+//	DECIMAL128    [Decimal]        Decimal128Data, NumericDecimal128ConstantData
+//	NULL          nil
 //
-// When the data does not fit the type (or for INT96 and unknown types), the
-// value is returned in the natural Go type of the data kind: int32, int64,
-// float32 (Float32Data), float64, bool, string, int8, time.Time (DateData,
-// TimeData and their constants) or [Decimal].
-//
-// Value fails if row is out of [0, Size), if the data carries fewer values
-// than the row needs (an error wrapping [ErrMalformed]), or if the data kind
-// is unknown (an error wrapping [ErrUnsupported]).
+// Value fails if row is out of [0, Size), if the data does not fit the
+// type or carries no value for the row, or if a decimal is not 16 bytes
+// (errors wrapping [ErrMalformed]), or for INT96, an unknown type or data
+// member (errors wrapping [ErrUnsupported]). [CheckChunk] checks all of
+// this for a whole chunk at once.
 func (v *Vector) Value(row int) (any, error) {
 	if row < 0 || row >= v.Size {
 		return nil, fmt.Errorf("resultenc: row %d out of range [0,%d)", row, v.Size)
@@ -60,48 +60,59 @@ func (v *Vector) Value(row int) (any, error) {
 	}
 	i := v.index(row)
 	d := &v.Data
-	if d.Kind == KindNone {
+	switch {
+	case int(v.Type) < 0 || int(v.Type) >= len(typeNames) || v.Type == TypeInt96:
+		return nil, fmt.Errorf("%w: %v values", ErrUnsupported, v.Type)
+	case d.Kind == KindNone:
 		return nil, fmt.Errorf("%w: %v vector without known data", ErrUnsupported, v.Type)
-	}
-	if i >= d.Len() {
+	case !fits(v.Type, d.Kind):
+		return nil, malformed("%v vector with %v", v.Type, d.Kind)
+	case v.Constant != d.Kind.Constant():
+		return nil, malformed("vector with isConstantVector %t and %v", v.Constant, d.Kind)
+	case i >= d.Len():
 		return nil, malformed("%v vector of %d rows has %d values of %v", v.Type, v.Size, d.Len(), d.Kind)
 	}
-	switch d.Kind {
-	case KindBoolData, KindBoolConstantData:
+	switch v.Type {
+	case TypeLong:
+		if d.Kind == KindInt64Data {
+			return d.Int64s[i], nil
+		}
+		return d.Int64s[0], nil
+	case TypeInteger:
+		if d.Kind == KindInt32Data {
+			return d.Int32s[i], nil
+		}
+		n := d.Int64s[0]
+		if n != int64(int32(n)) {
+			return nil, malformed("INTEGER constant %d out of range", n)
+		}
+		return int32(n), nil
+	case TypeDouble:
+		return d.Float64s[i], nil
+	case TypeFloat:
+		return float32(d.Float64s[i]), nil
+	case TypeBoolean:
 		return d.Bools[i], nil
-	case KindInt32Data:
-		return v.integer(int64(d.Int32s[i]), d.Int32s[i])
-	case KindInt64Data, KindNumericConstantData:
-		return v.integer(d.Int64s[i], d.Int64s[i])
-	case KindDateData, KindDateConstantData:
-		return micros(d.Int64s[i], ""), nil
-	case KindTimeData:
-		zone := ""
-		if i < len(d.Zones) {
-			zone = d.Zones[i]
-		}
-		return micros(d.Int64s[i], zone), nil
-	case KindTimeConstantData:
-		zone := ""
-		if len(d.Zones) > 0 {
-			zone = d.Zones[0]
-		}
-		return micros(d.Int64s[i], zone), nil
-	case KindFloat32Data:
-		return v.float(d.Float64s[i], float32(d.Float64s[i])), nil
-	case KindFloat64Data, KindNumericDecimalConstantData:
-		return v.float(d.Float64s[i], d.Float64s[i]), nil
-	case KindVarcharData, KindVarcharConstantData:
-		if v.Type == TypeBinary {
-			return []byte(d.Strings[i]), nil
-		}
+	case TypeString, TypeArray, TypeMap, TypeStruct:
 		return d.Strings[i], nil
-	case KindDecimal128Data, KindNumericDecimal128ConstantData:
-		return Decimal{Unscaled: unscaled(d.Bytes[i]), Scale: d.Scale}, nil
-	case KindTemporalIntervalConstantData:
-		return d.Int8s[i], nil
+	case TypeBinary:
+		return []byte(d.Strings[i]), nil
+	case TypeDate, TypeDateTime, TypeTimestamp:
+		return time.UnixMicro(d.Int64s[i]).UTC(), nil
+	case TypeTimestampTZ:
+		loc, err := v.Location(row)
+		if err != nil {
+			return nil, err
+		}
+		return time.UnixMicro(d.Int64s[i]).In(loc), nil
+	case TypeDecimal128:
+		b := d.Bytes[i]
+		if len(b) != 16 {
+			return nil, malformed("decimal of %d bytes, want 16", len(b))
+		}
+		return Decimal{Unscaled: unscaled(b), Scale: d.Scale}, nil
 	}
-	return nil, fmt.Errorf("%w: %v", ErrUnsupported, d.Kind)
+	return nil, fmt.Errorf("%w: %v values", ErrUnsupported, v.Type)
 }
 
 // Values returns the values of all rows, as [Vector.Value] does.
@@ -110,52 +121,45 @@ func (v *Vector) Values() ([]any, error) {
 	for row := range max(v.Size, 0) {
 		x, err := v.Value(row)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("row %d: %w", row, err)
 		}
 		out = append(out, x)
 	}
 	return out, nil
 }
 
-// integer converts an integer datum to the vector's type; natural is the
-// value to return when the type is not a numeric or temporal one.
-func (v *Vector) integer(n int64, natural any) (any, error) {
-	switch v.Type {
-	case TypeLong:
-		return n, nil
-	case TypeInteger:
-		return int32(n), nil
-	case TypeDouble:
-		return float64(n), nil
-	case TypeFloat:
-		return float32(n), nil
-	case TypeDate, TypeDateTime, TypeTimestamp, TypeTimestampTZ:
-		return micros(n, ""), nil
+// Location returns the zone of a TIMESTAMP_TZ value: the row's entry in the
+// zone list of TimeData (or the zone of TimeConstantData) if it is not
+// empty, else the vector's zoneOffset if it is not empty, else UTC. A zone
+// is "Z", "UTC", "GMT", an offset such as "+05:30", "+0530" or "-08", or an
+// IANA name that time.LoadLocation knows; anything else is an error that
+// wraps [ErrUnsupported]. For other types Location returns UTC.
+func (v *Vector) Location(row int) (*time.Location, error) {
+	if v.Type != TypeTimestampTZ {
+		return time.UTC, nil
 	}
-	return natural, nil
-}
-
-// float converts a floating-point datum to the vector's type.
-func (v *Vector) float(f float64, natural any) any {
-	switch v.Type {
-	case TypeDouble:
-		return f
-	case TypeFloat:
-		return float32(f)
-	}
-	return natural
-}
-
-// micros returns the time of us microseconds since the Unix epoch, in the
-// given zone when it names one.
-func micros(us int64, zone string) time.Time {
-	t := time.UnixMicro(us).UTC()
-	if zone != "" {
-		if loc := location(zone); loc != nil {
-			t = t.In(loc)
+	z := ""
+	switch i := v.index(row); v.Data.Kind {
+	case KindTimeData:
+		if i >= 0 && i < len(v.Data.Zones) {
+			z = v.Data.Zones[i]
+		}
+	case KindTimeConstantData:
+		if len(v.Data.Zones) > 0 {
+			z = v.Data.Zones[0]
 		}
 	}
-	return t
+	if z == "" {
+		z = v.Zone
+	}
+	if z == "" {
+		return time.UTC, nil
+	}
+	loc := location(z)
+	if loc == nil {
+		return nil, fmt.Errorf("%w: unknown time zone %q", ErrUnsupported, z)
+	}
+	return loc, nil
 }
 
 // maxLocations bounds the zone cache, so that data with many distinct zone

@@ -28,17 +28,17 @@ func TestValues(t *testing.T) {
 			[]any{[]byte{0, 0xff}}},
 		{"date", Dates([]time.Time{d0, d0, time.Unix(0, 0)}, nulls), []any{d0, nil, time.Unix(0, 0).UTC()}},
 		{"datetime", Times(TypeDateTime, []time.Time{t0}, nil, nil), []any{t0}},
-		{"timestamp as int64", Vector{Size: 1, Type: TypeTimestamp, Data: Data{Kind: KindInt64Data, Int64s: []int64{t0.UnixMicro()}}},
+		{"timestamp as date data", Vector{Size: 1, Type: TypeTimestamp, Data: Data{Kind: KindDateData, Int64s: []int64{t0.UnixMicro()}}},
 			[]any{t0}},
-		{"timestamp tz", Times(TypeTimestampTZ, []time.Time{t0, t0, t0}, []string{"+05:30", "Z", "nowhere/unknown"}, nil),
+		{"timestamp tz", Times(TypeTimestampTZ, []time.Time{t0, t0, t0}, []string{"+05:30", "Z", ""}, nil),
 			[]any{t0.In(kolkata), t0, t0}},
+		{"timestamp tz vector zone", Vector{Size: 1, Type: TypeTimestampTZ, Zone: "+05:30",
+			Data: Data{Kind: KindTimeData, Int64s: []int64{t0.UnixMicro()}}}, []any{t0.In(kolkata)}},
 		{"decimal", mustDecimals(t, 2, nulls, -12345, 0, 1),
 			[]any{Decimal{big.NewInt(-12345), 2}, nil, Decimal{big.NewInt(1), 2}}},
 		{"null type", Vector{Size: 2, Type: TypeNull}, []any{nil, nil}},
 		{"missing null flags", Vector{Size: 2, Type: TypeLong, Data: Data{Kind: KindInt64Data, Int64s: []int64{4, 5}}},
 			[]any{int64(4), int64(5)}},
-		{"int96 falls back to the data kind", Vector{Size: 1, Type: TypeInt96, Data: Data{Kind: KindInt64Data, Int64s: []int64{9}}},
-			[]any{int64(9)}},
 		{"const bool", mustConstant(t, TypeBoolean, 2, true), []any{true, true}},
 		{"const long", mustConstant(t, TypeLong, 2, 7), []any{int64(7), int64(7)}},
 		{"const integer", mustConstant(t, TypeInteger, 2, int32(7)), []any{int32(7), int32(7)}},
@@ -55,8 +55,6 @@ func TestValues(t *testing.T) {
 		{"const time with zone", Vector{Size: 1, Type: TypeTimestampTZ, Constant: true,
 			Data: Data{Kind: KindTimeConstantData, Int64s: []int64{t0.UnixMicro()}, Zones: []string{"+0530"}}},
 			[]any{t0.In(kolkata)}},
-		{"const interval", Vector{Size: 1, Type: TypeInt96, Constant: true,
-			Data: Data{Kind: KindTemporalIntervalConstantData, Int8s: []int8{3}}}, []any{int8(3)}},
 	}
 	cmpDecimal := cmp.Comparer(func(a, b Decimal) bool { return a.Scale == b.Scale && a.Unscaled.Cmp(b.Unscaled) == 0 })
 	cmpTime := cmp.Comparer(func(a, b time.Time) bool {
@@ -98,6 +96,28 @@ func TestValueErrors(t *testing.T) {
 	}
 	if _, err := (&Vector{Size: 1, Type: TypeLong}).Value(0); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("Value without data: error = %v, want ErrUnsupported", err)
+	}
+	for _, tt := range []struct {
+		name string
+		v    Vector
+		want error
+	}{
+		{"int96", Vector{Size: 1, Type: TypeInt96, Data: Data{Kind: KindInt64Data, Int64s: []int64{9}}}, ErrUnsupported},
+		{"interval", Vector{Size: 1, Type: TypeInt96, Constant: true,
+			Data: Data{Kind: KindTemporalIntervalConstantData, Int8s: []int8{3}}}, ErrUnsupported},
+		{"unknown type", Vector{Size: 1, Type: 99, Data: Data{Kind: KindInt64Data, Int64s: []int64{9}}}, ErrUnsupported},
+		{"timestamp as int64", Vector{Size: 1, Type: TypeTimestamp, Data: Data{Kind: KindInt64Data, Int64s: []int64{1}}}, ErrMalformed},
+		{"long as int32", Vector{Size: 1, Type: TypeLong, Data: Data{Kind: KindInt32Data, Int32s: []int32{1}}}, ErrMalformed},
+		{"constant data, plain flag", Vector{Size: 1, Type: TypeLong, Data: Data{Kind: KindNumericConstantData, Int64s: []int64{1}}}, ErrMalformed},
+		{"plain data, constant flag", Vector{Size: 1, Type: TypeLong, Constant: true, Data: Data{Kind: KindInt64Data, Int64s: []int64{1}}}, ErrMalformed},
+		{"integer constant too big", Vector{Size: 1, Type: TypeInteger, Constant: true,
+			Data: Data{Kind: KindNumericConstantData, Int64s: []int64{1 << 40}}}, ErrMalformed},
+		{"short decimal", Vector{Size: 1, Type: TypeDecimal128, Data: Data{Kind: KindDecimal128Data, Bytes: [][]byte{{1}}}}, ErrMalformed},
+		{"unknown zone", Times(TypeTimestampTZ, []time.Time{t0}, []string{"nowhere/unknown"}, nil), ErrUnsupported},
+	} {
+		if _, err := tt.v.Value(0); !errors.Is(err, tt.want) {
+			t.Errorf("%s: Value error = %v, want %v", tt.name, err, tt.want)
+		}
 	}
 	if _, err := Constant(TypeLong, 1, "x"); err == nil {
 		t.Error("Constant(LONG, string) succeeded, want an error")
