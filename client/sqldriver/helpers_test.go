@@ -3,6 +3,7 @@ package sqldriver_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"testing"
 	"time"
 
@@ -12,7 +13,17 @@ import (
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "engine":
+		serveEngine()
+		return
+	case "reader":
+		readBig()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // waitTimeout bounds every wait on a condition in these tests.
 const waitTimeout = 20 * time.Second
