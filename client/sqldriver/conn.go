@@ -127,11 +127,13 @@ func (cn *conn) ResetSession(context.Context) error {
 func (cn *conn) IsValid() bool { return !cn.closed && !cn.c.closed.Load() }
 
 // CheckNamedValue accepts nil, bool, every integer type, float32 and
-// float64, string (valid UTF-8), []byte, time.Time, [Decimal] and decimal
-// types with a Decompose method (as database/sql knows them), pointers to
-// these (nil is NULL) and driver.Valuer values giving one of them. Named
-// arguments are refused: the driver binds by position. An error names the
-// argument by its position.
+// float64, string, []byte, time.Time, [Decimal], client.Decimal and
+// decimal types with a Decompose method (as database/sql knows them),
+// pointers to these (nil is NULL) and driver.Valuer values giving one of
+// them. Named arguments are refused: the driver binds by position. An
+// error names the argument by its position. (The query then refuses a
+// string that is not UTF-8, a float without a literal and a time finer
+// than a microsecond.)
 func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error { return checkNamedValue(nv) }
 
 // Close closes the conn; the shared client stays open for the other conns

@@ -28,12 +28,19 @@
 // # Parameters
 //
 // Queries take ? placeholders, which the driver replaces by SQL literals
-// before sending the query (the engine's protocol binds none): see
-// [Conn.CheckNamedValue] for the types. A '?' inside a string literal,
-// a quoted identifier or a comment is not a placeholder, and a value
-// cannot end its literal: a string's quotes are doubled. A wrong number of
-// arguments, an unsupported type, a string that is not UTF-8 and a
-// named argument are errors naming the argument's position.
+// before sending the query (the engine's protocol binds none): nil as
+// NULL; bool as TRUE or FALSE; every integer type; float32 and float64 in
+// exponent form (NaN and infinities have no literal); a string, which
+// must be UTF-8, in quotes, its quotes doubled; []byte as X'...';
+// time.Time as TIMESTAMP '...' in UTC, to the microsecond; [Decimal],
+// client.Decimal and decimal types with a Decompose method (as
+// database/sql knows them) as exact numbers; pointers to these (nil is
+// NULL) and driver.Valuer values giving one of them. A negative number is
+// written in parentheses. A '?' inside a string literal ('...'), a
+// quoted identifier ("..." or `...`) or a comment (-- or /* */) is not a
+// placeholder, and a value cannot end its literal. A wrong number of
+// arguments, an unsupported type and a named argument are errors naming
+// the argument's position.
 //
 // # Cancellation
 //

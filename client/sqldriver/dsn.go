@@ -76,8 +76,8 @@ const redacted = "xxxxx"
 //	prefetch_bytes=N          Config.PrefetchBytes, a positive number
 //
 // An option given twice, an unknown option or a malformed value is an
-// error. No error holds any part of the DSN but an option's name: a
-// misplaced character in a password cannot end up in an error.
+// error. No error holds any part of the DSN but the name of a known
+// option: a misplaced character in a password cannot end up in an error.
 func ParseDSN(dsn string) (Config, error) {
 	var cfg Config
 	if len(dsn) < len(scheme) || !strings.EqualFold(dsn[:len(scheme)], scheme) {

@@ -171,7 +171,7 @@ func appendLiteral(b []byte, v any) ([]byte, error) {
 
 // checkNamedValue is the driver's driver.NamedValueChecker: it accepts
 // nil, bool, every integer type, float32 and float64, string, []byte,
-// time.Time, [Decimal] (and *Decimal), decimal types with a Decompose
+// time.Time, [Decimal] (and *Decimal), client.Decimal, decimal types with a Decompose
 // method (as database/sql knows them), pointers to these (nil is NULL),
 // and driver.Valuer values returning one of them, and turns each into
 // the form appendLiteral writes. Named arguments are refused: the driver
