@@ -80,7 +80,7 @@ func preparedID(t *testing.T, srv *enginetest.Server) string {
 }
 
 // A context cancelled, or past its deadline, while the engine works on
-// the execute, the metadata or a fetch: the caller gets an error that
+// the execute (of a query or an Exec), the metadata or a fetch: the caller gets an error that
 // errors.Is the context's, the engine gets the query's cancellation within
 // cancelBound, the pin is released and no goroutine is left.
 func TestCancelDuringCall(t *testing.T) {
@@ -88,12 +88,14 @@ func TestCancelDuringCall(t *testing.T) {
 		name, method string
 		skip         int
 		deadline     bool
+		exec         bool // ExecContext rather than QueryContext
 	}{
-		{"execute", e6xpb.QueryEngineService_ExecuteStatementV2_FullMethodName, 0, false},
-		{"metadata", e6xpb.QueryEngineService_GetResultMetadata_FullMethodName, 0, false},
-		{"fetch", e6xpb.QueryEngineService_GetNextResultBatch_FullMethodName, 1, false},
-		{"execute-deadline", e6xpb.QueryEngineService_ExecuteStatementV2_FullMethodName, 0, true},
-		{"fetch-deadline", e6xpb.QueryEngineService_GetNextResultBatch_FullMethodName, 1, true},
+		{"execute", e6xpb.QueryEngineService_ExecuteStatementV2_FullMethodName, 0, false, false},
+		{"metadata", e6xpb.QueryEngineService_GetResultMetadata_FullMethodName, 0, false, false},
+		{"fetch", e6xpb.QueryEngineService_GetNextResultBatch_FullMethodName, 1, false, false},
+		{"execute-deadline", e6xpb.QueryEngineService_ExecuteStatementV2_FullMethodName, 0, true, false},
+		{"fetch-deadline", e6xpb.QueryEngineService_GetNextResultBatch_FullMethodName, 1, true, false},
+		{"exec", e6xpb.QueryEngineService_ExecuteStatementV2_FullMethodName, 0, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -124,6 +126,11 @@ func TestCancelDuringCall(t *testing.T) {
 			errc := make(chan error, 1)
 			var read int
 			go func() {
+				if tt.exec {
+					_, err := db.ExecContext(ctx, "SELECT * FROM demo.numbers")
+					errc <- err
+					return
+				}
 				rows, err := db.QueryContext(ctx, "SELECT * FROM demo.numbers")
 				if err != nil {
 					errc <- err

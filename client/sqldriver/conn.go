@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // conn is one conn of a sql.DB: a handle on the Connector's shared
@@ -198,12 +201,21 @@ func (result) RowsAffected() (int64, error) {
 
 // withContext makes err, which ended a call made with ctx, satisfy
 // errors.Is with ctx's error when ctx has ended: gRPC reports a cancelled
-// call as a status, which does not.
+// call as a status, which does not. A DeadlineExceeded status on a ctx
+// with a deadline counts as ctx's deadline even a moment before ctx's own
+// timer fires: the engine, told the deadline, may answer first.
 func withContext(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	cerr := ctx.Err()
+	if cerr == nil {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.DeadlineExceeded {
+			if _, has := ctx.Deadline(); has {
+				cerr = context.DeadlineExceeded
+			}
+		}
+	}
 	if cerr == nil || errors.Is(err, cerr) {
 		return err
 	}

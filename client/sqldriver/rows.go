@@ -3,11 +3,13 @@ package sqldriver
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/e6coord/e6coord/client"
@@ -121,7 +123,8 @@ type rows struct {
 	mode  DecimalMode
 	cols  []column
 	names []string
-	row   int64 // the rows read, for errors
+	row   int64  // the rows read, for errors
+	buf   []byte // the text of a decimal
 }
 
 var (
@@ -175,9 +178,8 @@ func (rs *rows) Next(dest []driver.Value) error {
 // decimal is what the client gives a DECIMAL128 value as (a
 // client.Decimal).
 type decimal interface {
-	String() string
+	AppendText([]byte) ([]byte, error)
 	Rat() *big.Rat
-	Float64() float64
 }
 
 // convert gives v, the value of column i, the column's Go type, or fails
@@ -207,13 +209,19 @@ func (rs *rows) convert(i int, v any) (driver.Value, error) {
 		}
 	case kindDecimal:
 		if d, ok := v.(decimal); ok {
-			switch rs.mode {
-			case DecimalRat:
+			if rs.mode == DecimalRat {
 				return d.Rat(), nil
-			case DecimalFloat64:
-				return d.Float64(), nil
 			}
-			return d.String(), nil
+			rs.buf, _ = d.AppendText(rs.buf[:0])
+			if rs.mode == DecimalFloat64 {
+				// ParseFloat rounds the exact decimal to the nearest float64.
+				f, err := strconv.ParseFloat(string(rs.buf), 64)
+				if err != nil && !errors.Is(err, strconv.ErrRange) {
+					break
+				}
+				return f, nil
+			}
+			return string(rs.buf), nil
 		}
 	case kindOther:
 		return v, nil
