@@ -2,6 +2,7 @@ package sqldriver_test
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -11,7 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
+	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
@@ -174,4 +177,41 @@ func FuzzDSN(f *testing.F) {
 			t.Fatalf("ParseDSN(FormatDSN()) (-want +got):\n%s", cmp.Diff(cfg, back, cmpConfig))
 		}
 	})
+}
+
+// A wrong password and an unreachable Redis: the errors of the DB and the
+// log records hold neither the password nor the Redis URL's secrets.
+func TestSecretsStayHidden(t *testing.T) {
+	s := secrettest.New()
+	srv := newEngine(t, enginetest.Options{})
+	var logs outputtest.Buffer
+	cfg := config(srv)
+	cfg.Password = s.A + s.B // not alice's
+	cfg.RedisURL = "redis://u:" + s.B + s.A + "@127.0.0.1:1/0?client_name=" + s.A
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := sqldriver.NewConnector(cfg)
+	if err != nil {
+		t.Fatalf("NewConnector: %s", s.Hide(err.Error()))
+	}
+	db := sql.OpenDB(c)
+	ctx := ctxT(t)
+	err = db.PingContext(ctx)
+	if err == nil {
+		t.Fatal("Ping with a wrong password succeeded")
+	}
+	s.Check(t, "Ping's error", err.Error())
+	_, err = db.QueryContext(ctx, "SELECT ?", s.A) // an argument is no secret, but the password in the error would be
+	if err == nil {
+		t.Fatal("a query with a wrong password succeeded")
+	}
+	if strings.Contains(err.Error(), s.B) {
+		t.Errorf("the query's error holds the password: %s", s.Hide(err.Error()))
+	}
+	if err := db.Close(); err != nil {
+		s.Check(t, "Close's error", err.Error())
+	}
+	s.Check(t, "the log", logs.String())
+	if !strings.Contains(logs.String(), "127.0.0.1:1") {
+		t.Errorf("log %q: want the unreachable store named", s.Hide(logs.String()))
+	}
 }
