@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
@@ -57,6 +58,7 @@ func TestMalformedBatches(t *testing.T) {
 		{"a lone stop byte", []byte{0}, -1, -1, "without its size"},
 		{"truncated", mustEncode(t, good(3))[:40], 0, -1, "need"},
 		{"bytes after the chunk", append(mustEncode(t, good(3)), 0, 0), -1, -1, "after the chunk"},
+		{"bytes after the end marker", append(mustEncode(t, resultenc.Chunk{}), 1), -1, -1, "after the chunk"},
 		{"fewer columns", bad(func(c *resultenc.Chunk) { c.Vectors = c.Vectors[:1] }), -1, -1, "1 columns, the metadata 2"},
 		{"more columns", bad(func(c *resultenc.Chunk) { c.Vectors = append(c.Vectors, c.Vectors[0]) }), -1, -1, "3 columns, the metadata 2"},
 		{"vector shorter than the chunk", bad(func(c *resultenc.Chunk) { c.Vectors[0].Size = 2 }), 0, -1, "2 rows in a batch of 3"},
@@ -190,5 +192,36 @@ func TestMalformedMetadata(t *testing.T) {
 				t.Errorf("prepared %d times, want 1: a malformed result is not replayed", c.Prepared)
 			}
 		})
+	}
+}
+
+// A TIMESTAMP_TZ value in a zone the client cannot resolve is an error at
+// its row, not a time in another zone.
+func TestUnknownZone(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	t0 := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	const sql = "SELECT * FROM zones"
+	if err := srv.SetResult(sql, enginetest.Result{
+		Columns: []resultenc.Column{{Name: "at", Type: "TIMESTAMP_TZ"}},
+		Chunks: []resultenc.Chunk{{Size: 3, Vectors: []resultenc.Vector{
+			resultenc.Times(resultenc.TypeTimestampTZ, []time.Time{t0, t0, t0}, []string{"+01:00", "Mars/Olympus_Mons", "Z"}, nil),
+		}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn := open(t, srv)
+	ctx := ctxT(t)
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next(ctx) {
+		t.Fatal("Next returned a row of a batch with an unknown zone")
+	}
+	var re *client.ResultError
+	if err := rows.Err(); !errors.As(err, &re) || re.Column != 0 || re.ColumnName != "at" || re.Row != 1 ||
+		!strings.Contains(err.Error(), "Mars/Olympus_Mons") {
+		t.Errorf("Err = %v, want a *ResultError at column 0 \"at\", row 1, naming the zone", err)
 	}
 }

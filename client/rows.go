@@ -205,7 +205,7 @@ func (r *Rows) Close() error {
 		return nil
 	}
 	r.closed = true
-	r.pending, r.columns = nil, nil
+	r.pending, r.columns, r.size = nil, nil, 0
 	if r.err != nil {
 		return nil // fail cleared it
 	}
@@ -239,6 +239,10 @@ func (r *Rows) fetch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	n, err := resultenc.ChunkSize(b)
+	if err == nil && n <= 0 {
+		// The end, if it is a whole chunk.
+		_, err = resultenc.DecodeChunk(b)
+	}
 	switch {
 	case err != nil:
 		r.pending, r.done = append(r.pending, b), true

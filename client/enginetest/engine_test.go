@@ -113,6 +113,14 @@ func numbers(n int) [][]any {
 	return rows
 }
 
+func bigRows(n int) [][]any {
+	var rows [][]any
+	for i := range n {
+		rows = append(rows, BigRow(int64(i)))
+	}
+	return rows
+}
+
 func TestBuiltinQueries(t *testing.T) {
 	types := make([][]any, TypesRows)
 	for i := range types {
@@ -134,6 +142,8 @@ func TestBuiltinQueries(t *testing.T) {
 		{"numbers limit 0", "SELECT * FROM demo.numbers LIMIT 0", false, 0, numbersColumns, nil},
 		{"one", "SELECT * FROM demo.one", false, 0, []resultenc.Column{{Name: "one", Type: "LONG"}}, [][]any{{int64(1)}}},
 		{"types", "SELECT * FROM demo.types", false, 4, typesColumns, types},
+		{"big", "select * from demo.big limit 5000", false, 4096, bigColumns, bigRows(5000)},
+		{"big limit 0", "select * from demo.big limit 0", false, 4096, bigColumns, nil},
 	}
 	cmpTime := cmp.Comparer(func(a, b time.Time) bool {
 		na, oa := a.Zone()
@@ -187,6 +197,8 @@ func TestQueryErrors(t *testing.T) {
 	_, err := e.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{SessionId: sess, QueryString: "SELECT nonsense"})
 	wantCode(t, err, codes.InvalidArgument)
 	_, err = e.DryRunV2(ctx, &e6xpb.DryRunRequestV2{SessionId: sess, QueryString: "DROP TABLE x"})
+	wantCode(t, err, codes.InvalidArgument)
+	_, err = e.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{SessionId: sess, QueryString: "SELECT * FROM demo.big LIMIT 99999999999999999999"})
 	wantCode(t, err, codes.InvalidArgument)
 
 	p, err := e.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{SessionId: sess, QueryString: "SELECT 1"})

@@ -128,6 +128,19 @@ var typesTable = []typesColumn{
 	{name: "k_tstz", typ: resultenc.TypeTimestampTZ, constant: true, vals: []any{zoned(micro(2024, 1, 1, 9, 0, 0, 42), "+09:00")}, zones: []string{"+09:00"}},
 	{name: "k_date", typ: resultenc.TypeDate, constant: true, vals: []any{date(10000, 12, 31)}},
 	{name: "k_null", typ: resultenc.TypeInteger, constant: true, vals: []any{nil}},
+	{name: "k_int", typ: resultenc.TypeInteger, constant: true, vals: []any{int32(math.MinInt32)}},
+	{name: "k_dbl", typ: resultenc.TypeDouble, constant: true, vals: []any{-0.125}},
+	{name: "k_flt", typ: resultenc.TypeFloat, constant: true, vals: []any{float32(2.5)}},
+	{name: "k_bool", typ: resultenc.TypeBoolean, constant: true, vals: []any{false}},
+	{name: "k_bin", typ: resultenc.TypeBinary, constant: true, vals: []any{[]byte{0, 0xff}}},
+	{name: "k_dt", typ: resultenc.TypeDateTime, constant: true, vals: []any{micro(1, 1, 1, 0, 0, 0, 1)}},
+	{name: "k_ts", typ: resultenc.TypeTimestamp, constant: true, vals: []any{micro(10000, 1, 1, 0, 0, 0, 0)}},
+	{name: "k_arr", typ: resultenc.TypeArray, constant: true, vals: []any{"[1,2]"}},
+	{name: "k_map", typ: resultenc.TypeMap, constant: true, vals: []any{`{"k":"v"}`}},
+	{name: "k_st", typ: resultenc.TypeStruct, constant: true, vals: []any{`{"a":1}`}},
+	{name: "k_null_str", typ: resultenc.TypeString, constant: true, vals: []any{nil}},
+	{name: "k_null_dec", typ: resultenc.TypeDecimal128, constant: true, vals: []any{nil}},
+	{name: "k_null_tstz", typ: resultenc.TypeTimestampTZ, constant: true, vals: []any{nil}},
 }
 
 // typesColumns are the columns of demo.types, as the metadata carries them.
@@ -169,7 +182,14 @@ func TypesColumns() []client.Column {
 //	nul                  a NULL column (a constant NULL vector)
 //	k_long, k_str,       constant vectors: LONG 42, STRING "κόσμε",
 //	k_dec, k_tstz,       DECIMAL128 -123.45, TIMESTAMP_TZ in +09:00,
-//	k_date, k_null       DATE 10000-12-31, an INTEGER constant NULL
+//	k_date, k_null,      DATE 10000-12-31, INTEGER NULL, INTEGER
+//	k_int, k_dbl,        -2^31, DOUBLE -0.125, FLOAT 2.5, BOOLEAN false,
+//	k_flt, k_bool,       BINARY 00 ff, DATETIME 0001-01-01 00:00:00.000001,
+//	k_bin, k_dt, k_ts,   TIMESTAMP 10000-01-01, ARRAY, MAP and STRUCT
+//	k_arr, k_map, k_st,  strings, and NULL constants of STRING,
+//	k_null_str,          DECIMAL128 and TIMESTAMP_TZ
+//	k_null_dec,
+//	k_null_tstz
 //
 // The slice is new; [client.Decimal] values compare with ==, and the
 // time.Time values of tstz are in the zone the client gives them (compare

@@ -97,7 +97,8 @@ func toMicros(ts []time.Time) []int64 {
 //	BOOLEAN                       bool              BoolConstantData
 //	LONG, INTEGER                 int64, int32, int NumericConstantData
 //	DOUBLE, FLOAT                 float64, float32  NumericDecimalConstantData
-//	STRING, BINARY                string, []byte    VarcharConstantData
+//	STRING, BINARY, ARRAY, MAP,   string, []byte    VarcharConstantData
+//	  STRUCT
 //	DATE                          time.Time         DateConstantData
 //	DATETIME, TIMESTAMP,          time.Time         TimeConstantData
 //	  TIMESTAMP_TZ
@@ -143,7 +144,7 @@ func Constant(t VectorType, size int, v any) (Vector, error) {
 			ok = false
 		}
 		*d = Data{Kind: KindNumericDecimalConstantData, Float64s: []float64{f}}
-	case TypeString, TypeBinary:
+	case TypeString, TypeBinary, TypeArray, TypeMap, TypeStruct:
 		var s string
 		switch x := v.(type) {
 		case string:

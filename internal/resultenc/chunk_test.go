@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"runtime"
 	"testing"
 	"time"
 
@@ -333,4 +334,35 @@ func FuzzDecodeChunk(f *testing.F) {
 			t.Fatalf("re-encoding is not stable (-first +second):\n%s", diff)
 		}
 	})
+}
+
+// A hostile length prefix allocates nothing near the length it claims:
+// lists and strings are checked against the bytes left before anything is
+// allocated.
+func TestDecodeChunkHostileLengths(t *testing.T) {
+	vector := func(b tb) tb { return append(tb{}.field(tI32, 1).i32(1).field(tList, 2).list(tStruct, 1), b...) }
+	inputs := map[string]tb{
+		"vectors":   tb{}.field(tI32, 1).i32(1).field(tList, 2).list(tStruct, math.MaxInt32).stop(),
+		"null set":  vector(tb{}.field(tList, 3).list(tBool, math.MaxInt32)),
+		"zone":      vector(tb{}.field(tString, 6).i32(math.MaxInt32)),
+		"int64s":    vector(tb{}.field(tStruct, 4).field(tStruct, 3).field(tList, 1).list(tI64, math.MaxInt32)),
+		"strings":   vector(tb{}.field(tStruct, 4).field(tStruct, 7).field(tList, 1).list(tString, math.MaxInt32)),
+		"decimals":  vector(tb{}.field(tStruct, 4).field(tStruct, 17).field(tList, 1).list(tString, 1<<28).i32(16)),
+		"skipped":   vector(tb{}.field(tList, 99).list(tStruct, math.MaxInt32)),
+		"skip map":  vector(tb{}.field(13, 99).append1(tString).append1(tString).i32(math.MaxInt32)),
+		"big chunk": tb{}.field(tI32, 1).i32(math.MaxInt32).stop(),
+	}
+	for name, b := range inputs {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 10 {
+			if _, err := DecodeChunk(b); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s: error = %v, want ErrMalformed", name, err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+			t.Errorf("%s: 10 decodes of %d bytes allocated %d bytes", name, len(b), n)
+		}
+	}
 }

@@ -1,67 +1,40 @@
 package resultenc
 
 import (
-	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
-
-	"github.com/apache/thrift/lib/go/thrift"
 )
 
-// conf is the protocol configuration: strict binary protocol, default
-// limits.
-var conf = &thrift.TConfiguration{
-	TBinaryStrictRead:  thrift.BoolPtr(true),
-	TBinaryStrictWrite: thrift.BoolPtr(true),
-}
-
 // EncodeChunk returns c as a Thrift Chunk in TBinaryProtocol, as the engine
-// sends it in GetNextResultBatchResponse.resultBatch. Every field of the
-// Thrift structs is written except the optional zone lists that are nil.
+// sends it in GetNextResultBatchResponse.resultBatch, appending the bytes
+// directly, without the Thrift library. Every field of the Thrift structs
+// is written, in field-id order, except the optional zone lists that are
+// nil and the data of a vector whose Data.Kind is KindNone.
 //
 // It fails if a size does not fit in an int32, if a vector's Data.Kind is
 // not a known member, or if a constant member does not carry exactly one
 // value.
 func EncodeChunk(c Chunk) ([]byte, error) {
-	buf := thrift.NewTMemoryBuffer()
-	w := &writer{p: thrift.NewTBinaryProtocolConf(buf, conf)}
-	if err := w.chunk(c); err != nil {
+	n, err := size32("chunk size", c.Size)
+	if err != nil {
 		return nil, fmt.Errorf("resultenc: encode chunk: %w", err)
 	}
-	return buf.Bytes(), nil
-}
-
-// writer collects the first error, so that the write calls can be chained;
-// writes to a memory buffer fail only on a bug.
-type writer struct {
-	p   *thrift.TBinaryProtocol
-	err error
-}
-
-var ctx = context.Background()
-
-func (w *writer) check(err error) {
-	if w.err == nil && err != nil {
-		w.err = err
+	size := 16
+	for i := range c.Vectors {
+		size += encodedSize(&c.Vectors[i])
 	}
-}
-
-func (w *writer) field(name string, t thrift.TType, id int16) {
-	w.check(w.p.WriteFieldBegin(ctx, name, t, id))
-}
-
-func (w *writer) i32Field(name string, id int16, v int32) {
-	w.field(name, thrift.I32, id)
-	w.check(w.p.WriteI32(ctx, v))
-}
-
-func (w *writer) stringField(name string, id int16, v string) {
-	w.field(name, thrift.STRING, id)
-	w.check(w.p.WriteString(ctx, v))
-}
-
-func (w *writer) stop() {
-	w.check(w.p.WriteFieldStop(ctx))
+	b := make([]byte, 0, size)
+	b = appendField(b, tI32, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	b = appendField(b, tList, 2)
+	b = appendList(b, tStruct, len(c.Vectors))
+	for i := range c.Vectors {
+		if b, err = appendVector(b, &c.Vectors[i]); err != nil {
+			return nil, fmt.Errorf("resultenc: encode chunk: vector %d: %w", i, err)
+		}
+	}
+	return append(b, tStop), nil
 }
 
 func size32(what string, n int) (int32, error) {
@@ -71,112 +44,157 @@ func size32(what string, n int) (int32, error) {
 	return int32(n), nil
 }
 
-func (w *writer) chunk(c Chunk) error {
-	n, err := size32("chunk size", c.Size)
-	if err != nil {
-		return err
+// encodedSize is about the size of v's encoding, for preallocation.
+func encodedSize(v *Vector) int {
+	d := &v.Data
+	n := 64 + len(v.Zone) + len(v.Format) + len(v.Nulls) + len(d.Bools) + 4*len(d.Int32s) +
+		8*(len(d.Int64s)+len(d.Float64s)) + len(d.Int8s)
+	for _, s := range d.Strings {
+		n += 4 + len(s)
 	}
-	w.i32Field("size", 1, n)
-	w.field("vectors", thrift.LIST, 2)
-	w.check(w.p.WriteListBegin(ctx, thrift.STRUCT, len(c.Vectors)))
-	for i, v := range c.Vectors {
-		if err := w.vector(v); err != nil {
-			return fmt.Errorf("vector %d: %w", i, err)
-		}
+	for _, s := range d.Zones {
+		n += 4 + len(s)
 	}
-	w.stop()
-	return w.err
+	for _, b := range d.Bytes {
+		n += 4 + len(b)
+	}
+	return n
 }
 
-func (w *writer) vector(v Vector) error {
+func appendField(b []byte, t byte, id int16) []byte {
+	return binary.BigEndian.AppendUint16(append(b, t), uint16(id))
+}
+
+func appendList(b []byte, elem byte, n int) []byte {
+	return binary.BigEndian.AppendUint32(append(b, elem), uint32(n))
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(s))), s...)
+}
+
+func appendBytes(b, v []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(v))), v...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendVector(b []byte, v *Vector) ([]byte, error) {
 	n, err := size32("vector size", v.Size)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w.i32Field("size", 1, n)
-	w.i32Field("vectorType", 2, int32(v.Type))
-	w.field("nullSet", thrift.LIST, 3)
-	writeList(w, thrift.BOOL, v.Nulls, w.p.WriteBool)
+	b = appendField(b, tI32, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	b = appendField(b, tI32, 2)
+	b = binary.BigEndian.AppendUint32(b, uint32(v.Type))
+	b = appendField(b, tList, 3)
+	b = appendList(b, tBool, len(v.Nulls))
+	for _, f := range v.Nulls {
+		b = appendBool(b, f)
+	}
 	if v.Data.Kind != KindNone {
-		w.field("data", thrift.STRUCT, 4)
-		if err := w.data(&v.Data); err != nil {
-			return err
+		b = appendField(b, tStruct, 4)
+		if b, err = appendData(b, &v.Data); err != nil {
+			return nil, err
 		}
 	}
-	w.field("isConstantVector", thrift.BOOL, 5)
-	w.check(w.p.WriteBool(ctx, v.Constant))
-	w.stringField("zoneOffset", 6, v.Zone)
-	w.stringField("format", 7, v.Format)
-	w.stop()
-	return w.err
+	b = appendField(b, tBool, 5)
+	b = appendBool(b, v.Constant)
+	b = appendField(b, tString, 6)
+	b = appendString(b, v.Zone)
+	b = appendField(b, tString, 7)
+	b = appendString(b, v.Format)
+	return append(b, tStop), nil
 }
 
-func writeList[T any](w *writer, t thrift.TType, vs []T, write func(context.Context, T) error) {
-	w.check(w.p.WriteListBegin(ctx, t, len(vs)))
-	for _, v := range vs {
-		w.check(write(ctx, v))
-	}
-}
-
-func (w *writer) data(d *Data) error {
+func appendData(b []byte, d *Data) ([]byte, error) {
 	k := d.Kind
 	if k.Constant() && d.Len() != 1 {
-		return fmt.Errorf("%v carries %d values, want 1", k, d.Len())
+		return nil, fmt.Errorf("%v carries %d values, want 1", k, d.Len())
 	}
 	if k == KindTimeConstantData && len(d.Zones) > 1 {
-		return fmt.Errorf("%v carries %d zones, want at most 1", k, len(d.Zones))
+		return nil, fmt.Errorf("%v carries %d zones, want at most 1", k, len(d.Zones))
 	}
 	// The union: one field, a struct whose field 1 is the value.
-	w.field(k.String(), thrift.STRUCT, int16(k))
+	b = appendField(b, tStruct, int16(k))
 	switch k {
 	case KindBoolData:
-		w.field("data", thrift.LIST, 1)
-		writeList(w, thrift.BOOL, d.Bools, w.p.WriteBool)
+		b = appendField(b, tList, 1)
+		b = appendList(b, tBool, len(d.Bools))
+		for _, v := range d.Bools {
+			b = appendBool(b, v)
+		}
 	case KindInt32Data:
-		w.field("data", thrift.LIST, 1)
-		writeList(w, thrift.I32, d.Int32s, w.p.WriteI32)
+		b = appendField(b, tList, 1)
+		b = appendList(b, tI32, len(d.Int32s))
+		for _, v := range d.Int32s {
+			b = binary.BigEndian.AppendUint32(b, uint32(v))
+		}
 	case KindInt64Data, KindDateData, KindTimeData:
-		w.field("data", thrift.LIST, 1)
-		writeList(w, thrift.I64, d.Int64s, w.p.WriteI64)
+		b = appendField(b, tList, 1)
+		b = appendList(b, tI64, len(d.Int64s))
+		for _, v := range d.Int64s {
+			b = binary.BigEndian.AppendUint64(b, uint64(v))
+		}
 		if k == KindTimeData && d.Zones != nil {
-			w.field("zoneData", thrift.LIST, 2)
-			writeList(w, thrift.STRING, d.Zones, w.p.WriteString)
+			b = appendField(b, tList, 2)
+			b = appendList(b, tString, len(d.Zones))
+			for _, z := range d.Zones {
+				b = appendString(b, z)
+			}
 		}
 	case KindFloat32Data, KindFloat64Data:
-		w.field("data", thrift.LIST, 1)
-		writeList(w, thrift.DOUBLE, d.Float64s, w.p.WriteDouble)
+		b = appendField(b, tList, 1)
+		b = appendList(b, tDouble, len(d.Float64s))
+		for _, v := range d.Float64s {
+			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+		}
 	case KindVarcharData:
-		w.field("data", thrift.LIST, 1)
-		writeList(w, thrift.STRING, d.Strings, w.p.WriteString)
+		b = appendField(b, tList, 1)
+		b = appendList(b, tString, len(d.Strings))
+		for _, s := range d.Strings {
+			b = appendString(b, s)
+		}
 	case KindDecimal128Data:
-		w.field("data", thrift.LIST, 1)
-		writeList(w, thrift.STRING, d.Bytes, w.p.WriteBinary)
-		w.i32Field("scale", 2, d.Scale)
+		b = appendField(b, tList, 1)
+		b = appendList(b, tString, len(d.Bytes))
+		for _, v := range d.Bytes {
+			b = appendBytes(b, v)
+		}
+		b = appendField(b, tI32, 2)
+		b = binary.BigEndian.AppendUint32(b, uint32(d.Scale))
 	case KindBoolConstantData:
-		w.field("data", thrift.BOOL, 1)
-		w.check(w.p.WriteBool(ctx, d.Bools[0]))
+		b = appendField(b, tBool, 1)
+		b = appendBool(b, d.Bools[0])
 	case KindDateConstantData, KindNumericConstantData, KindTimeConstantData:
-		w.field("data", thrift.I64, 1)
-		w.check(w.p.WriteI64(ctx, d.Int64s[0]))
+		b = appendField(b, tI64, 1)
+		b = binary.BigEndian.AppendUint64(b, uint64(d.Int64s[0]))
 		if k == KindTimeConstantData && len(d.Zones) == 1 {
-			w.stringField("zoneData", 2, d.Zones[0])
+			b = appendField(b, tString, 2)
+			b = appendString(b, d.Zones[0])
 		}
 	case KindNullConstantData, KindTemporalIntervalConstantData:
-		w.field("data", thrift.BYTE, 1)
-		w.check(w.p.WriteByte(ctx, d.Int8s[0]))
+		b = appendField(b, tByte, 1)
+		b = append(b, byte(d.Int8s[0]))
 	case KindNumericDecimalConstantData:
-		w.field("data", thrift.DOUBLE, 1)
-		w.check(w.p.WriteDouble(ctx, d.Float64s[0]))
+		b = appendField(b, tDouble, 1)
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(d.Float64s[0]))
 	case KindVarcharConstantData:
-		w.stringField("data", 1, d.Strings[0])
+		b = appendField(b, tString, 1)
+		b = appendString(b, d.Strings[0])
 	case KindNumericDecimal128ConstantData:
-		w.field("data", thrift.STRING, 1)
-		w.check(w.p.WriteBinary(ctx, d.Bytes[0]))
-		w.i32Field("scale", 2, d.Scale)
+		b = appendField(b, tString, 1)
+		b = appendBytes(b, d.Bytes[0])
+		b = appendField(b, tI32, 2)
+		b = binary.BigEndian.AppendUint32(b, uint32(d.Scale))
 	default:
-		return fmt.Errorf("unknown data kind %v", k)
+		return nil, fmt.Errorf("unknown data kind %v", k)
 	}
-	w.stop() // the member struct
-	w.stop() // the union
-	return w.err
+	return append(b, tStop, tStop), nil // the member struct, the union
 }

@@ -4,6 +4,7 @@ package resultenc
 
 import (
 	"bytes"
+	"context"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -220,3 +221,12 @@ func (r *tpReader) member(d *Data) error {
 		return true, err
 	})
 }
+
+// conf is the protocol configuration of the Thrift library's decoders in
+// these tests: strict binary protocol, default limits.
+var conf = &thrift.TConfiguration{
+	TBinaryStrictRead:  thrift.BoolPtr(true),
+	TBinaryStrictWrite: thrift.BoolPtr(true),
+}
+
+var ctx = context.Background()
