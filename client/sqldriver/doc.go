@@ -31,9 +31,9 @@
 // before sending the query (the engine's protocol binds none): nil as
 // NULL; bool as TRUE or FALSE; every integer type; float32 and float64 in
 // exponent form (NaN and infinities have no literal); a string, which
-// must be UTF-8, in quotes, its quotes doubled; []byte as X'...';
-// time.Time as TIMESTAMP '...' in UTC, to the microsecond; [Decimal],
-// client.Decimal and decimal types with a Decompose method (as
+// must be UTF-8, in quotes, its quotes doubled; []byte as X'...' (a nil
+// one as NULL); time.Time as TIMESTAMP '...' in UTC, to the microsecond;
+// [Decimal], client.Decimal and decimal types with a Decompose method (as
 // database/sql knows them) as exact numbers; pointers to these (nil is
 // NULL) and driver.Valuer values giving one of them. A negative number is
 // written in parentheses. A '?' inside a string literal ('...'), a

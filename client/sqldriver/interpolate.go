@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func ordinal(nv driver.NamedValue, i int) int {
 // appendLiteral appends v, a value checkValue returned, as a SQL literal:
 // NULL; TRUE or FALSE; an integer; a float in exponent form
 // (1.5e+00); an exact numeric (12.50) for a Decimal; a string literal with
-// its quotes doubled; X'...' for []byte; TIMESTAMP 'yyyy-mm-dd
+// its quotes doubled; X'...' for []byte (NULL for a nil one); TIMESTAMP 'yyyy-mm-dd
 // hh:mm:ss.ffffff' in UTC for a time.Time. A negative number is put in
 // parentheses, so that a minus before the placeholder cannot make a
 // comment of it.
@@ -151,6 +152,9 @@ func appendLiteral(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, '\''), nil
 	case []byte:
+		if x == nil {
+			return append(b, "NULL"...), nil // as database/sql gives a NULL to a *[]byte
+		}
 		b = append(b, "X'"...)
 		b = hex.AppendEncode(b, x)
 		return append(b, '\''), nil
@@ -187,6 +191,8 @@ func checkNamedValue(nv *driver.NamedValue) error {
 	nv.Value = v
 	return nil
 }
+
+var valuerType = reflect.TypeFor[driver.Valuer]()
 
 // decimalDecompose is database/sql's interface of decimal types.
 type decimalDecompose interface {
@@ -228,8 +234,19 @@ func checkValue(v any, depth int) (any, error) {
 	if depth > 8 {
 		return nil, fmt.Errorf("unsupported type %T", v)
 	}
-	// Valuers, pointers and types defined on the basic ones, as
-	// database/sql converts them.
+	if vr, ok := v.(driver.Valuer); ok {
+		rv := reflect.ValueOf(vr)
+		if rv.Kind() == reflect.Pointer && rv.IsNil() && rv.Type().Elem().Implements(valuerType) {
+			return nil, nil // a nil pointer to a value-receiver Valuer is NULL, as in database/sql
+		}
+		cv, err := vr.Value()
+		if err != nil {
+			return nil, fmt.Errorf("the %T's Value method failed: %w", v, err)
+		}
+		return checkValue(cv, depth+1)
+	}
+	// Pointers and types defined on the basic ones, as database/sql
+	// converts them.
 	cv, err := driver.DefaultParameterConverter.ConvertValue(v)
 	if err != nil {
 		return nil, fmt.Errorf("unsupported type %T", v)

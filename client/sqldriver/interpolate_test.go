@@ -3,6 +3,7 @@ package sqldriver_test
 import (
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"math"
 	"math/big"
 	"strings"
@@ -23,6 +24,16 @@ func (v valuer) Value() (driver.Value, error) { return v.v, nil }
 
 type myInt int
 
+type failing struct{}
+
+func (failing) Value() (driver.Value, error) { return nil, errors.New("no value today") }
+
+type decValuer struct{}
+
+func (decValuer) Value() (driver.Value, error) {
+	return sqldriver.Decimal{Unscaled: big.NewInt(5), Scale: 1}, nil
+}
+
 // Arguments of every supported type reach the engine as literals that its
 // parser reads back to the same values, '?' in literals and comments
 // aside.
@@ -37,15 +48,15 @@ func TestParameters(t *testing.T) {
 	args := []any{
 		"it's a '?' -- not /* a */ comment\\", "", int64(math.MinInt64), uint64(math.MaxUint64), int8(-8), myInt(7),
 		-0.1, float32(0.5), math.SmallestNonzeroFloat64, true, false, nil, []byte{0, '\'', 0xff}, ts,
-		&n, nilp, valuer{"v"}, dec, &dec,
+		&n, nilp, valuer{"v"}, dec, &dec, []byte(nil), decValuer{}, (*valuer)(nil),
 	}
 	want := []any{
 		"it's a '?' -- not /* a */ comment\\", "", int64(math.MinInt64),
 		resultenc.Decimal{Unscaled: new(big.Int).SetUint64(math.MaxUint64)}.String(), int64(-8), int64(7),
 		-0.1, 0.5, math.SmallestNonzeroFloat64, true, false, nil, []byte{0, '\'', 0xff}, ts.UTC(),
-		int64(-5), nil, "v", "-123.45", "-123.45",
+		int64(-5), nil, "v", "-123.45", "-123.45", nil, "0.5", nil,
 	}
-	query := "SELECT ?, /* ? */ ?, ?, -- ?\n ?, ?, ?, '?', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+	query := "SELECT ?, /* ? */ ?, ?, -- ?\n ?, ?, ?, '?', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +106,7 @@ func TestParameterErrors(t *testing.T) {
 		{"SELECT ?", []any{math.Inf(-1)}, "argument 1: -Inf has no SQL literal"},
 		{"SELECT ?", []any{time.Date(2024, 1, 1, 0, 0, 0, 1, time.UTC)}, "argument 1: the time has nanoseconds"},
 		{"SELECT ?", []any{big.NewInt(1)}, "argument 1: unsupported type *big.Int"},
+		{"SELECT ?, ?", []any{1, failing{}}, "argument 2: the sqldriver_test.failing's Value method failed: no value today"},
 	}
 	for _, tt := range tests {
 		_, err := db.QueryContext(ctx, tt.query, tt.args...)
