@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/big"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,19 +20,20 @@ import (
 const allTypes = "SELECT * FROM all_types"
 
 var (
-	maxDecimal, _ = new(big.Int).SetString(strings.Repeat("9", 38), 10)
-	zone0530      = time.FixedZone("+05:30", 5*3600+30*60)
-	zoneMinus08   = time.FixedZone("-08:00", -8*3600)
+	zone0530    = time.FixedZone("+05:30", 5*3600+30*60)
+	zoneMinus08 = time.FixedZone("-08:00", -8*3600)
 )
 
-// allTypesRows are the rows of allTypes as the driver gives them by
-// default, by column name, in column order.
+// allTypesColumns are the columns of allTypes.
 var allTypesColumns = []struct{ name, typ string }{
 	{"l", "LONG"}, {"i", "INTEGER"}, {"d", "DOUBLE"}, {"f", "FLOAT"}, {"b", "BOOLEAN"},
 	{"s", "STRING"}, {"bin", "BINARY"}, {"dt", "DATE"}, {"dtm", "DATETIME"}, {"ts", "TIMESTAMP"},
 	{"tz", "TIMESTAMP_TZ"}, {"dec", "DECIMAL128"}, {"arr", "ARRAY"}, {"m", "MAP"}, {"st", "STRUCT"}, {"n", "NULL"},
 }
 
+// allTypesRows are the rows of allTypes as the driver gives them by
+// default. Row 0's DECIMAL128 has scale 2, and row 1's scale 10: they come
+// in two batches.
 var allTypesRows = [][]any{
 	{int64(42), int32(-7), 0.1, float32(1.5), true, "it's \"ü\"", []byte{0, 1, 0xff},
 		time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 29, 13, 14, 15, 0, time.UTC),
@@ -86,8 +86,8 @@ func setAllTypes(t testing.TB, srv *enginetest.Server) {
 	for _, c := range allTypesColumns {
 		cols = append(cols, resultenc.Column{Name: c.name, Type: c.typ})
 	}
-	// Row 1's decimal has scale 10: the second row goes in a batch of its
-	// own, with its own scale, as the engine may send it.
+	// Row 0 goes in a batch of its own, rows 1 and 2 in another with a
+	// scale of its own, as the engine may send them.
 	dec0, _ := resultenc.Decimals([]*big.Int{big.NewInt(-123450), big.NewInt(0), nil}, 2, nulls)
 	dec1, _ := resultenc.Decimals([]*big.Int{big.NewInt(0), big.NewInt(0), nil}, 10, nulls)
 	c0, c1 := chunk(dec0), chunk(dec1)
