@@ -148,7 +148,8 @@ func (r *Rows) load(b []byte) error {
 //	BOOLEAN                  bool
 //	STRING                   string
 //	ARRAY, MAP, STRUCT       string, as the engine sends it
-//	BINARY                   []byte, shared with the Rows: do not modify it
+//	BINARY                   []byte, the same slice for every call on the
+//	                           cell: do not modify it
 //	DATE, DATETIME,          time.Time in UTC (never time.Local), to the
 //	  TIMESTAMP                microsecond, in any year that int64 epoch
 //	                           microseconds reach (year 1 and years past
@@ -166,7 +167,8 @@ func (r *Rows) load(b []byte) error {
 //
 // Values and [Rows.Value] allocate nothing per row for any type: each
 // batch's values are decoded into typed slices when Next reaches it (one
-// string allocation per STRING value, one []byte per BINARY value), and
+// string allocation per STRING, ARRAY, MAP or STRUCT value, one []byte per
+// BINARY value), and
 // the interface values returned point into those slices. A value keeps
 // the slice of its column and batch in memory while it is referenced. A
 // database/sql driver can copy the values into its []driver.Value without

@@ -149,3 +149,87 @@ func FuzzColumnValues(f *testing.F) {
 		checkColumns(t, &c)
 	})
 }
+
+// benchBatch encodes a batch of n rows: fixed-width columns only (LONG,
+// INTEGER, DOUBLE, BOOLEAN, TIMESTAMP, DECIMAL128), and with strings a
+// STRING column of about 12 bytes too.
+func benchBatch(b *testing.B, n int, strings bool) []byte {
+	ls, is, ds, bs, ts, us := make([]int64, n), make([]int32, n), make([]float64, n), make([]bool, n), make([]time.Time, n), make([]*big.Int, n)
+	ss := make([]string, n)
+	nulls := make([]bool, n)
+	for i := range n {
+		ls[i], is[i], ds[i], bs[i] = int64(i)*7919, int32(i%1000), float64(i)/3, i%2 == 0
+		ts[i] = time.UnixMicro(int64(i) * 1_000_003)
+		us[i] = big.NewInt(int64(i) * 1234567)
+		ss[i] = "customer-" + string(rune('a'+i%26))
+		nulls[i] = i%9 == 4
+	}
+	dec, err := resultenc.Decimals(us, 2, nulls)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := resultenc.Chunk{Size: n, Vectors: []resultenc.Vector{
+		resultenc.Longs(ls, nil), resultenc.Integers(is, nulls), resultenc.Doubles(ds, nil), resultenc.Bools(bs, nil),
+		resultenc.Times(resultenc.TypeTimestamp, ts, nil, nil), dec,
+	}}
+	if strings {
+		c.Vectors = append(c.Vectors, resultenc.Strings(ss, nulls))
+	}
+	enc, err := resultenc.EncodeChunk(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return enc
+}
+
+// BenchmarkBatchValues is the client's own cost of a row, without the
+// transport: an op is one row's values, and every 4096 rows the batch is
+// decoded, checked and prepared again, as Next does. "fixed" has
+// fixed-width columns only; "strings" adds a STRING column, which costs
+// one allocation per value.
+func BenchmarkBatchValues(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		strings bool
+	}{{"fixed", false}, {"strings", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const n = 4096
+			enc := benchBatch(b, n, bc.strings)
+			var (
+				cols  []column
+				types []resultenc.VectorType
+				dst   []any
+				row   = n
+			)
+			b.ReportAllocs()
+			for b.Loop() {
+				if row == n {
+					c, err := resultenc.DecodeChunk(enc)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if types == nil {
+						types = vectorTypes(&c)
+					}
+					if err := resultenc.CheckChunk(&c, types); err != nil {
+						b.Fatal(err)
+					}
+					cols = cols[:0]
+					for i := range c.Vectors {
+						col, err := newColumn(&c.Vectors[i])
+						if err != nil {
+							b.Fatal(err)
+						}
+						cols = append(cols, col)
+					}
+					row = 0
+				}
+				dst = dst[:0]
+				for i := range cols {
+					dst = append(dst, cols[i].value(row))
+				}
+				row++
+			}
+		})
+	}
+}
