@@ -176,7 +176,10 @@ func (p *litParser) literal() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return negate(v)
+		if v, ok := negate(v); ok {
+			return v, nil
+		}
+		return nil, p.errorf("only a number can be negated")
 	case c == '-' || c == '+' || c == '.' || '0' <= c && c <= '9':
 		return p.number()
 	}
@@ -219,20 +222,20 @@ func (p *litParser) literal() (any, error) {
 }
 
 // negate returns -v for a number; the negation of the smallest LONG is a
-// DECIMAL128.
-func negate(v any) (any, error) {
+// DECIMAL128. It reports false for anything else.
+func negate(v any) (any, bool) {
 	switch x := v.(type) {
 	case int64:
 		if x == math.MinInt64 {
-			return resultenc.Decimal{Unscaled: new(big.Int).Neg(big.NewInt(x))}, nil
+			return resultenc.Decimal{Unscaled: new(big.Int).Neg(big.NewInt(x))}, true
 		}
-		return -x, nil
+		return -x, true
 	case float64:
-		return -x, nil
+		return -x, true
 	case resultenc.Decimal:
-		return resultenc.Decimal{Unscaled: new(big.Int).Neg(x.Unscaled), Scale: x.Scale}, nil
+		return resultenc.Decimal{Unscaled: new(big.Int).Neg(x.Unscaled), Scale: x.Scale}, true
 	}
-	return nil, fmt.Errorf("cannot negate a %T", v)
+	return nil, false
 }
 
 // number reads an integer, exact decimal or approximate literal.
