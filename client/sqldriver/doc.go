@@ -49,8 +49,8 @@
 // satisfying errors.Is with context.Canceled or context.DeadlineExceeded
 // at once, and the query is cancelled on the engine (clearOrCancelQuery)
 // on a context of its own, bounded in time, and its pin released; a
-// prepare the engine answers after the cancellation is cleared as soon as
-// it answers. Closing the rows before their end does the same. The driver
+// prepare the engine answers after the cancellation (within 5 s) is
+// cleared as soon as it answers. Closing the rows before their end does the same. The driver
 // returns driver.ErrBadConn only for a call on a closed conn, which never
 // reaches the engine.
 //
