@@ -6,8 +6,9 @@
 // Every conn of one sql.DB shares one [client.Conn] (one coordinator, one
 // gRPC connection), which the DB's Close closes: calls carry the engine's
 // live colour, a query keeps the colour it was prepared with until its
-// rows are closed, and a switch of colour fails no query (see package
-// client). [ParseDSN] documents the DSN; [Config] and [NewConnector] build
+// rows are closed, and a query rejected for its colour before its rows
+// reach the caller (up to PrefetchBytes of them) is replayed on the new
+// colour (see package client). [ParseDSN] documents the DSN; [Config] and [NewConnector] build
 // a connector without one (sql.OpenDB).
 //
 // # Values

@@ -60,9 +60,9 @@ func (d Driver) Open(dsn string) (driver.Conn, error) {
 
 // Connector opens the conns of one sql.DB (sql.OpenDB(connector)). Every
 // conn shares its [client.Conn], and with it one coordinator, one gRPC
-// connection and one session per colour: a switch of colour costs the
-// sql.DB one probe, whatever the number of conns. Close (which sql.DB's
-// Close calls) closes them. A Connector is safe for concurrent use.
+// connection and one session per colour: the conns learn of a switch of
+// colour together, and open no session of their own. Close (which
+// sql.DB's Close calls) closes them. A Connector is safe for concurrent use.
 type Connector struct {
 	cfg    Config
 	client *client.Conn
