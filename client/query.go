@@ -33,20 +33,9 @@ func (q *query) ctx(ctx context.Context) context.Context {
 func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, error) {
 	var q *query
 	err := c.doWithin(ctx, left, func(ctx context.Context, sess *session) error {
-		rejections := c.coord.Rejections(sess.strategy) // before the prepare: see callInfo
-		resp, err := c.engine.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{
-			SessionId:   sess.id,
-			Schema:      c.cfg.Schema,
-			Catalog:     c.cfg.Catalog,
-			QueryString: sql,
-		})
-		if err != nil {
-			return err
-		}
-		call := newCallInfo(sess.strategy, resp.GetEngineIP())
-		call.watch, call.rejectionsAt = true, rejections
-		q = &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess, call: call}
-		return nil
+		var err error
+		q, err = c.prepareCall(ctx, sess, sql)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -56,6 +45,67 @@ func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, erro
 		return nil, err
 	}
 	return q, nil
+}
+
+// prepareCall makes the prepare call of sql with sess. The call outlives
+// ctx: if ctx ends first, prepareCall returns ctx's error at once and the
+// call goes on, for up to clearTimeout, so that a query the engine prepared
+// all the same is learnt of and cleared rather than left on the engine.
+func (c *Conn) prepareCall(ctx context.Context, sess *session, sql string) (*query, error) {
+	req := &e6xpb.PrepareStatementV2Request{
+		SessionId:   sess.id,
+		Schema:      c.cfg.Schema,
+		Catalog:     c.cfg.Catalog,
+		QueryString: sql,
+	}
+	rejections := c.coord.Rejections(sess.strategy) // before the prepare: see callInfo
+	newQuery := func(resp *e6xpb.PrepareStatementResponse) *query {
+		call := newCallInfo(sess.strategy, resp.GetEngineIP())
+		call.watch, call.rejectionsAt = true, rejections
+		return &query{conn: c, id: resp.GetQueryId(), plannerIP: resp.GetEngineIP(), sess: sess, call: call}
+	}
+	if ctx.Done() == nil {
+		resp, err := c.engine.PrepareStatementV2(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return newQuery(resp), nil
+	}
+	type answer struct {
+		resp *e6xpb.PrepareStatementResponse
+		err  error
+	}
+	callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := c.engine.PrepareStatementV2(callCtx, req)
+		done <- answer{resp, err}
+	}()
+	select {
+	case a := <-done:
+		cancel()
+		if a.err != nil {
+			return nil, a.err
+		}
+		return newQuery(a.resp), nil
+	case <-ctx.Done():
+	}
+	go func() {
+		defer cancel()
+		limit := time.NewTimer(clearTimeout)
+		defer limit.Stop()
+		var a answer
+		select {
+		case a = <-done:
+		case <-limit.C:
+			cancel()
+			a = <-done
+		}
+		if a.err == nil {
+			_ = newQuery(a.resp).clear(callCtx)
+		}
+	}()
+	return nil, ctx.Err()
 }
 
 // run prepares and runs sql, replaying it from prepare when the engine

@@ -310,3 +310,34 @@ func (r *Rows) Cancel(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DecimalScale returns the scale of DECIMAL128 column col (0-based): of
+// its first value that is not NULL in the batch being read, or, before the
+// first Next, in the first batch (which it decodes to learn it); the
+// result metadata does not carry it. It reports false if col is not a
+// DECIMAL128 column, or the batch at hand holds no value of it.
+func (r *Rows) DecimalScale(col int) (int32, bool) {
+	if col < 0 || col >= len(r.types) || r.types[col] != resultenc.TypeDecimal128 {
+		return 0, false
+	}
+	if r.row >= 0 && r.row < r.size {
+		for i := range r.size {
+			if d, ok := r.columns[col].value(i).(Decimal); ok {
+				return d.Scale(), true
+			}
+		}
+		return 0, false
+	}
+	if r.row >= 0 || len(r.pending) == 0 {
+		return 0, false
+	}
+	chunk, err := resultenc.DecodeChunk(r.pending[0])
+	if err != nil || col >= len(chunk.Vectors) || chunk.Vectors[col].AllNull() {
+		return 0, false
+	}
+	switch d := &chunk.Vectors[col].Data; d.Kind {
+	case resultenc.KindDecimal128Data, resultenc.KindNumericDecimal128ConstantData:
+		return d.Scale, true
+	}
+	return 0, false
+}

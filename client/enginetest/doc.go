@@ -42,6 +42,8 @@
 // result of any length takes no memory in the fake engine. "SELECT * FROM
 // demo.one" returns one row. [Server.SetResult] adds or replaces a query's
 // result, raw bytes included ([Result].Metadata, [Result].Batches), to
-// test clients against malformed results. Anything else fails with
+// test clients against malformed results. A query of literals only, such
+// as "SELECT 'a', 42, NULL", returns one row of them, read with standard
+// SQL's quoting ([ParseLiterals]). Anything else fails with
 // InvalidArgument.
 package enginetest

@@ -117,6 +117,13 @@ func (s *Server) result(ctx context.Context, sessionID, sql string) (*encodedRes
 	}
 	r, err := s.lookup(sql)
 	if err != nil {
+		lit, ok, litErr := literalResult(sql) // literal.go
+		if !ok {
+			return nil, err
+		}
+		r, err = lit, litErr
+	}
+	if err != nil {
 		return nil, err
 	}
 	if r.err != nil {
