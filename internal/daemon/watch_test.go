@@ -151,6 +151,9 @@ func TestState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := conn.Coordinator().Sync(ctx); err != nil { // the pin reaches Redis in the background
+		t.Fatal(err)
+	}
 	v := state()
 	if v.Status != view.Healthy || v.Active != "blue" || v.Pending != "" || v.Generation == 0 || v.ConfirmedAt == nil ||
 		v.Pins != (view.Pins{Blue: 1}) || v.Store.State != "up" || v.Store.Address != redisstore.Redact(url) {
@@ -160,6 +163,9 @@ func TestState(t *testing.T) {
 		t.Errorf("address %q, want %q", v.Store.Address, want)
 	}
 	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Coordinator().Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if v := state(); v.Pins != (view.Pins{}) {
