@@ -52,7 +52,7 @@ type storeHealth struct {
 	// answered counts the store calls that answered: a watch that fails
 	// while others answer is not an outage.
 	answered atomic.Uint64
-	lastErr atomic.Int32 // the kind of the last failure: one of errorKinds' indexes
+	lastErr  atomic.Int32 // the kind of the last failure: one of errorKinds' indexes
 	// watchDenied is set while the store refuses the change subscription
 	// (an ACL without the channel) although commands work.
 	watchDenied atomic.Bool

@@ -114,7 +114,7 @@ func (c *Coordinator) pinLoop() {
 	defer t.Stop()
 	delay := time.NewTimer(0)
 	<-delay.C
-	waiting := false // delay runs for queued pins or releases
+	waiting := false       // delay runs for queued pins or releases
 	var took time.Duration // the last write
 	write := func() {
 		if waiting && !delay.Stop() {
