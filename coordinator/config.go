@@ -117,7 +117,8 @@ type Config struct {
 	// PinDelay of its start costs the store nothing, and a Drain switch
 	// sees the others' pins within PinDelay and a round trip. A negative
 	// value writes each batch as soon as the previous one is done.
-	// Default: 20 milliseconds.
+	// Default: 250 milliseconds, short beside PinTTL and DrainTimeout: a
+	// query worth waiting for lasts longer.
 	PinDelay time.Duration
 
 	// ProbeLeaseTTL is the lease of the prober of the fleet; others wait at
@@ -197,7 +198,7 @@ const (
 	DefaultDrainTimeout           = 60 * time.Second
 	DefaultMaxAttempts            = 5
 	DefaultPinTTL                 = 15 * time.Second
-	DefaultPinDelay               = 20 * time.Millisecond
+	DefaultPinDelay               = 250 * time.Millisecond
 	DefaultProbeLeaseTTL          = 5 * time.Second
 	DefaultStoreTimeout           = 250 * time.Millisecond
 	DefaultRefreshInterval        = 5 * time.Second

@@ -26,9 +26,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Processes, "processes", 32, "worker processes")
 	fs.IntVar(&o.Workers, "workers", 8, "workers per process")
 	fs.IntVar(&o.Switches, "switches", 20, "switches of the engine to drive")
-	fs.DurationVar(&o.Overlap, "overlap", 0, "how long the engine accepts both colours in a switch (default 300ms)")
-	fs.DurationVar(&o.Window, "window", 0, "each throughput window (default 2s)")
-	fs.IntVar(&o.Windows, "windows", 0, "throughput windows with Redis and without, alternated (default 3 each)")
+	fs.DurationVar(&o.Overlap, "overlap", 0, "how long the engine accepts both colours in a switch at least, and until the old colour's queries are done (default 300ms)")
+	fs.DurationVar(&o.Window, "window", 0, "each throughput window (default 3s)")
+	fs.IntVar(&o.Windows, "windows", 0, "throughput windows with Redis and without, alternated (default 4 each)")
 	fs.StringVar(&o.Query, "query", bench.DefaultQuery, "the SQL each worker runs")
 	fs.StringVar(&o.RedisURL, "redis", "", "Redis URL (default: a redis-server from PATH, started for the run)")
 	if err := fs.Parse(args); err != nil {

@@ -209,33 +209,42 @@ func (f *benchFleet) stop() {
 	})
 }
 
-// lags returns the convergence samples, from the first adoption of each
-// switch's generation to each other process adopting it, and the floor
-// samples, from each floor message's publication to its arrival.
+// lags returns the convergence samples, from each switch's commit (its
+// committer's adoption, just after its compare-and-swap returned) to each
+// other process adopting it, and the floor samples, from each floor
+// message's publication (by the committer, at the same moment) to its
+// arrival.
 func (f *benchFleet) lags() (converge, floor []time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	bygen := map[uint64][]int64{}
+	type sw struct {
+		committedAt int64 // 0 until the committer's report
+		others      []int64
+	}
+	bygen := map[uint64]*sw{}
 	for _, r := range f.reports {
 		switch {
 		case r.Event == "change" && r.Old != "":
-			bygen[r.Generation] = append(bygen[r.Generation], r.SeenAtNs)
+			s := bygen[r.Generation]
+			if s == nil {
+				s = &sw{}
+				bygen[r.Generation] = s
+			}
+			if r.Committed {
+				s.committedAt = r.SeenAtNs
+			} else {
+				s.others = append(s.others, r.SeenAtNs)
+			}
 		case r.Event == "floor":
 			floor = append(floor, time.Duration(r.SeenAtNs-r.SentNs))
 		}
 	}
-	for _, seen := range bygen {
-		first := seen[0]
-		for _, s := range seen {
-			first = min(first, s)
+	for _, s := range bygen {
+		if s.committedAt == 0 {
+			continue // committed by a process outside the fleet
 		}
-		skipped := false
-		for _, s := range seen {
-			if s == first && !skipped {
-				skipped = true // the reference itself
-				continue
-			}
-			converge = append(converge, time.Duration(s-first))
+		for _, at := range s.others {
+			converge = append(converge, max(0, time.Duration(at-s.committedAt)))
 		}
 	}
 	return converge, floor

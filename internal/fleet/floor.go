@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,14 +14,15 @@ import (
 )
 
 // subscribeFloor subscribes to cfg.FloorChannel with a go-redis client of
-// cfg.FloorURL (no coordinator, no store: the floor of a pub/sub hop) and calls
-// seen with each message's payload, a unix time in nanoseconds, and the
-// time it arrived. The subscription is made when it returns; the returned
-// function ends it.
-func subscribeFloor(ctx context.Context, cfg Config, seen func(sent, at int64)) (func(), error) {
+// cfg.FloorURL (no coordinator, no store: the floor of a pub/sub hop) and
+// calls seen with each message's payload, a unix time in nanoseconds, and
+// the time it arrived. The subscription is made when it returns. publish
+// sends the time now to the channel, from a goroutine of its own; stop
+// ends the subscription.
+func subscribeFloor(ctx context.Context, cfg Config, seen func(sent, at int64)) (publish, stop func(), err error) {
 	rdb, err := redisstore.OpenClient(cfg.FloorURL)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: floor subscriber: %w", err)
+		return nil, nil, fmt.Errorf("fleet: floor subscriber: %w", err)
 	}
 	sub := rdb.Subscribe(ctx, cfg.FloorChannel)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -28,7 +30,7 @@ func subscribeFloor(ctx context.Context, cfg Config, seen func(sent, at int64)) 
 	if _, err := sub.Receive(sctx); err != nil { // the subscription's confirmation
 		sub.Close()
 		rdb.Close()
-		return nil, fmt.Errorf("fleet: floor subscriber: %w", err)
+		return nil, nil, fmt.Errorf("fleet: floor subscriber: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -40,7 +42,17 @@ func subscribeFloor(ctx context.Context, cfg Config, seen func(sent, at int64)) 
 			}
 		}
 	}()
-	return func() {
+	var pubs sync.WaitGroup
+	publish = func() {
+		at := strconv.FormatInt(time.Now().UnixNano(), 10)
+		pubs.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_ = rdb.Publish(pctx, cfg.FloorChannel, at).Err() // a lost one is a missing sample
+		})
+	}
+	return publish, func() {
+		pubs.Wait()
 		sub.Close()
 		<-done
 		rdb.Close()

@@ -31,8 +31,9 @@ type Config struct {
 	StatusEvery              time.Duration // how often to report status; 0: never
 	// FloorChannel, if set with FloorURL, is a Redis channel this process
 	// also subscribes to with a bare go-redis client of FloorURL,
-	// reporting each message as a "floor" event: the floor of a pub/sub
-	// hop that `e6coord bench` sets beside the coordinator's convergence.
+	// reporting each message as a "floor" event, and publishes to the
+	// moment it commits a switch: the floor of a pub/sub hop that
+	// `e6coord bench` sets beside the coordinator's convergence.
 	FloorChannel, FloorURL string
 	Store                  cache.Store
 	RedisURL               string // when Store is nil: share the state through this Redis
@@ -68,6 +69,7 @@ type Report struct {
 	ChangedAtMs int64  `json:"changed_at_ms,omitempty"` // when the record changed (the store's clock, as the committer reads it)
 	SeenAtNs    int64  `json:"seen_at_ns,omitempty"`    // when this process adopted it
 	Pins        int    `json:"pins,omitempty"`          // this process's pins on the old colour then
+	Committed   bool   `json:"committed,omitempty"`     // this process made the record
 
 	// failed: what failed; summary: the error that ended the worker
 	Error string `json:"error,omitempty"`
@@ -124,6 +126,17 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	var opened atomic.Pointer[client.Conn]
 	var switches atomic.Int64
 	pid := os.Getpid()
+	var publishFloor func() // the committer's floor message, when FloorChannel is set
+	if cfg.FloorChannel != "" && cfg.FloorURL != "" {
+		publish, stopFloor, err := subscribeFloor(ctx, cfg, func(sent, seen int64) {
+			report(Report{Event: "floor", PID: pid, SentNs: sent, SeenAtNs: seen})
+		})
+		if err != nil {
+			return Stats{}, err
+		}
+		defer stopFloor()
+		publishFloor = publish
+	}
 	ccfg := cfg.Coordination
 	userChange := ccfg.OnChange
 	ccfg.OnChange = func(old, next cache.State) {
@@ -138,6 +151,12 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		}
 		r := Report{Event: "change", PID: pid, Generation: next.Generation, Old: old.Active.String(),
 			Active: next.Active.String(), ChangedAtMs: next.ChangedAt.UnixMilli(), SeenAtNs: time.Now().UnixNano()}
+		if c := opened.Load(); c != nil && next.ChangedBy == c.Coordinator().Config().ID {
+			r.Committed = true
+			if publishFloor != nil && old.Active.Valid() {
+				publishFloor()
+			}
+		}
 		if c := opened.Load(); c != nil {
 			r.Pins = c.Coordinator().Pins().Of(old.Active)
 			r.WrongStrategy = c.Coordinator().Stats().WrongStrategy
@@ -175,15 +194,6 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 
 	var queries, failed, rows, longest atomic.Int64
 	var wg sync.WaitGroup
-	if cfg.FloorChannel != "" && cfg.FloorURL != "" {
-		floor, err := subscribeFloor(ctx, cfg, func(sent, seen int64) {
-			report(Report{Event: "floor", PID: pid, SentNs: sent, SeenAtNs: seen})
-		})
-		if err != nil {
-			return Stats{}, err
-		}
-		defer floor()
-	}
 	if cfg.StatusEvery > 0 {
 		done := make(chan struct{})
 		defer func() {
