@@ -16,8 +16,10 @@ import (
 // it: the fleet degrades).
 // Nothing fails, and no query waits on a store round trip: during each
 // brownout the fleet's median query time stays within 1.2 times the
-// median before it, and so does the median gap between the answer to a
-// query's prepare and the arrival of its execute, where the client pins
+// median around it (the slower of the windows before and after it: the
+// machine's load drifts too), and so does the median gap between the
+// answer to a query's prepare and the arrival of its execute, where the
+// client pins
 // the query (a gap that grows by less than slack passes, as noise).
 // Query times are the engine's, from the arrival of a query's prepare to
 // the arrival of its clear; the fleet's throughput in each window is
@@ -102,8 +104,18 @@ func TestF7Brownout(t *testing.T) {
 		during := window("during the brownout ("+b.name+")", brownout)
 		p.Delay(0)
 		agreedOn(t, obs, pids, time.Now(), cache.Blue, 10*time.Second) // all back on the store
+		// The machine's own load drifts over a window by as much as the
+		// bound (the bench's windows vary by ±10 %): the brownout is
+		// judged against the slower of the windows before and after it.
+		after := window("after the brownout ("+b.name+")", before)
+		if after.p50 > base.p50 {
+			base.p50 = after.p50
+		}
+		if after.gap50 > base.gap50 {
+			base.gap50 = after.gap50
+		}
 		got := float64(during.p50) / float64(base.p50)
-		t.Logf("brownout %s: median query %v before, %v during (%.2fx); throughput %.1f/s before, %.1f/s during",
+		t.Logf("brownout %s: median query %v around (the slower of before and after), %v during (%.2fx); throughput %.1f/s before, %.1f/s during",
 			b.name, base.p50, during.p50, got, base.perSecond, during.perSecond)
 		if got > ratio && during.p50-base.p50 > slack {
 			t.Errorf("brownout %s: median query %v during, %v before: %.2fx, want at most %.1fx",
