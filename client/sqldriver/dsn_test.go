@@ -145,7 +145,7 @@ func TestConfigRedacted(t *testing.T) {
 }
 
 // FuzzDSN: FormatDSN's DSN parses back to the Config, for any strings in
-// its fields (or the Config is refused by NewConnector too); and any text
+// the fields of a Config NewConnector accepts; and any text
 // either fails to parse or parses to a Config whose DSN parses back to it.
 func FuzzDSN(f *testing.F) {
 	f.Add("e6data://alice:pw@engine:9000/main/sales?cluster=prod&secure=true", "engine:9000", "alice", "p@ss/w?#%:", "main", "sales", "Prod EU", "redis://:x@r:6379/0?ca=/a b", uint8(1), 4096)
@@ -162,10 +162,14 @@ func FuzzDSN(f *testing.F) {
 			Addr: addr, User: user, Password: pw, Catalog: catalog, Schema: schema, Cluster: cluster,
 			Secure: flags&1 != 0, RedisURL: redis, Decimal: sqldriver.DecimalMode(flags >> 1 & 3), PrefetchBytes: prefetch,
 		}
+		usable := false
+		if c, err := sqldriver.NewConnector(cfg); err == nil {
+			c.Close()
+			usable = true
+		}
 		back, err := sqldriver.ParseDSN(cfg.FormatDSN())
 		if err != nil {
-			if c, cerr := sqldriver.NewConnector(cfg); cerr == nil {
-				c.Close()
+			if usable {
 				t.Fatalf("ParseDSN(FormatDSN()) of a usable %#v: %v", cfg, err)
 			}
 			if pw != "" && len(pw) >= 4 && strings.Contains(err.Error(), pw) {
@@ -173,7 +177,9 @@ func FuzzDSN(f *testing.F) {
 			}
 			return
 		}
-		if !cmp.Equal(cfg, back, cmpConfig) {
+		// A Config NewConnector refuses (an engine address with an '@',
+		// say) has no DSN of its own: what its DSN parses to may differ.
+		if usable && !cmp.Equal(cfg, back, cmpConfig) {
 			t.Fatalf("ParseDSN(FormatDSN()) (-want +got):\n%s", cmp.Diff(cfg, back, cmpConfig))
 		}
 	})
