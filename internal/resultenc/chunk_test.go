@@ -269,6 +269,20 @@ func TestEncodeChunkErrors(t *testing.T) {
 	}
 }
 
+// keepAbsentConstants clears, in want (the generated code's reading), the
+// value of every constant member that got (DecodeChunk's reading) has
+// without one: the generated code reads an absent field as its zero value
+// (false, 0, ""), where DecodeChunk keeps it absent, so that the cells fail
+// as malformed rather than read a value the engine never sent.
+func keepAbsentConstants(want *Chunk, got Chunk) {
+	for i := range min(len(want.Vectors), len(got.Vectors)) {
+		w, g := &want.Vectors[i].Data, got.Vectors[i].Data
+		if g.Kind.Constant() && w.Kind == g.Kind && g.Len() == 0 {
+			w.Bools, w.Int8s, w.Int64s, w.Float64s, w.Strings, w.Bytes = nil, nil, nil, nil, nil, nil
+		}
+	}
+}
+
 // FuzzDecodeChunk checks that DecodeChunk never panics, that its errors
 // are *Error wrapping ErrMalformed, that it reads what the generated
 // Thrift code reads wherever both accept the input, that a chunk
@@ -288,7 +302,9 @@ func FuzzDecodeChunk(f *testing.F) {
 		c, err := DecodeChunk(b)
 		if g, gerr := decodeGenerated(b); err == nil && gerr == nil {
 			// Where both accept the bytes, they read the same chunk.
-			if diff := cmp.Diff(fromGenerated(g), c, chunkOpts); diff != "" {
+			want := fromGenerated(g)
+			keepAbsentConstants(&want, c)
+			if diff := cmp.Diff(want, c, chunkOpts); diff != "" {
 				t.Fatalf("DecodeChunk differs from the generated code (-generated +DecodeChunk):\n%s", diff)
 			}
 		}
