@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -49,7 +51,11 @@ func TestMain(m *testing.M) {
 	if raw := os.Getenv(workerEnv); raw != "" {
 		os.Exit(worker(raw))
 	}
-	os.Exit(m.Run())
+	// The test process (fake engines, proxies, observers, Redis clients)
+	// leaves no goroutine behind; go-redis's tryDial, which a pool starts
+	// after failed dials, sleeps up to a second before it sees the pool
+	// closed.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
 }
 
 func worker(raw string) int {
