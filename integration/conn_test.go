@@ -43,8 +43,9 @@ func waitRecord(t *testing.T, conn *client.Conn, what string, cond func(cache.St
 	}
 }
 
-// waitPins waits until the fleet holds n live blue pins on engine.
-func waitPins(t *testing.T, redisURL, engine string, n int) {
+// waitPins waits until the fleet's live pins on engine satisfy ok (what
+// says how), as pins reach the store in the background.
+func waitPins(t *testing.T, redisURL, engine, what string, ok func(cache.PinCounts) bool) {
 	t.Helper()
 	st, err := redisstore.Open(redisURL, redisstore.Options{})
 	if err != nil {
@@ -56,12 +57,35 @@ func waitPins(t *testing.T, redisURL, engine string, n int) {
 	defer tick.Stop()
 	for {
 		c, err := st.Count(context.Background(), cache.Scope{Engine: engine})
-		if err == nil && c.Blue >= n {
+		if err == nil && ok(c) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("fleet holds %+v pins (%v), want %d blue", c, err, n)
+			t.Fatalf("fleet holds %+v pins (%v), want %s", c, err, what)
 		}
 		<-tick.C
+	}
+}
+
+// announceHeld announces green on srv and has watcher hear it and see the
+// engine accept it, and fails the test (its message starting with label)
+// if the fleet switched: the pins hold a Drain switch.
+func announceHeld(t *testing.T, srv *enginetest.Server, watcher *client.Conn, label string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := srv.BeginSwitch(cache.Green); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watcher.Schemas(ctx); err != nil { // hears new_strategy
+		t.Fatal(err)
+	}
+	waitRecord(t, watcher, "green accepted", func(st cache.State) bool {
+		return st.Pending == cache.Green && !st.AcceptedAt.IsZero()
+	})
+	if err := watcher.Coordinator().Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := watcher.Coordinator().Snapshot().Active; got != cache.Blue {
+		t.Fatalf("%sswitched with pins held: active %v", label, got)
 	}
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -78,41 +79,12 @@ func TestF8KilledWithPins(t *testing.T) {
 	// Pins and releases reach the store in the background, within
 	// PinDelay and a round trip: wait for the store to hold the victims'
 	// pins alone.
-	var c cache.PinCounts
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	for {
-		c, err = store.Count(ctx, scope)
-		if err == nil && c.Blue == victims*workers && c.Green == 0 {
-			break
-		}
-		select {
-		case <-poll.C:
-			continue
-		case <-deadline.C:
-		}
-		t.Fatalf("invalid scenario: the fleet holds pins %+v (%v), want %d blue, the victims' alone", c, err, victims*workers)
-	}
+	waitPins(t, r.URL(), srv.Addr(), fmt.Sprintf("%d blue, the victims' alone (invalid scenario)", victims*workers),
+		func(c cache.PinCounts) bool { return c.Blue == victims*workers && c.Green == 0 })
 
 	// A switch is announced and accepted; the pins hold it (Drain).
 	watcher := openConn(t, srv, r.URL())
-	if err := srv.BeginSwitch(cache.Green); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := watcher.Schemas(ctx); err != nil { // hears new_strategy
-		t.Fatal(err)
-	}
-	waitRecord(t, watcher, "green accepted", func(st cache.State) bool {
-		return st.Pending == cache.Green && !st.AcceptedAt.IsZero()
-	})
-	if err := watcher.Coordinator().Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := watcher.Coordinator().Snapshot().Active; got != cache.Blue {
-		t.Fatalf("invalid scenario: switched with the victims' pins held: active %v", got)
-	}
+	announceHeld(t, srv, watcher, "invalid scenario: ")
 
 	killedAt := time.Now()
 	for i := range victims {

@@ -169,25 +169,10 @@ func TestCrashedWorkerPinsExpire(t *testing.T) {
 	blocking.Store(true)
 
 	watcher := openConn(t, srv, r.URL())
-	ctx := context.Background()
-	waitPins(t, r.URL(), srv.Addr(), 4)
+	waitPins(t, r.URL(), srv.Addr(), "4 blue", func(c cache.PinCounts) bool { return c.Blue >= 4 })
 
 	// A switch is announced and accepted; the pins hold it (Drain).
-	if err := srv.BeginSwitch(cache.Green); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := watcher.Schemas(ctx); err != nil { // hears new_strategy
-		t.Fatal(err)
-	}
-	waitRecord(t, watcher, "green accepted", func(st cache.State) bool {
-		return st.Pending == cache.Green && !st.AcceptedAt.IsZero()
-	})
-	if err := watcher.Coordinator().Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := watcher.Coordinator().Snapshot().Active; got != cache.Blue {
-		t.Fatalf("switched with pins held: active %v", got)
-	}
+	announceHeld(t, srv, watcher, "")
 
 	killedAt := time.Now()
 	if err := procs.Kill(0); err != nil {
