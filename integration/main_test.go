@@ -19,6 +19,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/e6coord/e6coord/internal/redistest"
+
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -55,7 +57,7 @@ func TestMain(m *testing.M) {
 	// leaves no goroutine behind; go-redis's tryDial, which a pool starts
 	// after failed dials, sleeps up to a second before it sees the pool
 	// closed.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	goleak.VerifyTestMain(m, redistest.IgnoreDial)
 }
 
 func worker(raw string) int {

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	"github.com/e6coord/e6coord/internal/redistest"
+
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/memory"
@@ -31,7 +33,7 @@ import (
 // tryDial, which a pool starts after failed dials and which sleeps up to a
 // second before it sees the pool closed.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	goleak.VerifyTestMain(m, redistest.IgnoreDial)
 }
 
 var (

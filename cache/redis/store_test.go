@@ -21,7 +21,7 @@ import (
 func TestMain(m *testing.M) {
 	// go-redis's tryDial, which a pool starts after failed dials, sleeps
 	// up to a second before it sees the pool closed.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	goleak.VerifyTestMain(m, redistest.IgnoreDial)
 }
 
 // makeStore returns a cachetest.MakeStore over a fresh client of addr for

@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/e6coord/e6coord/internal/redistest"
+
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 	}
 	// go-redis's tryDial, which a pool starts after failed dials, sleeps
 	// up to a second before it sees the pool closed.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	goleak.VerifyTestMain(m, redistest.IgnoreDial)
 }
 
 // waitTimeout bounds every wait on a condition in these tests.

@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/e6coord/e6coord/internal/redistest"
+
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/daemon"
 )
@@ -17,7 +19,7 @@ import (
 // tryDial, which a pool starts after failed dials and which sleeps up to a
 // second before it sees the pool closed.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	goleak.VerifyTestMain(m, redistest.IgnoreDial)
 }
 
 const user, password = "watcher", "watch-secret"

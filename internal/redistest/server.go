@@ -23,6 +23,7 @@ package redistest
 
 import (
 	"fmt"
+	"go.uber.org/goleak"
 	"net"
 	"os"
 	"os/exec"
@@ -288,3 +289,8 @@ func pingAuth(addr, password string, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// IgnoreDial is the goleak option the tests of packages that use go-redis
+// pass: go-redis's tryDial, which a pool starts after failed dials, sleeps
+// up to a second before it sees the pool closed, and is not a leak.
+var IgnoreDial = goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial")
