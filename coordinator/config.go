@@ -115,8 +115,10 @@ type Config struct {
 	// PinDelay is how long a pin or release may wait to be written to the
 	// store with those made after it, in one call: a query that ends within
 	// PinDelay of its start costs the store nothing, and a Drain switch
-	// sees the others' pins within PinDelay and a round trip. A negative
-	// value writes each batch as soon as the previous one is done.
+	// sees the others' pins within PinDelay and a round trip (on a slow
+	// store, the wait is as long as the previous write took, if longer).
+	// A negative value writes each batch as soon as the previous one is
+	// done.
 	// Default: 250 milliseconds, short beside PinTTL and DrainTimeout: a
 	// query worth waiting for lasts longer.
 	PinDelay time.Duration
