@@ -13,8 +13,8 @@ import (
 // until [Coordinator.Release], so a crashed process's pins expire.
 //
 // Pin does no I/O: the pin is written to the store in the background,
-// within [Config].PinDelay (longer on a store slower than that; see
-// pinLoop), in one call with the other pins made meanwhile
+// within [Config].PinDelay (longer on a store slower than that), in one
+// call with the other pins made meanwhile
 // (see [Coordinator.Sync]), so a query never waits on the store, and a
 // query released before its pin was written costs the store nothing. Store
 // trouble is counted and never fails the query. It returns an error only
