@@ -17,6 +17,8 @@
 //	<prefix>:{<tag>}:lease        HASH  holder, expires (unix ms)
 //	<prefix>:{<tag>}:events       the pub/sub channel of the record (a shard
 //	                              channel on Redis Cluster)
+//	<prefix>:{<tag>}:events:heartbeat:<random>
+//	                              the heartbeat channel of one watch
 //
 // Expiries are times of the server's clock (see below).
 //
@@ -63,9 +65,14 @@
 // # Events
 //
 // A successful CompareAndSwap publishes the new record on the scope's
-// channel in the same script. [Store.Watch] subscribes to it and watches the
-// subscription with a heartbeat: a connection that goes silent, as after a
-// network drop, closes the watch channel within [Options.HeartbeatTimeout].
+// channel in the same script. [Store.Watch] subscribes to it, and to a
+// heartbeat channel of its own on the same connection, and watches the
+// subscription with a heartbeat that it publishes through the store's
+// client, where the store writes: a subscription that does not hear it
+// within [Options.HeartbeatTimeout], whether its connection went silent,
+// as after a network drop, or it was left on a primary that a failover
+// demoted, closes the watch channel. So an ACL must let the store's user
+// publish and subscribe on both channels.
 //
 // On Redis Cluster (a [*goredis.ClusterClient]), the channel is a shard
 // channel: the script publishes with SPUBLISH, and Watch subscribes with

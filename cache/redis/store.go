@@ -32,14 +32,15 @@ type Options struct {
 	// Default: 250ms.
 	Timeout time.Duration
 
-	// HeartbeatInterval is how often a watch pings its subscription
-	// connection. Default: 500ms.
+	// HeartbeatInterval is how often a watch publishes a heartbeat, through
+	// the store's client, for its subscription to hear (see
+	// [Store.Watch]). Default: 500ms.
 	HeartbeatInterval time.Duration
 
-	// HeartbeatTimeout is how long a watch's subscription may stay silent
-	// (no message, no reply to a ping) before it counts as lost and the
-	// watch channel closes. Values not above HeartbeatInterval are raised
-	// to three intervals. Default: 1.5s.
+	// HeartbeatTimeout is how long a watch's subscription may go without
+	// hearing one of its heartbeats before it counts as lost and the watch
+	// channel closes. Values not above HeartbeatInterval are raised to
+	// three intervals. Default: 1.5s.
 	HeartbeatTimeout time.Duration
 }
 
@@ -54,6 +55,10 @@ type Store struct {
 	// timeout, heartbeat and hbTimeout are Options.Timeout,
 	// HeartbeatInterval and HeartbeatTimeout with defaults applied.
 	timeout, heartbeat, hbTimeout time.Duration
+	// clock is the time of the watches' heartbeats, and hook, when set,
+	// hears what they do: both are for tests.
+	clock clock
+	hook  func(event string)
 
 	// done is cancelled by Close; every watch goroutine stops with it.
 	done   context.Context
@@ -93,6 +98,7 @@ func New(c goredis.UniversalClient, opts Options) *Store {
 		timeout:   opts.Timeout,
 		heartbeat: opts.HeartbeatInterval,
 		hbTimeout: opts.HeartbeatTimeout,
+		clock:     wallClock{},
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix

@@ -2,9 +2,11 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,25 +16,40 @@ import (
 	"github.com/e6coord/e6coord/cache"
 )
 
-// Watch implements [cache.Watcher]. It subscribes to the scope's channel on
-// a connection of its own and returns once Redis has confirmed the
-// subscription, so that every swap that starts after Watch returns is
-// delivered, unless the subscription is lost. On Redis Cluster it
-// subscribes with SSUBSCRIBE on the master that serves the scope's slot,
-// and checks that this master still does with the HMGET of a [Store.Load]
-// (so an ACL must allow it), following a MOVED reply: a subscription on any
-// other node would hear nothing. Elsewhere it uses SUBSCRIBE.
+// Watch implements [cache.Watcher]. It subscribes, on a connection of its
+// own, to the scope's channel and to a heartbeat channel of its own (the
+// scope's channel name followed by ":heartbeat:" and a random word), then
+// publishes a heartbeat there through the store's client, which sends
+// commands to the primary (following a Sentinel failover) or to the master
+// of the scope's slot, and returns once the subscription has heard it: so
+// every swap that starts after Watch returns is delivered, unless the
+// subscription is lost. An ACL must therefore let the store publish, as a
+// swap does, and subscribe to both channels: a pattern such as
+// &<prefix>:* covers them. When the heartbeat is not heard within
+// [Options.Timeout], Watch fails.
 //
-// A goroutine reads the channel and puts each record in the returned
+// On Redis Cluster it subscribes with SSUBSCRIBE (and publishes with
+// SPUBLISH) on the master that serves the scope's slot, and checks that
+// this master still does with the HMGET of a [Store.Load] (so an ACL must
+// allow it), following a MOVED reply: a subscription on any other node
+// would hear nothing. Elsewhere it uses SUBSCRIBE and PUBLISH.
+//
+// A goroutine reads the subscription and puts each record in the returned
 // channel (buffer of one, newest wins, generations only grow); messages
-// that do not decode, or name an invalid colour, are skipped. It pings the
-// subscription every [Options.HeartbeatInterval], and when nothing (no
-// message, no pong) has arrived for [Options.HeartbeatTimeout], on any
-// receive error, or when Redis ends the subscription (as Redis Cluster
-// does when the scope's slot moves to another node, after a failover), the
-// subscription counts as lost: the goroutine closes it and the returned
-// channel. The channel is also closed when ctx is done or
-// the store is closed; Close waits for the goroutine.
+// that do not decode, or name an invalid colour, are skipped. It publishes
+// a heartbeat every [Options.HeartbeatInterval], and when the subscription
+// has heard none for [Options.HeartbeatTimeout], the subscription counts as
+// lost. That covers a connection that went silent (a network drop) and a
+// subscription that no longer hears what is published where the store
+// writes: one left on a demoted primary that still answers, after a
+// Sentinel failover that go-redis followed with its commands only, or on a
+// master that lost the slot without saying so. The subscription is lost
+// too on any receive error, and when Redis ends it (as Redis Cluster does
+// when the scope's slot moves to another node, after a failover). Then the
+// goroutine closes the subscription and the returned channel, and a new
+// Watch subscribes through the store's current view of the topology. The
+// channel is also closed when ctx is done or the store is closed; Close
+// waits for the goroutine.
 func (s *Store) Watch(ctx context.Context, scope cache.Scope) (<-chan cache.State, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis: watch %s: %w", scope, err)
@@ -46,46 +63,76 @@ func (s *Store) Watch(ctx context.Context, scope cache.Scope) (<-chan cache.Stat
 	s.mu.Unlock()
 
 	k := s.keysOf(scope)
-	channel := k.events
-	ps, err := s.subscribe(ctx, k)
+	w := &watch{
+		s:         s,
+		events:    k.events,
+		heartbeat: k.events + ":heartbeat:" + rand.Text(),
+		out:       make(chan cache.State, 1),
+		ready:     make(chan struct{}),
+		ended:     make(chan struct{}),
+	}
+	ps, err := s.subscribe(ctx, k, w.heartbeat)
 	if err != nil {
 		s.wg.Done()
 		return nil, fmt.Errorf("redis: watch %s: %w", scope, err)
 	}
+	w.ps = ps
 
-	out := make(chan cache.State, 1)
-	// Both ends of the watch close ps, which interrupts a blocked receive.
-	// afters counts the callbacks that have started, so that the goroutine
-	// returns only when they are done.
-	var afters sync.WaitGroup
-	closeOn := func(c context.Context) (stop func()) {
-		afters.Add(1)
-		st := context.AfterFunc(c, func() {
-			defer afters.Done()
-			_ = ps.Close()
-		})
-		return func() {
-			if st() {
-				afters.Done() // will never run
-			}
-		}
-	}
-	stopCtx, stopDone := closeOn(ctx), closeOn(s.done)
+	// The goroutine stops when ctx is done or the store is closed.
+	wctx, stop := context.WithCancel(ctx)
+	stopOnClose := context.AfterFunc(s.done, stop)
 	go func() {
 		defer s.wg.Done()
-		defer close(out)
-		s.receive(ctx, ps, channel, out)
-		stopCtx()
-		stopDone()
-		afters.Wait()
-		_ = ps.Close()
+		w.err = w.run(wctx)
+		stop()
+		stopOnClose()
+		close(w.out)
+		close(w.ended)
 	}()
-	return out, nil
+
+	// Wait, within the store's timeout, for the first heartbeat. An error
+	// of its publish is Watch's, made to wrap cache.ErrAccessDenied here.
+	tctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	select {
+	case <-w.ready:
+		return w.out, nil
+	case <-w.ended:
+	case <-tctx.Done():
+		stop()
+		<-w.ended
+	}
+	select {
+	case <-w.ready: // heard, then lost at once: the caller sees it closed
+		return w.out, nil
+	default:
+	}
+	switch {
+	case s.done.Err() != nil:
+		err = cache.ErrClosed
+	case w.err != nil && !errors.Is(w.err, context.Canceled):
+		err = callError(tctx, w.err)
+	default:
+		err = contextError(tctx, errors.New("the subscription did not hear its heartbeat"))
+	}
+	return nil, fmt.Errorf("redis: watch %s: %w", scope, err)
 }
 
-// subscribe subscribes to the channel of k on a new connection and waits,
-// within the store's timeout, for Redis to confirm it. A Close meanwhile
-// waits for it; the watch goroutine then stops at once.
+// watch is the state of one [Store.Watch].
+type watch struct {
+	s                 *Store
+	ps                *goredis.PubSub
+	events, heartbeat string // the channels
+	out               chan cache.State
+	ready             chan struct{} // closed when the first heartbeat is heard
+	ended             chan struct{} // closed when run has returned, after out
+	err               error         // why run returned; read after ended
+}
+
+// subscribe subscribes to the channel of k and to heartbeat on a new
+// connection and waits, within the store's timeout, for Redis to confirm
+// it. A Close meanwhile waits for it; the watch goroutine then stops at
+// once.
 //
 // The subscription is made by a goroutine that the store's wait group
 // counts, and subscribe stops waiting for it at the deadline: go-redis
@@ -93,7 +140,7 @@ func (s *Store) Watch(ctx context.Context, scope cache.Scope) (<-chan cache.Stat
 // are unreachable (it waits on a lock that the client's background dials
 // hold while they ask the sentinels). The goroutine then closes the
 // subscription it gets, if any, when go-redis returns.
-func (s *Store) subscribe(ctx context.Context, k keys) (*goredis.PubSub, error) {
+func (s *Store) subscribe(ctx context.Context, k keys, heartbeat string) (*goredis.PubSub, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	type result struct {
@@ -108,9 +155,9 @@ func (s *Store) subscribe(ctx context.Context, k keys) (*goredis.PubSub, error) 
 		defer s.wg.Done()
 		var r result
 		if cc, ok := s.c.(*goredis.ClusterClient); ok {
-			r.ps, r.err = subscribeShard(ctx, cc, k)
+			r.ps, r.err = subscribeShard(ctx, cc, k, heartbeat)
 		} else {
-			r.ps, r.err = subscribeOn(ctx, s.c.Subscribe, "subscribe", k.events)
+			r.ps, r.err = subscribeOn(ctx, s.c.Subscribe, "subscribe", k.events, heartbeat)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -142,21 +189,22 @@ func (s *Store) subscribe(ctx context.Context, k keys) (*goredis.PubSub, error) 
 	return r.ps, nil
 }
 
-// subscribeShard subscribes with SSUBSCRIBE on the master that serves the
-// slot of k, as cc's map of the cluster says, then checks that it does,
+// subscribeShard subscribes with SSUBSCRIBE to the channel of k and to
+// heartbeat (which shares its hash tag) on the master that serves the slot
+// of k, as cc's map of the cluster says, then checks that it does,
 // with the HMGET of a Load on that node: a subscription on a replica, or
 // on a master that no longer serves the slot, is confirmed, answers pings,
 // and hears nothing. Once the check has passed, a move of the slot ends
 // the subscription (Redis sends SUNSUBSCRIBE). When the map is stale, as
 // after a failover, the node answers the check with MOVED, and
 // subscribeShard tries again on the master that MOVED names, up to twice.
-func subscribeShard(ctx context.Context, cc *goredis.ClusterClient, k keys) (*goredis.PubSub, error) {
+func subscribeShard(ctx context.Context, cc *goredis.ClusterClient, k keys, heartbeat string) (*goredis.PubSub, error) {
 	node, err := cc.MasterForKey(ctx, k.events)
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		ps, err := subscribeOn(ctx, node.SSubscribe, "ssubscribe", k.events)
+		ps, err := subscribeOn(ctx, node.SSubscribe, "ssubscribe", k.events, heartbeat)
 		if err != nil {
 			return nil, err
 		}
@@ -210,17 +258,17 @@ func masterAt(ctx context.Context, cc *goredis.ClusterClient, addr string) (*gor
 	return found, nil
 }
 
-// subscribeOn subscribes to channel with a PubSub that newPubSub makes,
-// SUBSCRIBE or SSUBSCRIBE as kind says, and waits for the confirmation. A
+// subscribeOn subscribes to channels with a PubSub that newPubSub makes,
+// SUBSCRIBE or SSUBSCRIBE as kind says, and waits for the confirmations. A
 // cancelled ctx closes the PubSub, which ends a blocked receive at once.
-func subscribeOn(ctx context.Context, newPubSub func(context.Context, ...string) *goredis.PubSub, kind, channel string) (*goredis.PubSub, error) {
+func subscribeOn(ctx context.Context, newPubSub func(context.Context, ...string) *goredis.PubSub, kind string, channels ...string) (*goredis.PubSub, error) {
 	ps := newPubSub(ctx) // no channel yet: no I/O
 	closed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(closed)
 		_ = ps.Close()
 	})
-	err := confirm(ctx, ps, kind, channel)
+	err := confirm(ctx, ps, kind, channels)
 	if !stop() {
 		<-closed
 		if err == nil {
@@ -234,87 +282,200 @@ func subscribeOn(ctx context.Context, newPubSub func(context.Context, ...string)
 	return ps, nil
 }
 
-// confirm sends SUBSCRIBE, or SSUBSCRIBE when kind is "ssubscribe", and
-// reads replies until its confirmation.
-func confirm(ctx context.Context, ps *goredis.PubSub, kind, channel string) error {
+// confirm sends SUBSCRIBE, or SSUBSCRIBE when kind is "ssubscribe", for
+// channels and reads replies until Redis has confirmed each.
+func confirm(ctx context.Context, ps *goredis.PubSub, kind string, channels []string) error {
 	sub := ps.Subscribe
 	if kind == "ssubscribe" {
 		sub = ps.SSubscribe
 	}
-	if err := sub(ctx, channel); err != nil {
+	if err := sub(ctx, channels...); err != nil {
 		return err
 	}
-	for {
+	pending := slices.Clone(channels)
+	for len(pending) > 0 {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
 			return err
 		}
-		if s, ok := msg.(*goredis.Subscription); ok && s.Kind == kind && s.Channel == channel {
-			return nil
+		if s, ok := msg.(*goredis.Subscription); ok && s.Kind == kind {
+			pending = slices.DeleteFunc(pending, func(c string) bool { return c == s.Channel })
 		}
 	}
+	return nil
 }
 
-// receive delivers the records published on channel to out until ctx is
-// done, the store is closed, or the subscription is lost.
-func (s *Store) receive(ctx context.Context, ps *goredis.PubSub, channel string, out chan cache.State) {
-	var last uint64 // the generation last put in out
-	heard := time.Now()
-	nextPing := heard.Add(s.heartbeat)
-	for ctx.Err() == nil && s.done.Err() == nil {
-		now := time.Now()
-		dead := heard.Add(s.hbTimeout)
-		// Silent for too long: one last short look, since under load a
-		// pong may be waiting unread, then give up.
-		final := !now.Before(dead)
-		if !final && !now.Before(nextPing) {
-			if err := ps.Ping(ctx); err != nil {
+// run reads the subscription and publishes the heartbeats until ctx is
+// done or the subscription is lost, and returns why; it closes the
+// subscription before it returns. It closes w.ready when the first
+// heartbeat is heard. A heartbeat that cannot be published before then is
+// the error run returns; later, a failed publish is only a heartbeat that
+// will not be heard.
+func (w *watch) run(ctx context.Context) error {
+	msgs := make(chan any) // what the subscription receives, then its error
+	quit := make(chan struct{})
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		for {
+			msg, err := w.ps.Receive(ctx)
+			if err != nil {
+				msg = err
+			}
+			select {
+			case msgs <- msg:
+			case <-quit:
 				return
 			}
-			nextPing = now.Add(s.heartbeat)
-		}
-		wait := min(nextPing.Sub(now), dead.Sub(now))
-		if final {
-			wait = lastLook
-		}
-		// A timeout of 0 would block without a deadline.
-		msg, err := ps.ReceiveTimeout(ctx, max(wait, time.Millisecond))
-		if err != nil {
-			if isTimeout(err) && !final {
-				continue
+			if err != nil {
+				return
 			}
-			return
 		}
-		heard = time.Now()
-		if sub, ok := msg.(*goredis.Subscription); ok {
-			if sub.Channel == channel && (sub.Kind == "unsubscribe" || sub.Kind == "sunsubscribe") {
-				return // Redis ended the subscription
+	})
+	defer func() {
+		close(quit)
+		_ = w.ps.Close() // ends a blocked Receive
+		reader.Wait()
+	}()
+
+	clk := w.s.clock
+	var (
+		last     uint64 // the generation last put in out
+		seq      uint64 // the heartbeats published
+		ready    bool
+		heard    = clk.Now() // a heartbeat was last heard, or the subscription made
+		nextBeat = heard
+	)
+	handle := func(msg any) error {
+		switch m := msg.(type) {
+		case error:
+			return m
+		case *goredis.Subscription:
+			if (m.Channel == w.events || m.Channel == w.heartbeat) && (m.Kind == "unsubscribe" || m.Kind == "sunsubscribe") {
+				return errUnsubscribed
 			}
+		case *goredis.Message:
+			switch m.Channel {
+			case w.heartbeat:
+				heard = clk.Now()
+				if !ready {
+					ready = true
+					close(w.ready)
+				}
+				w.s.trace(traceHeard)
+			case w.events:
+				st, err := decodeState(m.Payload)
+				if err != nil || st.Generation <= last {
+					return nil
+				}
+				select {
+				case <-w.out: // replaced by the newer record
+				default:
+				}
+				w.out <- st // never blocks: this goroutine is the only sender
+				last = st.Generation
+			}
+		}
+		return nil
+	}
+	for {
+		now := clk.Now()
+		if !now.Before(heard.Add(w.s.hbTimeout)) {
+			// Silent for too long; but a heartbeat may be waiting, unread.
+			for drained := false; !drained; {
+				select {
+				case msg := <-msgs:
+					if err := handle(msg); err != nil {
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+			if !now.Before(heard.Add(w.s.hbTimeout)) {
+				return errSilent
+			}
+		}
+		if !now.Before(nextBeat) {
+			seq++
+			err := w.s.publishHeartbeat(ctx, w.heartbeat, seq)
+			w.s.trace(tracePublished)
+			if err != nil && !ready {
+				return err
+			}
+			nextBeat = now.Add(w.s.heartbeat)
 			continue
 		}
-		m, ok := msg.(*goredis.Message)
-		if !ok || m.Channel != channel {
-			continue // a pong
+		wake := heard.Add(w.s.hbTimeout)
+		if nextBeat.Before(wake) {
+			wake = nextBeat
 		}
-		st, err := decodeState(m.Payload)
-		if err != nil || st.Generation <= last {
-			continue
-		}
+		timer, stop := clk.At(wake)
 		select {
-		case <-out: // replaced by the newer record
-		default:
+		case <-ctx.Done():
+			stop()
+			return ctx.Err()
+		case msg := <-msgs:
+			stop()
+			if err := handle(msg); err != nil {
+				return err
+			}
+		case <-timer:
 		}
-		out <- st // never blocks: this goroutine is the only sender
-		last = st.Generation
 	}
 }
 
-// lastLook is how long a silent subscription gets to answer before it is
-// given up.
-const lastLook = 50 * time.Millisecond
+// Why a subscription was lost.
+var (
+	errUnsubscribed = errors.New("Redis ended the subscription")
+	errSilent       = errors.New("the subscription heard no heartbeat within the heartbeat timeout")
+)
 
-// isTimeout reports whether err is a network timeout.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// publishHeartbeat publishes heartbeat number seq on channel, with PUBLISH,
+// or SPUBLISH on Redis Cluster, through the store's client.
+func (s *Store) publishHeartbeat(ctx context.Context, channel string, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	payload := strconv.FormatUint(seq, 10)
+	var err error
+	if s.sharded {
+		err = s.c.SPublish(ctx, channel, payload).Err()
+	} else {
+		err = s.c.Publish(ctx, channel, payload).Err()
+	}
+	if err != nil {
+		s.refresh(err)
+		return contextError(ctx, err)
+	}
+	return nil
+}
+
+// The events of a watch that [Store.trace] reports.
+const (
+	tracePublished = "published" // a heartbeat was published, or failed to be
+	traceHeard     = "heard"     // a heartbeat of the watch was heard
+)
+
+// trace reports an event of a watch to the tests' hook, if any.
+func (s *Store) trace(event string) {
+	if s.hook != nil {
+		s.hook(event)
+	}
+}
+
+// clock is the time of the watches: the wall clock, or a test's.
+type clock interface {
+	Now() time.Time
+	// At returns a channel that receives once the clock has reached t, and
+	// a function that stops it.
+	At(t time.Time) (<-chan time.Time, func() bool)
+}
+
+// wallClock is the clock of the watches outside tests.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) At(t time.Time) (<-chan time.Time, func() bool) {
+	tm := time.NewTimer(time.Until(t))
+	return tm.C, tm.Stop
 }

@@ -59,7 +59,9 @@ func waitClosed(t *testing.T, ch <-chan cache.State) time.Time {
 
 // TestWatchLostConnection checks that a watch whose connection goes silent
 // (a network drop that closes nothing, or a hung server) or fails closes its
-// channel within the budget of DESIGN.md, with the default heartbeat.
+// channel, with the default heartbeat. How soon, by the wall clock, is
+// logged: TestWatchHeartbeatUnheard checks the deadline on a clock of its
+// own.
 func TestWatchLostConnection(t *testing.T) {
 	redistest.Require(t)
 	for _, tt := range []struct {
@@ -90,32 +92,62 @@ func TestWatchLostConnection(t *testing.T) {
 
 			start := time.Now()
 			tt.fault(srv, p)
-			d := waitClosed(t, ch).Sub(start)
-			t.Logf("watch closed %v after the fault", d.Round(time.Millisecond))
-			if d >= silentDropBudget {
-				t.Errorf("watch closed %v after the fault, want < %v", d, silentDropBudget)
-			}
+			d := waitClosedWithin(t, ch, 10*silentDropBudget).Sub(start)
+			t.Logf("watch closed %v after the fault (budget %v, heartbeat timeout %v)",
+				d.Round(time.Millisecond), silentDropBudget, redis.DefaultHeartbeatTimeout)
 		})
 	}
 }
 
-// TestWatchHeartbeatKeepsIdleWatch checks that pongs keep a healthy idle
-// subscription alive far beyond the heartbeat timeout.
+// waitClosedWithin is waitClosed with a deadline of d.
+func waitClosedWithin(t *testing.T, ch <-chan cache.State, d time.Duration) time.Time {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case st, ok := <-ch:
+			if !ok {
+				return time.Now()
+			}
+			t.Logf("watch sent %v before closing", st)
+		case <-timer.C:
+			t.Fatalf("watch channel not closed within %v", d)
+			return time.Time{}
+		}
+	}
+}
+
+// TestWatchHeartbeatKeepsIdleWatch checks that its heartbeats keep a
+// healthy idle subscription alive far beyond the heartbeat timeout. The
+// watch's clock is the test's: it advances by one interval once the
+// heartbeat of the last has been heard, twenty times, five heartbeat
+// timeouts in all, so that the load of the machine cannot make a heartbeat
+// late.
 func TestWatchHeartbeatKeepsIdleWatch(t *testing.T) {
 	backends(t, func(t *testing.T, c *goredis.Client) {
 		ctx := t.Context()
-		s := redis.New(c, redis.Options{HeartbeatInterval: 10 * time.Millisecond, HeartbeatTimeout: 40 * time.Millisecond})
+		const interval, timeout = 10 * time.Millisecond, 40 * time.Millisecond
+		s := redis.New(c, redis.Options{HeartbeatInterval: interval, HeartbeatTimeout: timeout, Timeout: waitTimeout})
 		defer s.Close()
+		clk, tr := newFakeClock(), newWatchTrace(t)
+		redis.SetWatchClock(s, clk)
+		redis.SetWatchHook(s, tr.hook)
 		ch, err := s.Watch(ctx, scope)
 		if err != nil {
 			t.Fatalf("Watch() error = %v", err)
 		}
-		idle := time.NewTimer(20 * 40 * time.Millisecond)
-		defer idle.Stop()
-		select {
-		case st, ok := <-ch:
-			t.Fatalf("idle watch sent %v (open: %v), want nothing", st, ok)
-		case <-idle.C:
+		tr.want("published") // Watch returns once the first one is heard
+		tr.want("heard")
+		for i := range 20 {
+			clk.Advance(interval)
+			tr.want("published")
+			tr.want("heard")
+			select {
+			case st, ok := <-ch:
+				t.Fatalf("idle watch sent %v (open: %v) after %v, want nothing", st, ok, time.Duration(i+1)*interval)
+			default:
+			}
 		}
 		if _, err := s.CompareAndSwap(ctx, scope, 0, cache.State{Active: cache.Green, Generation: 1}); err != nil {
 			t.Fatalf("CompareAndSwap() error = %v", err)
