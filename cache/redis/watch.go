@@ -28,11 +28,13 @@ import (
 // &<prefix>:* covers them. When the heartbeat is not heard within
 // [Options.Timeout], Watch fails.
 //
-// On Redis Cluster it subscribes with SSUBSCRIBE (and publishes with
-// SPUBLISH) on the master that serves the scope's slot, and checks that
-// this master still does with the HMGET of a [Store.Load] (so an ACL must
-// allow it), following a MOVED reply: a subscription on any other node
-// would hear nothing. Elsewhere it uses SUBSCRIBE and PUBLISH.
+// On Redis Cluster it subscribes with SSUBSCRIBE on the master that serves
+// the scope's slot, and checks that this master still does with the HMGET
+// of a [Store.Load] (so an ACL must allow it), following a MOVED reply: a
+// subscription on any other node would hear nothing. Its heartbeats go
+// with SPUBLISH, which the cluster client sends where its map of the
+// cluster puts the slot, as it does the swaps. Elsewhere it uses SUBSCRIBE
+// and PUBLISH.
 //
 // A goroutine reads the subscription and puts each record in the returned
 // channel (buffer of one, newest wins, generations only grow); messages
