@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,8 +141,11 @@ func TestWatchStopsOnSignal(t *testing.T) {
 	defer cancel()
 	w := startWatch(t, wctx, "--engine", srv.Addr(), "--user", "u", "--interval", "200ms")
 	w.waitBody(t, "/readyz", 10*time.Second, ready)
-	if chans, err := rdb.PubSubChannels(ctx, "*").Result(); err != nil || len(chans) != 1 {
-		t.Fatalf("channels subscribed while watch runs: %q, %v; want one", chans, err)
+	// The scope's channel, and the heartbeat channel of the store's watch.
+	chans, err := rdb.PubSubChannels(ctx, "*").Result()
+	slices.Sort(chans)
+	if err != nil || len(chans) != 2 || !strings.HasSuffix(chans[0], ":events") || !strings.HasPrefix(chans[1], chans[0]+":heartbeat:") {
+		t.Fatalf("channels subscribed while watch runs: %q, %v; want the scope's events and one heartbeat channel", chans, err)
 	}
 
 	cancel() // SIGTERM
