@@ -38,7 +38,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var err error
-	if o.RedisURL, err = redisURL(o.RedisURL); err != nil {
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if o.RedisURL, err = redisURL(o.RedisURL, log); err != nil {
 		return err
 	}
 	exe, err := os.Executable()

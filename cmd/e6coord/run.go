@@ -116,7 +116,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.Password, err = enginePassword(*pwFile); err != nil {
 		return err
 	}
-	if o.RedisURL, err = redisURL(o.RedisURL); err != nil {
+	if o.Logger, err = lf.logger(stderr); err != nil {
+		return err
+	}
+	if o.RedisURL, err = redisURL(o.RedisURL, o.Logger); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -136,9 +139,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	o.FlipEvery, o.NoFetch = ef.flipEvery, !*fetch
-	if o.Logger, err = lf.logger(stderr); err != nil {
-		return err
-	}
 	sum, err := demo.Run(ctx, o, stdout)
 	if err != nil {
 		return err
