@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 	"github.com/e6coord/e6coord/internal/bench"
 	"github.com/e6coord/e6coord/internal/daemon"
@@ -39,12 +40,13 @@ func TestConfigsHideSecrets(t *testing.T) {
 			pw = s.B + s.A
 		}
 		configs := map[string]any{
-			"client.Config":    client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
-			"sqldriver.Config": sqldriver.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
-			"daemon.Config":    daemon.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
-			"demo.Options":     demo.Options{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
-			"fleet.Config":     fleet.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u, FloorURL: u},
-			"bench.Options":    bench.Options{RedisURL: u},
+			"client.Config":      client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
+			"sqldriver.Config":   sqldriver.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
+			"daemon.Config":      daemon.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
+			"demo.Options":       demo.Options{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
+			"fleet.Config":       fleet.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u, FloorURL: u},
+			"bench.Options":      bench.Options{RedisURL: u},
+			"enginetest.Options": enginetest.Options{User: "u", Password: pw},
 		}
 		for name, cfg := range configs {
 			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
