@@ -80,3 +80,16 @@ func (cfg Config) attrs() []slog.Attr {
 		slog.Bool("Logger", cfg.Logger != nil),
 	}
 }
+
+// String names the engine c connects to. A Conn holds its Config, secrets
+// and all: String and Format keep fmt from printing its fields.
+func (c *Conn) String() string { return "client.Conn(" + c.cfg.Addr + ")" }
+
+// Format prints String for every verb and flag, quoted for %q.
+func (c *Conn) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprint(f, strconv.Quote(c.String()))
+		return
+	}
+	fmt.Fprint(f, c.String())
+}

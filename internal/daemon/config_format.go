@@ -35,3 +35,10 @@ func (cfg Config) attrs() []slog.Attr {
 		slog.Bool("Logger", cfg.Logger != nil),
 	}
 }
+
+// String names the engine d watches. A Daemon holds its Config, secrets
+// and all: String and Format keep fmt from printing its fields.
+func (d *Daemon) String() string { return "daemon.Daemon(" + d.cfg.Engine + ")" }
+
+// Format prints String for every verb and flag.
+func (d *Daemon) Format(f fmt.State, verb rune) { redact.Format(f, verb, d.String()) }

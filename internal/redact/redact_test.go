@@ -48,6 +48,18 @@ func TestConfigsHideSecrets(t *testing.T) {
 			"bench.Options":      bench.Options{RedisURL: u},
 			"enginetest.Options": enginetest.Options{User: "u", Password: pw},
 		}
+		conn, err := client.Open(client.Config{Addr: "127.0.0.1:1", User: "u", Password: pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		configs["*client.Conn"] = conn
+		d, err := daemon.New(daemon.Config{Engine: "127.0.0.1:1", User: "u", Password: pw, Listen: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		configs["*daemon.Daemon"] = d
 		for name, cfg := range configs {
 			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 				s.Check(t, name+" "+verb, fmt.Sprintf(verb, cfg))
