@@ -30,7 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Switches, "switches", 20, "switches of the engine to drive")
 	fs.DurationVar(&o.Overlap, "overlap", 0, "how long the engine accepts both colours in a switch at least, and until the old colour's queries are done (default 300ms)")
 	fs.DurationVar(&o.Window, "window", 0, "each throughput window (default 1s)")
-	fs.IntVar(&o.Cycles, "windows", 0, "throughput windows of each mode: Redis, in-memory, bare (default 16)")
+	fs.IntVar(&o.Cycles, "windows", 0, "throughput windows of each mode: Redis, in-memory, bare (default 24)")
 	fs.StringVar(&o.Query, "query", bench.DefaultQuery, "the SQL each worker runs")
 	fs.StringVar(&o.RedisURL, "redis", "", "Redis URL (default: a redis-server from PATH, started for the run)")
 	fs.Float64Var(&b.MaxOverheadRatio, "max-overhead-ratio", b.MaxOverheadRatio, "bound: overhead p99 at most this many times the floor p99")

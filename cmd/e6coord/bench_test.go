@@ -14,6 +14,7 @@ import (
 // benchResult is the JSON line of `e6coord bench --json`.
 type benchResult struct {
 	Processes, Switches, Samples, Windows int
+	Changes                               int
 	Workers                               int
 	FloorP50Ms                            float64   `json:"floor_p50_ms"`
 	FloorP99Ms                            float64   `json:"floor_p99_ms"`
@@ -76,9 +77,11 @@ func TestBenchJSON(t *testing.T) {
 	if res.Mixed == nil || *res.Mixed != 0 || res.Failed == nil || *res.Failed != 0 {
 		t.Errorf("mixed %v, failed %v; want both present and 0", res.Mixed, res.Failed)
 	}
-	// One sample per switch and per process but the switch's committer.
-	if want := (res.Processes - 1) * res.Switches; res.Samples != want {
-		t.Errorf("samples %d, want (processes-1)×switches = %d", res.Samples, want)
+	// One sample per change of the colour (at least one per switch) and
+	// per process but the change's committer.
+	if want := (res.Processes - 1) * res.Changes; res.Samples != want || res.Changes < res.Switches {
+		t.Errorf("samples %d, changes %d, switches %d; want (processes-1)×changes = %d samples, changes ≥ switches",
+			res.Samples, res.Changes, res.Switches, want)
 	}
 	if res.NegativeSamples == nil || *res.NegativeSamples != res.NegativeFloor+res.NegativeOverhead ||
 		res.NegativeFloor > res.Samples || res.NegativeOverhead > res.Samples {

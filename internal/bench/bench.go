@@ -53,7 +53,7 @@ type Options struct {
 	Overlap   time.Duration // how long the engine accepts both colours in a switch at least; default 300ms
 	Settle    time.Duration // pause between switches once the fleet converged; default 200ms
 	Window    time.Duration // each throughput window; default 1s
-	Cycles    int           // throughput cycles, each a window of each mode; default 16
+	Cycles    int           // throughput cycles, each a window of each mode; default 24
 	Query     string        // what the workers run; default DefaultQuery
 
 	// RedisURL is the Redis the fleet shares. Empty: a redis-server
@@ -87,7 +87,7 @@ func (o Options) withDefaults() Options {
 	def(&o.Processes, 32)
 	def(&o.Workers, 8)
 	def(&o.Switches, 20)
-	def(&o.Cycles, 16)
+	def(&o.Cycles, 24)
 	defD(&o.Overlap, 300*time.Millisecond)
 	defD(&o.Settle, 200*time.Millisecond)
 	defD(&o.Window, time.Second)
@@ -118,9 +118,12 @@ type Result struct {
 	OverheadP50Ms float64 `json:"overhead_p50_ms"`
 	OverheadP99Ms float64 `json:"overhead_p99_ms"`
 	OverheadMaxMs float64 `json:"overhead_max_ms"`
-	// Samples counts the (switch, process) pairs measured, of the
-	// (Processes-1)×Switches expected; NegativeSamples the floor and
+	// Changes counts the changes of the active colour committed in the
+	// fleet (one per switch, unless a process changed it more than once);
+	// Samples the (change, process) pairs measured, of the
+	// (Processes-1)×Changes expected; NegativeSamples the floor and
 	// overhead samples below zero (counted, kept, never clamped).
+	Changes          int `json:"changes"`
 	Samples          int `json:"samples"`
 	NegativeSamples  int `json:"negative_samples"`
 	NegativeFloor    int `json:"negative_floor"`    // of NegativeSamples, floor samples
@@ -216,8 +219,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.Queries, res.Failed = st.Queries, st.Failed
 	res.Mixed = len(srv.MixedQueries())
 
-	floor, overhead := f.lags()
-	res.Samples = len(floor)
+	floor, overhead, changes := f.lags()
+	res.Samples, res.Changes = len(floor), changes
 	for i := range floor {
 		if floor[i] < 0 {
 			res.NegativeFloor++
@@ -229,8 +232,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.NegativeSamples = res.NegativeFloor + res.NegativeOverhead
 	res.FloorP50Ms, res.FloorP99Ms, res.FloorMaxMs = ms(percentile(floor, 50)), ms(percentile(floor, 99)), ms(percentile(floor, 100))
 	res.OverheadP50Ms, res.OverheadP99Ms, res.OverheadMaxMs = ms(percentile(overhead, 50)), ms(percentile(overhead, 99)), ms(percentile(overhead, 100))
-	fmt.Fprintf(o.Out, "switches %d: %d samples of %d expected, %d negative (%d floor, %d overhead); floor p50 %.3f ms, p99 %.3f ms, max %.3f ms; overhead p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-		res.Switches, res.Samples, (o.Processes-1)*res.Switches, res.NegativeSamples, res.NegativeFloor, res.NegativeOverhead,
+	fmt.Fprintf(o.Out, "switches %d, changes %d: %d samples of %d expected, %d negative (%d floor, %d overhead); floor p50 %.3f ms, p99 %.3f ms, max %.3f ms; overhead p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+		res.Switches, res.Changes, res.Samples, (o.Processes-1)*res.Changes, res.NegativeSamples, res.NegativeFloor, res.NegativeOverhead,
 		res.FloorP50Ms, res.FloorP99Ms, res.FloorMaxMs, res.OverheadP50Ms, res.OverheadP99Ms, res.OverheadMaxMs)
 	fmt.Fprintf(o.Out, "queries %d, failed %d, mixed %d\n", res.Queries, res.Failed, res.Mixed)
 	return res, nil

@@ -25,7 +25,10 @@ func TestLags(t *testing.T) {
 		{Event: "floor", PID: 2, Generation: 8, SeenAtNs: 5_000},
 		{Event: "change", PID: 2, Generation: 8, Old: "green", Active: "blue", SeenAtNs: 5_100},
 	}}
-	floor, overhead := f.lags()
+	floor, overhead, changes := f.lags()
+	if changes != 1 {
+		t.Errorf("lags() counted %d changes, want 1", changes)
+	}
 	type pair struct{ floor, overhead time.Duration }
 	var got []pair
 	for i := range floor {

@@ -276,9 +276,10 @@ func (f *benchFleet) count(ctx context.Context) ([]int64, time.Time, error) {
 // floor (from the committer sending its compare-and-swap to the message
 // reaching the process's bare subscriber) and the overhead (from that
 // arrival to the process's coordinator adopting the record, on the
-// process's clock). Nothing is clamped: a sample is negative when the
-// later event came first.
-func (f *benchFleet) lags() (floor, overhead []time.Duration) {
+// process's clock), and the changes of the active colour that a process
+// of the fleet committed and whose sending it saw. Nothing is clamped: a
+// sample is negative when the later event came first.
+func (f *benchFleet) lags() (floor, overhead []time.Duration, changes int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	type sw struct {
@@ -316,6 +317,7 @@ func (f *benchFleet) lags() (floor, overhead []time.Duration) {
 		if s.commitNs == 0 {
 			continue // not a switch committed in the fleet, or its send not seen
 		}
+		changes++
 		for pid, adopted := range s.adopted {
 			arrived, ok := s.arrived[pid]
 			if pid == s.committer || !ok {
@@ -325,5 +327,5 @@ func (f *benchFleet) lags() (floor, overhead []time.Duration) {
 			overhead = append(overhead, time.Duration(adopted-arrived))
 		}
 	}
-	return floor, overhead
+	return floor, overhead, changes
 }
