@@ -1,6 +1,7 @@
 // Package fleet runs workers that loop queries through e6coord, in this
-// process or in worker processes that report to a parent as JSON lines: the
-// machinery of `e6coord demo --processes` and of the integration tests.
+// process or in worker processes that report to a parent as JSON lines and
+// take its commands: the machinery of `e6coord demo --processes`, of
+// `e6coord bench` and of the integration tests.
 package fleet
 
 import (
@@ -49,8 +50,10 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
-// Report is one line a worker process writes: a change of the active
-// colour it saw, a failed query, or its summary at the end.
+// Report is one line a worker process writes: that it is ready, a change
+// of the active colour it saw, its status, a record its bare subscriber
+// received, an answer to a command of its parent, a failed query, or its
+// summary at the end.
 type Report struct {
 	Event string `json:"event"` // "ready", "change", "status", "floor", "count", "mode", "failed" or "summary"
 	PID   int    `json:"pid"`
@@ -139,8 +142,10 @@ func (s *Stats) Add(o Stats) {
 // Run opens a connection, connects it ([client.Conn.Connect]: the colour
 // and a session, with only the calls a query makes), and runs cfg.Workers
 // workers that loop the query until stop is closed or ctx is done; a query
-// under way when stop closes finishes. report is called for every change of the active colour and
-// every failed query, from any goroutine. It returns the workers' stats.
+// under way when stop closes finishes. With cfg.Commands, the workers run
+// in the mode the commands say. report is called for every report of
+// [Report], from any goroutine. It returns the workers' stats; their
+// Queries count the queries of every mode.
 func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Report)) (Stats, error) {
 	var opened atomic.Pointer[client.Conn]
 	var switches atomic.Int64
