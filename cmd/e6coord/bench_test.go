@@ -100,8 +100,10 @@ func TestBenchJSON(t *testing.T) {
 		ratio *float64
 		ci    []float64
 	}{"qps_ratio": {res.QPSRatio, res.QPSRatioCI95}, "bare_ratio": {res.BareRatio, res.BareRatioCI95}} {
-		if r.ratio == nil || len(r.ci) != 2 || !(r.ci[0] <= *r.ratio && *r.ratio <= r.ci[1]) || *r.ratio <= 0 {
-			t.Errorf("%s %v, ci95 %v: want a positive ratio within two bounds", name, r.ratio, r.ci)
+		if r.ratio == nil {
+			t.Errorf("the JSON lacks %s", name)
+		} else if len(r.ci) != 2 || !(r.ci[0] <= *r.ratio && *r.ratio <= r.ci[1]) || *r.ratio <= 0 {
+			t.Errorf("%s %v, ci95 %v: want a positive ratio within two bounds", name, *r.ratio, r.ci)
 		}
 	}
 	if res.QPS <= 0 || res.QPSMemory <= 0 || res.QPSBare <= 0 {
