@@ -35,3 +35,9 @@ func (s *Store) keysOf(scope cache.Scope) keys {
 		events: base + "events",
 	}
 }
+
+// Channel returns the name of the pub/sub channel on which a successful
+// CompareAndSwap of scope's record publishes the new record (as JSON, the
+// form the record's data field holds): what a bare subscriber listens to
+// in order to see the same message the store's Watch sees.
+func (s *Store) Channel(scope cache.Scope) string { return s.keysOf(scope).events }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	redisstore "github.com/e6coord/e6coord/cache/redis"
 )
 
 // Configuration of the commands.
@@ -91,9 +93,15 @@ func enginePassword(passwordFile string) (string, error) {
 
 // redisURL returns the Redis URL: flagURL if set, else E6COORD_REDIS_URL,
 // else the file named by E6COORD_REDIS_URL_FILE, else the credential
-// redis-url, else "" (no Redis: the state stays in the process).
-func redisURL(flagURL string) (string, error) {
+// redis-url, else "" (no Redis: the state stays in the process). A flagURL
+// that holds a secret (anything its redaction hides) is logged once at
+// Warn, without the URL: the command line is readable by every user of
+// the host.
+func redisURL(flagURL string, log *slog.Logger) (string, error) {
 	if flagURL != "" {
+		if redisstore.Redact(flagURL) != flagURL {
+			log.Warn("--redis holds a secret that every user of this host can read in the process list: give the URL in E6COORD_REDIS_URL or in a file named by E6COORD_REDIS_URL_FILE")
+		}
 		return flagURL, nil
 	}
 	if u, ok := os.LookupEnv("E6COORD_REDIS_URL"); ok {

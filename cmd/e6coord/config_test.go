@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
 func TestApplyEnv(t *testing.T) {
@@ -65,7 +68,7 @@ func TestSecretSources(t *testing.T) {
 	if p, _ := enginePassword(""); p != "from-cred" {
 		t.Errorf("credential: %q, want from-cred", p)
 	}
-	if u, _ := redisURL(""); u != "redis://:c@h:1/0" {
+	if u, _ := redisURL("", slog.New(slog.DiscardHandler)); u != "redis://:c@h:1/0" {
 		t.Errorf("credential: %q, want redis://:c@h:1/0", u)
 	}
 	t.Setenv("E6_PASSWORD", "from-env")
@@ -76,14 +79,14 @@ func TestSecretSources(t *testing.T) {
 		t.Errorf("file: %q, want from-file", p)
 	}
 	t.Setenv("E6COORD_REDIS_URL_FILE", write("url", "redis://:f@h:1/0\n"))
-	if u, _ := redisURL(""); u != "redis://:f@h:1/0" {
+	if u, _ := redisURL("", slog.New(slog.DiscardHandler)); u != "redis://:f@h:1/0" {
 		t.Errorf("url file: %q", u)
 	}
 	t.Setenv("E6COORD_REDIS_URL", "redis://:e@h:1/0")
-	if u, _ := redisURL(""); u != "redis://:e@h:1/0" {
+	if u, _ := redisURL("", slog.New(slog.DiscardHandler)); u != "redis://:e@h:1/0" {
 		t.Errorf("url env: %q", u)
 	}
-	if u, _ := redisURL("redis://h:2/0"); u != "redis://h:2/0" {
+	if u, _ := redisURL("redis://h:2/0", slog.New(slog.DiscardHandler)); u != "redis://h:2/0" {
 		t.Errorf("url flag: %q", u)
 	}
 	secret := write("missing-dir-check", "s3cret")
@@ -108,5 +111,37 @@ func TestLogFormats(t *testing.T) {
 	}
 	if _, err := (&logFlags{level: "info", format: "xml"}).logger(&bytes.Buffer{}); err == nil {
 		t.Error("--log-format xml accepted")
+	}
+}
+
+// TestRedisURLOnArgvWarns: a --redis URL that holds a password is logged
+// once at Warn, naming the safe sources and not the URL; one without a
+// secret, or one from the environment, is not.
+func TestRedisURLOnArgvWarns(t *testing.T) {
+	s := secrettest.New()
+	for _, tc := range []struct {
+		flag, env string
+		warn      bool
+	}{
+		{flag: "redis://:" + s.A + "@h:1/0", warn: true},
+		{flag: "redis://u:" + s.B + "@h:1/0?pool_size=2", warn: true},
+		{flag: "redis+sentinel://h:1/m?sentinel_password=" + s.A, warn: true},
+		{flag: "redis://h:1/0", warn: false},
+		{env: "redis://:" + s.A + "@h:1/0", warn: false},
+	} {
+		t.Setenv("E6COORD_REDIS_URL", tc.env)
+		var b bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&b, nil))
+		if _, err := redisURL(tc.flag, log); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		s.Check(t, "the warning", out)
+		if got := strings.Count(out, "level=WARN"); tc.warn != (got == 1) || got > 1 {
+			t.Errorf("--redis %q, env %q: %d warnings, want %v: %s", s.Hide(tc.flag), s.Hide(tc.env), got, tc.warn, s.Hide(out))
+		}
+		if tc.warn && (!strings.Contains(out, "E6COORD_REDIS_URL") || !strings.Contains(out, "E6COORD_REDIS_URL_FILE")) {
+			t.Errorf("the warning names neither E6COORD_REDIS_URL nor E6COORD_REDIS_URL_FILE: %s", out)
+		}
 	}
 }

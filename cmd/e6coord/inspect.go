@@ -100,7 +100,7 @@ func (f *scopeFlags) reader(fs *flag.FlagSet, cacheTTL time.Duration, stderr io.
 	if err != nil {
 		return nil, nil, usageError(fs, "%v", err)
 	}
-	u, err := redisURL(f.redis)
+	u, err := redisURL(f.redis, log)
 	if err != nil {
 		return nil, nil, usageError(fs, "redis url: %v", err)
 	}

@@ -116,7 +116,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.Password, err = enginePassword(*pwFile); err != nil {
 		return err
 	}
-	if o.RedisURL, err = redisURL(o.RedisURL); err != nil {
+	if o.Logger, err = lf.logger(stderr); err != nil {
+		return err
+	}
+	if o.RedisURL, err = redisURL(o.RedisURL, o.Logger); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -136,9 +139,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	o.FlipEvery, o.NoFetch = ef.flipEvery, !*fetch
-	if o.Logger, err = lf.logger(stderr); err != nil {
-		return err
-	}
 	sum, err := demo.Run(ctx, o, stdout)
 	if err != nil {
 		return err
@@ -232,7 +232,8 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
 	fs.IntVar(&cfg.Workers, "workers", 8, "concurrent workers")
 	fs.DurationVar(&cfg.StatusEvery, "status-every", 0, "report the process's status this often (0: never)")
-	fs.StringVar(&cfg.FloorChannel, "floor-channel", "", "also subscribe to this Redis channel with a bare client (the Redis URL in E6COORD_FLOOR_URL), as `bench` does")
+	floor := fs.Bool("floor", false, "also subscribe to the scope's Redis channel with a bare client (its Redis URL in E6COORD_FLOOR_URL), as `bench` does")
+	commands := fs.Bool("commands", false, "take commands on standard input (`bench`'s throughput modes), until it closes")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -246,7 +247,14 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	cfg.NoFetch = !*fetch
 	cfg.Password = os.Getenv("E6COORD_PASSWORD")
 	cfg.RedisURL = os.Getenv("E6COORD_REDIS_URL")
-	cfg.FloorURL = os.Getenv("E6COORD_FLOOR_URL")
+	if *floor {
+		cfg.FloorURL = os.Getenv("E6COORD_FLOOR_URL")
+	}
+	if *commands {
+		stop, cmds := fleet.Commands(stdin)
+		cfg.Commands = cmds
+		return fleet.Serve(ctx, cfg, stop, stdout)
+	}
 	stop := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, stdin)

@@ -70,10 +70,10 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Password, err = enginePassword(*pwFile); err != nil {
 		return err
 	}
-	if cfg.RedisURL, err = redisURL(cfg.RedisURL); err != nil {
+	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
-	if cfg.Logger, err = lf.logger(stderr); err != nil {
+	if cfg.RedisURL, err = redisURL(cfg.RedisURL, cfg.Logger); err != nil {
 		return err
 	}
 	d, err := daemon.New(cfg)

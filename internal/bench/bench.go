@@ -2,17 +2,23 @@
 // switches against the fake engine and a real Redis, in one run: the body
 // of `e6coord bench`.
 //
-// A run has two parts. The switch part starts Processes worker processes
-// of Workers workers each, sharing the state through Redis, and drives
-// Switches overlap switches of the engine; it measures how long each
-// switch took to reach each process, beside the floor of a bare go-redis
-// subscriber in the same processes, the engine probes and 456s per switch,
-// the Redis commands per query and the Redis connections per process. The
-// throughput part alternates windows of the same fleet size with the
-// state shared through Redis and with each process on its own in-memory
-// store, on the same engine without switches, and compares their queries
-// per second. The interceptor's per-call cost is measured in this process
-// with testing.Benchmark.
+// A run starts Processes worker processes of Workers workers each, sharing
+// the state through Redis, and has two parts. The switch part drives
+// Switches overlap switches of the engine. For each switch and each
+// process but its committer it measures the floor, from the committer
+// sending its compare-and-swap (stamped by a go-redis hook on the store's
+// client) to the message the swap publishes reaching a bare go-redis
+// subscriber in the process, and the overhead, from that arrival to the
+// process's coordinator adopting the same record, on the process's own
+// clock. It also counts the engine probes and 456s per switch, the Redis
+// commands per query and the Redis connections per process. The
+// throughput part then runs the same processes, without switches, in
+// three modes, in alternating windows: with the state shared through
+// Redis, with each process on an in-memory store of its own, and with the
+// bare generated stubs (a fixed colour, no coordinator); the counts of
+// every process are taken at the same instants, on the parent's command.
+// The interceptor's per-call cost is measured in this process with
+// testing.Benchmark.
 package bench
 
 import (
@@ -46,8 +52,8 @@ type Options struct {
 	Switches  int           // switches to drive; default 20
 	Overlap   time.Duration // how long the engine accepts both colours in a switch at least; default 300ms
 	Settle    time.Duration // pause between switches once the fleet converged; default 200ms
-	Window    time.Duration // each throughput window; default 3s
-	Windows   int           // throughput windows per configuration; default 4
+	Window    time.Duration // each throughput window; default 1s
+	Cycles    int           // throughput cycles, each a window of each mode; default 24
 	Query     string        // what the workers run; default DefaultQuery
 
 	// RedisURL is the Redis the fleet shares. Empty: a redis-server
@@ -55,7 +61,8 @@ type Options struct {
 	RedisURL string
 
 	// WorkerCommand makes the command of a worker process from its flags;
-	// the worker runs [fleet.Serve] with them (`e6coord demo-worker`). The
+	// the worker runs [fleet.Serve] with them (`e6coord demo-worker`),
+	// taking commands from its standard input ([fleet.Commands]). The
 	// Redis URLs reach it in E6COORD_REDIS_URL and E6COORD_FLOOR_URL.
 	WorkerCommand func(args []string) *exec.Cmd
 
@@ -80,10 +87,10 @@ func (o Options) withDefaults() Options {
 	def(&o.Processes, 32)
 	def(&o.Workers, 8)
 	def(&o.Switches, 20)
-	def(&o.Windows, 4)
+	def(&o.Cycles, 24)
 	defD(&o.Overlap, 300*time.Millisecond)
 	defD(&o.Settle, 200*time.Millisecond)
-	defD(&o.Window, 3*time.Second)
+	defD(&o.Window, time.Second)
 	if o.Query == "" {
 		o.Query = DefaultQuery
 	}
@@ -100,15 +107,27 @@ type Result struct {
 	Workers   int `json:"workers"`
 	Switches  int `json:"switches"`
 
-	// Convergence: from a switch's commit (its committer's adoption, as
-	// its compare-and-swap returns) to each other process adopting it.
-	ConvergeP50Ms float64 `json:"converge_p50_ms"`
-	ConvergeP99Ms float64 `json:"converge_p99_ms"`
-	ConvergeMaxMs float64 `json:"converge_max_ms"`
-	// The floor: from a PUBLISH the committer makes at the same moment to
-	// a bare go-redis subscriber in each worker process receiving it.
+	// The floor: per switch and per process other than its committer,
+	// from the committer sending its compare-and-swap to the message the
+	// swap publishes reaching a bare go-redis subscriber in the process.
 	FloorP50Ms float64 `json:"floor_p50_ms"`
 	FloorP99Ms float64 `json:"floor_p99_ms"`
+	FloorMaxMs float64 `json:"floor_max_ms"`
+	// The overhead: per switch and per process other than its committer,
+	// from that arrival to the process's coordinator adopting the record.
+	OverheadP50Ms float64 `json:"overhead_p50_ms"`
+	OverheadP99Ms float64 `json:"overhead_p99_ms"`
+	OverheadMaxMs float64 `json:"overhead_max_ms"`
+	// Changes counts the changes of the active colour committed in the
+	// fleet (one per switch, unless a process changed it more than once);
+	// Samples the (change, process) pairs measured, of the
+	// (Processes-1)×Changes expected; NegativeSamples the floor and
+	// overhead samples below zero (counted, kept, never clamped).
+	Changes          int `json:"changes"`
+	Samples          int `json:"samples"`
+	NegativeSamples  int `json:"negative_samples"`
+	NegativeFloor    int `json:"negative_floor"`    // of NegativeSamples, floor samples
+	NegativeOverhead int `json:"negative_overhead"` // of NegativeSamples, overhead samples
 
 	ProbesPerSwitch            float64 `json:"probes_per_switch"`
 	RejectionsPerProcessSwitch float64 `json:"rejections_per_process_switch"`
@@ -122,16 +141,26 @@ type Result struct {
 	CallOverheadNs     float64 `json:"call_overhead_ns"`
 	CallOverheadAllocs int64   `json:"call_overhead_allocs"`
 
-	// QPS is the fleet's queries per second with the state shared through
-	// Redis, QPSOff with each process on its own in-memory store (no
-	// Redis, no fleet), over the same windows' total time.
-	QPS      float64 `json:"qps"`
-	QPSOff   float64 `json:"qps_off"`
-	QPSRatio float64 `json:"qps_ratio"`
+	// Throughput: the fleet's queries per second with the state shared
+	// through Redis (QPS), with each process on an in-memory store of its
+	// own (QPSMemory), and through the bare generated stubs with a fixed
+	// colour (QPSBare), each over all its windows. QPSRatio is the mean
+	// over the cycles of Redis against in-memory in the cycle, BareRatio
+	// of Redis against bare, each with its 95 % confidence interval (the
+	// t distribution over the cycles).
+	QPS          float64    `json:"qps"`
+	QPSMemory    float64    `json:"qps_memory"`
+	QPSBare      float64    `json:"qps_bare"`
+	QPSRatio     float64    `json:"qps_ratio"`
+	QPSRatioCI95 [2]float64 `json:"qps_ratio_ci95"`
+	BareRatio    float64    `json:"bare_ratio"`
+	BareRatioCI  [2]float64 `json:"bare_ratio_ci95"`
+	Windows      int        `json:"windows"` // per mode
+	WindowMs     float64    `json:"window_ms"`
 
-	Queries int64 `json:"queries"` // in the switch part
-	Failed  int64 `json:"failed"`  // in both parts
-	Mixed   int   `json:"mixed"`   // queries whose calls carried two colours
+	Queries int64 `json:"queries"` // in the whole run, every mode
+	Failed  int64 `json:"failed"`
+	Mixed   int   `json:"mixed"` // queries whose calls carried two colours
 }
 
 // Run runs the bench.
@@ -169,13 +198,44 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	fmt.Fprintf(o.Out, "interceptor: %.1f ns, %d allocs per call over a bare call\n", res.CallOverheadNs, res.CallOverheadAllocs)
 
-	if err := switches(ctx, o, srv, rdb, redisURL, &res); err != nil {
+	f, err := startFleet(ctx, o, srv, redisURL)
+	if err != nil {
 		return res, err
 	}
-	if err := throughput(ctx, o, srv, redisURL, &res); err != nil {
+	defer f.stop()
+	if err := f.waitReady(ctx, 120*time.Second); err != nil {
 		return res, err
 	}
+	if err := switches(ctx, o, srv, f, rdb, &res); err != nil {
+		return res, err
+	}
+	if err := throughput(ctx, o, srv, f, &res); err != nil {
+		return res, err
+	}
+	st, err := f.finish(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Queries, res.Failed = st.Queries, st.Failed
 	res.Mixed = len(srv.MixedQueries())
+
+	floor, overhead, changes := f.lags()
+	res.Samples, res.Changes = len(floor), changes
+	for i := range floor {
+		if floor[i] < 0 {
+			res.NegativeFloor++
+		}
+		if overhead[i] < 0 {
+			res.NegativeOverhead++
+		}
+	}
+	res.NegativeSamples = res.NegativeFloor + res.NegativeOverhead
+	res.FloorP50Ms, res.FloorP99Ms, res.FloorMaxMs = ms(percentile(floor, 50)), ms(percentile(floor, 99)), ms(percentile(floor, 100))
+	res.OverheadP50Ms, res.OverheadP99Ms, res.OverheadMaxMs = ms(percentile(overhead, 50)), ms(percentile(overhead, 99)), ms(percentile(overhead, 100))
+	fmt.Fprintf(o.Out, "switches %d, changes %d: %d samples of %d expected, %d negative (%d floor, %d overhead); floor p50 %.3f ms, p99 %.3f ms, max %.3f ms; overhead p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+		res.Switches, res.Changes, res.Samples, (o.Processes-1)*res.Changes, res.NegativeSamples, res.NegativeFloor, res.NegativeOverhead,
+		res.FloorP50Ms, res.FloorP99Ms, res.FloorMaxMs, res.OverheadP50Ms, res.OverheadP99Ms, res.OverheadMaxMs)
+	fmt.Fprintf(o.Out, "queries %d, failed %d, mixed %d\n", res.Queries, res.Failed, res.Mixed)
 	return res, nil
 }
 
@@ -185,16 +245,7 @@ const user, password = "bench", "bench"
 func scopeOf(srv *enginetest.Server) cache.Scope { return cache.Scope{Engine: srv.Addr()} }
 
 // switches runs the switch part.
-func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredis.UniversalClient, redisURL string, res *Result) error {
-	const floorChannel = "e6coord-bench-floor"
-	f, err := startFleet(ctx, o, srv, redisURL, floorChannel)
-	if err != nil {
-		return err
-	}
-	defer f.stop()
-	if err := f.waitReady(ctx, 60*time.Second); err != nil {
-		return err
-	}
+func switches(ctx context.Context, o Options, srv *enginetest.Server, f *benchFleet, rdb goredis.UniversalClient, res *Result) error {
 	// The probes of the first detection are not a switch's.
 	before, err := f.round(ctx, time.Now())
 	if err != nil {
@@ -261,18 +312,13 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredi
 	if err != nil {
 		return err
 	}
-	st, err := f.finish(ctx)
-	if err != nil {
-		return err
-	}
 	res.Switches = srv.State().Switches
-	res.Queries, res.Failed = st.Queries, st.Failed
 	if res.Switches > 0 {
 		res.ProbesPerSwitch = float64(after.probes-before.probes) / float64(res.Switches)
-		res.RejectionsPerProcessSwitch = float64(st.WrongStrategy) / float64(res.Switches*o.Processes)
+		res.RejectionsPerProcessSwitch = float64(after.rejections-before.rejections) / float64(res.Switches*o.Processes)
 	}
-	if st.Queries > 0 {
-		res.RedisCmdsPerQuery = float64(st.RedisCommands) / float64(st.Queries)
+	if q := after.queries - before.queries; q > 0 {
+		res.RedisCmdsPerQuery = float64(after.redisCommands-before.redisCommands) / float64(q)
 	}
 	var sum float64
 	for i := range o.Processes {
@@ -281,106 +327,163 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, rdb goredi
 		res.RedisConnsMax = max(res.RedisConnsMax, n)
 	}
 	res.RedisConnsPerProcess = sum / float64(o.Processes)
-
-	conv, floor := f.lags()
-	res.ConvergeP50Ms, res.ConvergeP99Ms, res.ConvergeMaxMs = ms(percentile(conv, 50)), ms(percentile(conv, 99)), ms(percentile(conv, 100))
-	res.FloorP50Ms, res.FloorP99Ms = ms(percentile(floor, 50)), ms(percentile(floor, 99))
-	fmt.Fprintf(o.Out, "switches %d: converged p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d samples); floor p50 %.2f ms, p99 %.2f ms (%d samples)\n",
-		res.Switches, res.ConvergeP50Ms, res.ConvergeP99Ms, res.ConvergeMaxMs, len(conv), res.FloorP50Ms, res.FloorP99Ms, len(floor))
-	fmt.Fprintf(o.Out, "queries %d, failed %d, probes %d (%d during the switches), 456s %d, redis commands %d, connections per process %.2f (max %d, %d samples)\n",
-		st.Queries, st.Failed, st.Probes, after.probes-before.probes, st.WrongStrategy, st.RedisCommands, res.RedisConnsPerProcess, res.RedisConnsMax, samples)
+	fmt.Fprintf(o.Out, "switches %d: queries %d, probes %d, 456s %d, redis commands %d, connections per process %.2f (max %d, %d samples)\n",
+		res.Switches, after.queries-before.queries, after.probes-before.probes, after.rejections-before.rejections,
+		after.redisCommands-before.redisCommands, res.RedisConnsPerProcess, res.RedisConnsMax, samples)
 	return nil
 }
 
-// throughput runs the throughput part: windows of the fleet sharing Redis
-// and of the fleet on in-memory stores, alternated, on an engine that does
-// not switch. The ratio is of the totals: queries over time.
-func throughput(ctx context.Context, o Options, srv *enginetest.Server, redisURL string, res *Result) error {
-	var on, off fleetRate
-	for w := range o.Windows {
-		// Pairs alternate their order (Redis first, then in-memory first),
-		// so that a drift of the machine's load over the run weighs on both.
-		order := []bool{true, false}
-		if w%2 == 1 {
-			order = []bool{false, true}
+// The modes of the throughput part, as the workers name them, and their
+// index in a count.
+const (
+	modeRedis, modeMemory, modeBare = "coordinated", "memory", "bare"
+	iRedis, iMemory, iBare          = 0, 1, 2
+)
+
+// throughput runs the throughput part: o.Cycles cycles of one window of
+// each mode, on the engine, which no longer switches. The cycles
+// alternate their order (in-memory, Redis, bare; then bare, Redis,
+// in-memory), so that a drift of the machine's load weighs on both sides
+// of each ratio, and the Redis window sits next to the other two.
+func throughput(ctx context.Context, o Options, srv *enginetest.Server, f *benchFleet, res *Result) error {
+	colour := srv.State().Active.String()
+	// A cycle unmeasured, for each mode to take up the engine's colour.
+	for _, m := range []string{modeMemory, modeBare, modeRedis} {
+		if _, err := measure(ctx, o.Window/2, f, m, colour); err != nil {
+			return err
 		}
-		for _, shared := range order {
-			url := ""
-			if shared {
-				url = redisURL
-			}
-			r, err := window(ctx, o, srv, url)
+	}
+	var qpsRatios, bareRatios []float64
+	var total [3]rate
+	for c := range o.Cycles {
+		modes := []string{modeMemory, modeRedis, modeBare}
+		if c%2 == 1 {
+			slices.Reverse(modes)
+		}
+		var r [3]rate
+		for _, m := range modes {
+			got, err := measure(ctx, o.Window, f, m, colour)
 			if err != nil {
 				return err
 			}
-			if shared {
-				on.add(r)
-			} else {
-				off.add(r)
-			}
-			fmt.Fprintf(o.Out, "window %d, %s: %.0f queries/s\n", w+1, map[bool]string{true: "redis", false: "in-memory"}[shared], r.rate())
-			res.Failed += r.failed
+			i := map[string]int{modeRedis: iRedis, modeMemory: iMemory, modeBare: iBare}[m]
+			r[i] = got
+			total[i].queries += got.queries
+			total[i].took += got.took
 		}
+		if r[iMemory].perSecond() > 0 && r[iBare].perSecond() > 0 {
+			qpsRatios = append(qpsRatios, r[iRedis].perSecond()/r[iMemory].perSecond())
+			bareRatios = append(bareRatios, r[iRedis].perSecond()/r[iBare].perSecond())
+		}
+		fmt.Fprintf(o.Out, "cycle %d: queries/s redis %.1f, in-memory %.1f, bare %.1f\n",
+			c+1, r[iRedis].perSecond(), r[iMemory].perSecond(), r[iBare].perSecond())
 	}
-	res.QPS, res.QPSOff = on.rate(), off.rate()
-	if res.QPSOff > 0 {
-		res.QPSRatio = res.QPS / res.QPSOff
+	if err := f.mode(ctx, "idle"); err != nil {
+		return err
 	}
+	res.Windows, res.WindowMs = o.Cycles, ms(o.Window)
+	res.QPS, res.QPSMemory, res.QPSBare = total[iRedis].perSecond(), total[iMemory].perSecond(), total[iBare].perSecond()
+	res.QPSRatio, res.QPSRatioCI95 = meanCI95(qpsRatios)
+	res.BareRatio, res.BareRatioCI = meanCI95(bareRatios)
+	fmt.Fprintf(o.Out, "throughput: %d windows of %v per mode; queries/s redis %.1f, in-memory %.1f, bare %.1f; "+
+		"qps_ratio %.4f (95%% CI %.4f to %.4f), bare_ratio %.4f (95%% CI %.4f to %.4f)\n",
+		res.Windows, o.Window, res.QPS, res.QPSMemory, res.QPSBare,
+		res.QPSRatio, res.QPSRatioCI95[0], res.QPSRatioCI95[1], res.BareRatio, res.BareRatioCI[0], res.BareRatioCI[1])
 	return nil
 }
 
-// fleetRate is queries over time.
-type fleetRate struct {
+// rate is queries over time.
+type rate struct {
 	queries int64
 	took    time.Duration
-	failed  int64
 }
 
-func (r *fleetRate) add(o fleetRate) { r.queries += o.queries; r.took += o.took; r.failed += o.failed }
-
-func (r fleetRate) rate() float64 {
+func (r rate) perSecond() float64 {
 	if r.took <= 0 {
 		return 0
 	}
 	return float64(r.queries) / r.took.Seconds()
 }
 
-// window starts a fleet on redisURL ("" for in-memory stores), and counts
-// the queries it finishes within one window once every process is
-// running.
-func window(ctx context.Context, o Options, srv *enginetest.Server, redisURL string) (fleetRate, error) {
-	f, err := startFleet(ctx, o, srv, redisURL, "")
+// measure runs the fleet in mode (the bare stubs with colour) and counts
+// the queries of that mode the fleet finishes in one window, which begins
+// once every worker has finished its queries of the mode before: counts
+// of every process, asked for at the same instants.
+func measure(ctx context.Context, window time.Duration, f *benchFleet, mode, colour string) (rate, error) {
+	args := []string{}
+	if mode == modeBare {
+		args = append(args, colour)
+	}
+	if err := f.mode(ctx, mode, args...); err != nil {
+		return rate{}, err
+	}
+	c0, t0, err := f.count(ctx)
 	if err != nil {
-		return fleetRate{}, err
+		return rate{}, err
 	}
-	defer f.stop()
-	if err := f.waitReady(ctx, 60*time.Second); err != nil {
-		return fleetRate{}, err
-	}
-	// Every process reports its query count every statusEvery; the window
-	// runs from the first full round of reports after all are ready to
-	// the first full round Window later.
-	t0, err := f.round(ctx, time.Now())
-	if err != nil {
-		return fleetRate{}, err
-	}
-	timer := time.NewTimer(o.Window)
+	timer := time.NewTimer(window)
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
 		timer.Stop()
-		return fleetRate{}, ctx.Err()
+		return rate{}, ctx.Err()
 	}
-	t1, err := f.round(ctx, time.Now())
+	c1, t1, err := f.count(ctx)
 	if err != nil {
-		return fleetRate{}, err
+		return rate{}, err
 	}
-	st, err := f.finish(ctx)
-	if err != nil {
-		return fleetRate{}, err
+	i := map[string]int{modeRedis: iRedis, modeMemory: iMemory, modeBare: iBare}[mode]
+	if len(c0) <= i || len(c1) <= i {
+		return rate{}, errors.New("bench: the workers' counts lack a mode")
 	}
-	return fleetRate{queries: t1.queries - t0.queries, took: t1.at.Sub(t0.at), failed: st.Failed}, nil
+	return rate{queries: c1[i] - c0[i], took: t1.Sub(t0)}, nil
 }
+
+// meanCI95 returns the mean of xs and its 95 % confidence interval, from
+// the t distribution with len(xs)-1 degrees of freedom; the interval is
+// the mean itself for fewer than two values.
+func meanCI95(xs []float64) (float64, [2]float64) {
+	n := len(xs)
+	if n == 0 {
+		return 0, [2]float64{}
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	mean := sum / float64(n)
+	if n < 2 {
+		return round4(mean), [2]float64{round4(mean), round4(mean)}
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	half := t975(n-1) * math.Sqrt(ss/float64(n-1)/float64(n))
+	return round4(mean), [2]float64{round4(mean - half), round4(mean + half)}
+}
+
+// t975 returns the 97.5th percentile of Student's t distribution with df
+// degrees of freedom (df ≥ 1); beyond the table, that of the nearest df
+// below it that it holds, which is larger: the interval errs wide.
+func t975(df int) float64 {
+	table := [...]float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+	switch {
+	case df <= len(table):
+		return table[df-1]
+	case df < 40:
+		return table[len(table)-1]
+	case df < 60:
+		return 2.021
+	case df < 120:
+		return 2.000
+	}
+	return 1.980
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
 // drainWait bounds how long a switch waits for the old colour's queries.
 const drainWait = 10 * time.Second

@@ -2,10 +2,11 @@ package bench
 
 import (
 	"context"
-
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,39 +27,38 @@ type benchFleet struct {
 	changed   chan struct{} // closed and replaced on every report
 	closed    bool          // every worker has exited
 	ready     map[int]bool
-	reports   []fleet.Report // change, status and floor reports, in arrival order
+	reports   []fleet.Report // change and floor reports, in arrival order
+	status    []fleet.Report // status reports, in arrival order
+	seq       uint64         // of the last command sent
+	answers   []fleet.Report // the answers to it
 	summaries map[int]fleet.Stats
 	failed    []string
 	stopOnce  sync.Once
 }
 
 // startFleet starts o.Processes workers on srv, sharing the state through
-// redisURL ("" for in-memory stores), with a floor subscriber on
-// floorChannel if it is set.
-func startFleet(ctx context.Context, o Options, srv *enginetest.Server, redisURL, floorChannel string) (*benchFleet, error) {
+// redisURL, each with a bare subscriber on the scope's channel and taking
+// the bench's commands.
+func startFleet(ctx context.Context, o Options, srv *enginetest.Server, redisURL string) (*benchFleet, error) {
 	args := []string{
 		"--engine", srv.Addr(), "--user", user,
 		"--catalog", enginetest.Catalog, "--schema", enginetest.Schema,
 		"--query", o.Query, "--workers", strconv.Itoa(o.Workers),
 		"--policy", coordinator.Eager.String(),
 		"--status-every", statusEvery.String(),
-		"--floor-channel", floorChannel,
+		"--floor", "--commands",
 	}
 	envs := make([][]string, o.Processes)
 	for i := range o.Processes {
-		env := []string{"E6COORD_PASSWORD=" + password, "E6COORD_REDIS_URL=", "E6COORD_FLOOR_URL="}
-		if redisURL != "" {
-			named, err := withClientName(redisURL, workerName(i))
-			if err != nil {
-				return nil, err
-			}
-			floor, err := withClientName(redisURL, "e6bench-floor-"+strconv.Itoa(i))
-			if err != nil {
-				return nil, err
-			}
-			env = []string{"E6COORD_PASSWORD=" + password, "E6COORD_REDIS_URL=" + named, "E6COORD_FLOOR_URL=" + floor}
+		named, err := withClientName(redisURL, workerName(i))
+		if err != nil {
+			return nil, err
 		}
-		envs[i] = env
+		floor, err := withClientName(redisURL, "e6bench-floor-"+strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		envs[i] = []string{"E6COORD_PASSWORD=" + password, "E6COORD_REDIS_URL=" + named, "E6COORD_FLOOR_URL=" + floor}
 	}
 	procs, err := fleet.Start(o.Processes, func(i int) *exec.Cmd {
 		cmd := o.WorkerCommand(args)
@@ -80,8 +80,14 @@ func (f *benchFleet) read() {
 		switch r.Event {
 		case "ready":
 			f.ready[r.PID] = true
-		case "change", "status", "floor":
+		case "change", "floor":
 			f.reports = append(f.reports, r)
+		case "status":
+			f.status = append(f.status, r)
+		case "count", "mode":
+			if r.Seq == f.seq {
+				f.answers = append(f.answers, r)
+			}
 		case "failed":
 			f.failed = append(f.failed, r.Error)
 		case "summary":
@@ -143,8 +149,8 @@ func (f *benchFleet) waitAll(ctx context.Context, timeout time.Duration, ok func
 
 // tally is the sum of one status report of every process.
 type tally struct {
-	queries, probes int64
-	at              time.Time // the last of the reports
+	queries, probes, rejections, redisCommands int64
+	at                                         time.Time // the last of the reports
 }
 
 // round waits for a status report from every process after after, and
@@ -153,8 +159,8 @@ func (f *benchFleet) round(ctx context.Context, after time.Time) (tally, error) 
 	var sum tally
 	err := f.wait(ctx, "a status report from every process", 30*time.Second, func() bool {
 		first := map[int]fleet.Report{}
-		for _, r := range f.reports {
-			if _, done := first[r.PID]; !done && r.Event == "status" && time.Unix(0, r.SeenAtNs).After(after) {
+		for _, r := range f.status {
+			if _, done := first[r.PID]; !done && time.Unix(0, r.SeenAtNs).After(after) {
 				first[r.PID] = r
 			}
 		}
@@ -165,6 +171,8 @@ func (f *benchFleet) round(ctx context.Context, after time.Time) (tally, error) 
 		for _, r := range first {
 			sum.queries += r.Queries
 			sum.probes += int64(r.Probes)
+			sum.rejections += int64(r.WrongStrategy)
+			sum.redisCommands += r.RedisCommands
 			if at := time.Unix(0, r.SeenAtNs); at.After(sum.at) {
 				sum.at = at
 			}
@@ -209,43 +217,115 @@ func (f *benchFleet) stop() {
 	})
 }
 
-// lags returns the convergence samples, from each switch's commit (its
-// committer's adoption, just after its compare-and-swap returned) to each
-// other process adopting it, and the floor samples, from each floor
-// message's publication (by the committer, at the same moment) to its
-// arrival.
-func (f *benchFleet) lags() (converge, floor []time.Duration) {
+// command sends a command with a new sequence number (the verb, the
+// number, then args) to every process, and returns the answers of all and
+// the instant it was sent, the middle of the writes.
+func (f *benchFleet) command(ctx context.Context, verb string, args ...string) ([]fleet.Report, time.Time, error) {
+	f.mu.Lock()
+	f.seq++
+	seq := f.seq
+	f.answers = nil
+	f.mu.Unlock()
+	line := strings.Join(append([]string{verb, strconv.FormatUint(seq, 10)}, args...), " ")
+	if verb == "mode" { // mode NAME SEQ [COLOUR]
+		line = strings.Join(append([]string{verb, args[0], strconv.FormatUint(seq, 10)}, args[1:]...), " ")
+	}
+	before := time.Now()
+	if err := f.procs.Send(line); err != nil {
+		return nil, time.Time{}, fmt.Errorf("bench: %w", err)
+	}
+	at := before.Add(time.Since(before) / 2)
+	var answers []fleet.Report
+	err := f.wait(ctx, "every answer to "+line, 60*time.Second, func() bool {
+		if len(f.answers) < f.n {
+			return false
+		}
+		answers = slices.Clone(f.answers)
+		return true
+	})
+	return answers, at, err
+}
+
+// mode runs every process's workers in mode, and returns once each has
+// finished its queries of the mode before.
+func (f *benchFleet) mode(ctx context.Context, mode string, args ...string) error {
+	_, _, err := f.command(ctx, "mode", append([]string{mode}, args...)...)
+	return err
+}
+
+// count returns the queries every process has finished so far in each
+// mode, summed, and the instant they were asked for.
+func (f *benchFleet) count(ctx context.Context) ([]int64, time.Time, error) {
+	answers, at, err := f.command(ctx, "count")
+	if err != nil {
+		return nil, at, err
+	}
+	var sum []int64
+	for _, r := range answers {
+		for i, n := range r.Counts {
+			if i >= len(sum) {
+				sum = append(sum, 0)
+			}
+			sum[i] += n
+		}
+	}
+	return sum, at, nil
+}
+
+// lags returns, per switch and per process other than its committer, the
+// floor (from the committer sending its compare-and-swap to the message
+// reaching the process's bare subscriber) and the overhead (from that
+// arrival to the process's coordinator adopting the record, on the
+// process's clock), and the changes of the active colour that a process
+// of the fleet committed and whose sending it saw. Nothing is clamped: a
+// sample is negative when the later event came first.
+func (f *benchFleet) lags() (floor, overhead []time.Duration, changes int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	type sw struct {
-		committedAt int64 // 0 until the committer's report
-		others      []int64
+		commitNs  int64         // 0 until the committer's report
+		committer int           // its pid
+		adopted   map[int]int64 // pid: when it adopted the record
+		arrived   map[int]int64 // pid: when its bare subscriber received the record
 	}
 	bygen := map[uint64]*sw{}
+	get := func(gen uint64) *sw {
+		s := bygen[gen]
+		if s == nil {
+			s = &sw{adopted: map[int]int64{}, arrived: map[int]int64{}}
+			bygen[gen] = s
+		}
+		return s
+	}
 	for _, r := range f.reports {
 		switch {
 		case r.Event == "change" && r.Old != "":
-			s := bygen[r.Generation]
-			if s == nil {
-				s = &sw{}
-				bygen[r.Generation] = s
-			}
+			s := get(r.Generation)
 			if r.Committed {
-				s.committedAt = r.SeenAtNs
+				s.commitNs, s.committer = r.CommitNs, r.PID
 			} else {
-				s.others = append(s.others, r.SeenAtNs)
+				s.adopted[r.PID] = r.SeenAtNs
 			}
 		case r.Event == "floor":
-			floor = append(floor, time.Duration(r.SeenAtNs-r.SentNs))
+			s := get(r.Generation)
+			if _, dup := s.arrived[r.PID]; !dup {
+				s.arrived[r.PID] = r.SeenAtNs
+			}
 		}
 	}
 	for _, s := range bygen {
-		if s.committedAt == 0 {
-			continue // committed by a process outside the fleet
+		if s.commitNs == 0 {
+			continue // not a switch committed in the fleet, or its send not seen
 		}
-		for _, at := range s.others {
-			converge = append(converge, max(0, time.Duration(at-s.committedAt)))
+		changes++
+		for pid, adopted := range s.adopted {
+			arrived, ok := s.arrived[pid]
+			if pid == s.committer || !ok {
+				continue
+			}
+			floor = append(floor, time.Duration(arrived-s.commitNs))
+			overhead = append(overhead, time.Duration(adopted-arrived))
 		}
 	}
-	return converge, floor
+	return floor, overhead, changes
 }

@@ -96,6 +96,18 @@ func (p *Processes) PIDs() []int {
 	return pids
 }
 
+// Send writes line to every worker's standard input, one worker after
+// the other: a command of [Commands] for workers that read them.
+func (p *Processes) Send(line string) error {
+	var errs []error
+	for i, pr := range p.procs {
+		if _, err := io.WriteString(pr.stdin, line+"\n"); err != nil {
+			errs = append(errs, fmt.Errorf("fleet: worker %d: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Stop asks every worker to finish: queries under way end, and each writes
 // its summary.
 func (p *Processes) Stop() {

@@ -1,6 +1,7 @@
 // Package fleet runs workers that loop queries through e6coord, in this
-// process or in worker processes that report to a parent as JSON lines: the
-// machinery of `e6coord demo --processes` and of the integration tests.
+// process or in worker processes that report to a parent as JSON lines and
+// take its commands: the machinery of `e6coord demo --processes`, of
+// `e6coord bench` and of the integration tests.
 package fleet
 
 import (
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/coordinator"
 )
@@ -29,22 +31,31 @@ type Config struct {
 	NoFetch                  bool          // Exec instead of reading every row
 	Workers                  int           // concurrent workers; 0 only connects (learns the colour, authenticates), then waits
 	StatusEvery              time.Duration // how often to report status; 0: never
-	// FloorChannel, if set with FloorURL, is a Redis channel this process
-	// also subscribes to with a bare go-redis client of FloorURL,
-	// reporting each message as a "floor" event, and publishes to the
-	// moment it commits a switch: the floor of a pub/sub hop that
-	// `e6coord bench` sets beside the coordinator's convergence.
-	FloorChannel, FloorURL string
-	Store                  cache.Store
-	RedisURL               string // when Store is nil: share the state through this Redis
-	Coordination           coordinator.Config
-	Logger                 *slog.Logger
+	// FloorURL, if set while the state is shared through RedisURL, is
+	// the Redis URL of a bare go-redis client with which this process
+	// also subscribes to the channel on which the store's compare-and-swap
+	// publishes the scope's record (the message the coordinator's watch
+	// receives), reporting each arrival as a "floor" event: the floor of
+	// the hop a switch makes, which `e6coord bench` sets beside the
+	// coordinator's adoption.
+	FloorURL string
+	// Commands, if set, are the parent's commands, one a line (see
+	// [Commands]); the process then also opens a connection on an
+	// in-memory store of its own and the bare generated stubs, and runs
+	// its workers in the mode the commands say.
+	Commands     <-chan string
+	Store        cache.Store
+	RedisURL     string // when Store is nil: share the state through this Redis
+	Coordination coordinator.Config
+	Logger       *slog.Logger
 }
 
-// Report is one line a worker process writes: a change of the active
-// colour it saw, a failed query, or its summary at the end.
+// Report is one line a worker process writes: that it is ready, a change
+// of the active colour it saw, its status, a record its bare subscriber
+// received, an answer to a command of its parent, a failed query, or its
+// summary at the end.
 type Report struct {
-	Event string `json:"event"` // "ready", "change", "status", "floor", "failed" or "summary"
+	Event string `json:"event"` // "ready", "change", "status", "floor", "count", "mode", "failed" or "summary"
 	PID   int    `json:"pid"`
 
 	// ready: the coordinator's policy
@@ -58,9 +69,19 @@ type Report struct {
 	// change and status: the calls rejected for their colour so far
 	WrongStrategy uint64 `json:"wrong_strategy,omitempty"`
 
-	// floor: the message's payload, a unix time in nanoseconds; SeenAtNs
-	// is when it arrived
-	SentNs int64 `json:"sent_ns,omitempty"`
+	// status: the Redis commands sent so far
+	RedisCommands int64 `json:"redis_commands,omitempty"`
+
+	// floor: the generation of the record that arrived (Generation), and
+	// when it arrived (SeenAtNs)
+
+	// count and mode: the parent's sequence number of the command
+	Seq uint64 `json:"seq,omitempty"`
+	// count: the queries finished so far in each mode (coordinated,
+	// memory, bare)
+	Counts []int64 `json:"counts,omitempty"`
+	// mode: the mode every worker of the process now runs in
+	Mode string `json:"mode,omitempty"`
 
 	// change
 	Generation  uint64 `json:"gen,omitempty"`
@@ -70,6 +91,7 @@ type Report struct {
 	SeenAtNs    int64  `json:"seen_at_ns,omitempty"`    // when this process adopted it
 	Pins        int    `json:"pins,omitempty"`          // this process's pins on the old colour then
 	Committed   bool   `json:"committed,omitempty"`     // this process made the record
+	CommitNs    int64  `json:"commit_ns,omitempty"`     // the committer: when its compare-and-swap was sent, unix ns (0 if unknown)
 
 	// failed: what failed; summary: the error that ended the worker
 	Error string `json:"error,omitempty"`
@@ -120,23 +142,15 @@ func (s *Stats) Add(o Stats) {
 // Run opens a connection, connects it ([client.Conn.Connect]: the colour
 // and a session, with only the calls a query makes), and runs cfg.Workers
 // workers that loop the query until stop is closed or ctx is done; a query
-// under way when stop closes finishes. report is called for every change of the active colour and
-// every failed query, from any goroutine. It returns the workers' stats.
+// under way when stop closes finishes. With cfg.Commands, the workers run
+// in the mode the commands say. report is called for every report of
+// [Report], from any goroutine. It returns the workers' stats; their
+// Queries count the queries of every mode.
 func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Report)) (Stats, error) {
 	var opened atomic.Pointer[client.Conn]
 	var switches atomic.Int64
+	var redisCommands *commandCounter
 	pid := os.Getpid()
-	var publishFloor func() // the committer's floor message, when FloorChannel is set
-	if cfg.FloorChannel != "" && cfg.FloorURL != "" {
-		publish, stopFloor, err := subscribeFloor(ctx, cfg, func(sent, seen int64) {
-			report(Report{Event: "floor", PID: pid, SentNs: sent, SeenAtNs: seen})
-		})
-		if err != nil {
-			return Stats{}, err
-		}
-		defer stopFloor()
-		publishFloor = publish
-	}
 	ccfg := cfg.Coordination
 	userChange := ccfg.OnChange
 	ccfg.OnChange = func(old, next cache.State) {
@@ -153,9 +167,7 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 			Active: next.Active.String(), ChangedAtMs: next.ChangedAt.UnixMilli(), SeenAtNs: time.Now().UnixNano()}
 		if c := opened.Load(); c != nil && next.ChangedBy == c.Coordinator().Config().ID {
 			r.Committed = true
-			if publishFloor != nil && old.Active.Valid() {
-				publishFloor()
-			}
+			r.CommitNs = redisCommands.sentAt(next.Generation)
 		}
 		if c := opened.Load(); c != nil {
 			r.Pins = c.Coordinator().Pins().Of(old.Active)
@@ -166,14 +178,14 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		}
 		report(r)
 	}
-	var redisCommands *commandCounter
+	var redisStore *redisstore.Store
 	if cfg.Store == nil && cfg.RedisURL != "" {
 		store, counter, closeStore, err := openCounted(cfg.RedisURL)
 		if err != nil {
 			return Stats{}, fmt.Errorf("fleet: %w", err)
 		}
 		defer closeStore()
-		cfg.Store, redisCommands = store, counter
+		cfg.Store, redisCommands, redisStore = store, counter, store
 	}
 	conn, err := client.Open(client.Config{
 		Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
@@ -186,20 +198,99 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	}
 	defer conn.Close()
 	opened.Store(conn)
+	if redisStore != nil {
+		channel := redisStore.Channel(conn.Coordinator().Config().Scope)
+		redisCommands.channel.Store(&channel)
+		if cfg.FloorURL != "" {
+			stopFloor, err := subscribeFloor(ctx, cfg.FloorURL, channel, func(gen uint64, at int64) {
+				report(Report{Event: "floor", PID: pid, Generation: gen, SeenAtNs: at})
+			})
+			if err != nil {
+				return Stats{}, err
+			}
+			defer stopFloor()
+		}
+	}
 	if err := conn.Connect(ctx); err != nil {
 		return Stats{}, fmt.Errorf("fleet: connect: %w", err)
+	}
+
+	// The other modes, for the parent's commands.
+	var memConn *client.Conn
+	var bare *bareEngine
+	if cfg.Commands != nil {
+		mcfg := cfg.Coordination
+		mcfg.OnChange = nil
+		if memConn, err = client.Open(client.Config{
+			Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
+			Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
+			Coordination: mcfg, Logger: cfg.Logger,
+		}); err != nil {
+			return Stats{}, err
+		}
+		defer memConn.Close()
+		if err := memConn.Connect(ctx); err != nil {
+			return Stats{}, fmt.Errorf("fleet: connect on a memory store: %w", err)
+		}
+		if bare, err = openBare(cfg); err != nil {
+			return Stats{}, err
+		}
+		defer bare.Close()
+		if err := bare.use(ctx, conn.Coordinator().Snapshot().Active.String()); err != nil {
+			return Stats{}, err
+		}
 	}
 	report(Report{Event: "ready", PID: pid, Generation: conn.Coordinator().Snapshot().Generation,
 		Active: conn.Coordinator().Snapshot().Active.String(), Policy: conn.Coordinator().Config().Policy.String()})
 
-	var queries, failed, rows, longest atomic.Int64
+	var queries [modeIdle]atomic.Int64
+	var failed, rows, longest atomic.Int64
+	counts := func() []int64 {
+		n := make([]int64, len(queries))
+		for i := range queries {
+			n[i] = queries[i].Load()
+		}
+		return n
+	}
+	ctl := newControl(cfg.Workers, func(seq uint64, mode int) {
+		report(Report{Event: "mode", PID: pid, Seq: seq, Mode: modeNames[mode]})
+	})
 	var wg sync.WaitGroup
+	done := make(chan struct{})
+	defer func() {
+		close(done)
+		wg.Wait()
+	}()
+	wg.Go(func() {
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		case <-done:
+		}
+		ctl.stop()
+	})
+	if cfg.Commands != nil {
+		wg.Go(func() {
+			for {
+				var line string
+				select {
+				case <-done:
+					return
+				case l, ok := <-cfg.Commands:
+					if !ok {
+						return
+					}
+					line = l
+				}
+				if err := obey(ctx, line, ctl, bare, func(seq uint64) {
+					report(Report{Event: "count", PID: pid, Seq: seq, Counts: counts(), SeenAtNs: time.Now().UnixNano()})
+				}); err != nil {
+					report(Report{Event: "failed", PID: pid, Error: err.Error()})
+				}
+			}
+		})
+	}
 	if cfg.StatusEvery > 0 {
-		done := make(chan struct{})
-		defer func() {
-			close(done)
-			wg.Wait()
-		}()
 		wg.Go(func() {
 			t := time.NewTicker(cfg.StatusEvery)
 			defer t.Stop()
@@ -212,8 +303,8 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 				c := conn.Coordinator()
 				snap, st := c.Snapshot(), c.Stats()
 				report(Report{Event: "status", PID: pid, Generation: snap.Generation, Active: snap.Active.String(),
-					Degraded: st.Degraded, Probes: st.Probes, Queries: queries.Load(), WrongStrategy: st.WrongStrategy,
-					SeenAtNs: time.Now().UnixNano()})
+					Degraded: st.Degraded, Probes: st.Probes, Queries: queries[modeCoordinated].Load(), WrongStrategy: st.WrongStrategy,
+					RedisCommands: redisCommands.count(), SeenAtNs: time.Now().UnixNano()})
 			}
 		})
 	}
@@ -224,23 +315,29 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		case <-ctx.Done():
 		}
 	}
-	for range cfg.Workers {
+	for w := range cfg.Workers {
 		workers.Go(func() {
 			for {
-				select {
-				case <-stop:
+				mode, ok := ctl.next(w)
+				if !ok || ctx.Err() != nil {
 					return
-				case <-ctx.Done():
-					return
-				default:
 				}
 				start := time.Now()
-				n, err := runOne(ctx, conn, cfg)
+				var n int64
+				var err error
+				switch mode {
+				case modeMemory:
+					n, err = runOne(ctx, memConn, cfg)
+				case modeBare:
+					n, err = bare.query(ctx)
+				default:
+					n, err = runOne(ctx, conn, cfg)
+				}
 				if ctx.Err() != nil && err != nil {
 					return // cut off by the caller, not failed
 				}
 				storeMax(&longest, int64(time.Since(start)))
-				queries.Add(1)
+				queries[mode].Add(1)
 				rows.Add(n)
 				if err != nil {
 					failed.Add(1)
@@ -251,8 +348,12 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	}
 	workers.Wait()
 	st := conn.Stats()
+	var total int64
+	for _, n := range counts() {
+		total += n
+	}
 	return Stats{
-		Queries:        queries.Load(),
+		Queries:        total,
 		Failed:         failed.Load(),
 		Rows:           rows.Load(),
 		Probes:         int64(st.Coordinator.Probes),

@@ -1,17 +1,22 @@
 // Package secrettest makes random secrets for tests, and checks that what a
-// program printed, returned or served does not hold them, in any encoding.
+// program printed, returned or served does not hold them, in the forms a
+// secret takes in output: as is, in lower or upper case, URL-escaped,
+// Go-quoted or JSON-escaped (which leave its letters and digits as they
+// are), and hex or base64 encoded.
 package secrettest
 
 import (
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
 
 // Secret is made at random and printed nowhere: its two halves are letters
-// and digits of crypto/rand.Text, which no URL escaping changes, so that
-// any text holding the secret, however encoded, holds a piece of a half.
-// Tests use A, B, A+B or B+A as passwords.
+// and digits of crypto/rand.Text, which no URL escaping, Go quoting or
+// JSON escaping changes, so that any text holding the secret in those
+// forms holds a piece of a half. Tests use A, B, A+B or B+A as passwords.
 type Secret struct{ A, B string }
 
 // New returns a new random secret.
@@ -20,18 +25,42 @@ func New() Secret { return Secret{A: rand.Text(), B: rand.Text()} }
 // window is the length of the pieces of a half that Check looks for.
 const window = 12
 
-// Check fails t if msg holds window characters in a row of a half of s;
-// what names msg in the failure.
+// base64s are the base64 encodings a program may use.
+var base64s = []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding}
+
+// Check fails t if msg holds a piece of window characters in a row of a
+// half of s, in any of the forms the package names; what names msg in the
+// failure. A piece is base64-encoded at each offset, so that a secret
+// encoded inside a longer text, whatever its alignment, is found: one of
+// its pieces starts a group of three bytes.
 func (s Secret) Check(t testing.TB, what, msg string) {
 	t.Helper()
+	if form, ok := s.find(msg); ok {
+		t.Errorf("%s holds the secret (%s): %s", what, form, s.Hide(msg))
+	}
+}
+
+// find returns the form in which msg holds a piece of s, if it does.
+func (s Secret) find(msg string) (form string, ok bool) {
+	lower := strings.ToLower(msg)
 	for _, half := range []string{s.A, s.B} {
 		for i := 0; i+window <= len(half); i++ {
-			if strings.Contains(msg, half[i:i+window]) {
-				t.Errorf("%s holds the secret: %s", what, s.Hide(msg))
-				return
+			piece := half[i : i+window]
+			if strings.Contains(lower, strings.ToLower(piece)) {
+				return "as is or in another case", true
+			}
+			if strings.Contains(lower, hex.EncodeToString([]byte(piece))) {
+				return "hex", true
+			}
+			for _, enc := range base64s {
+				// window is a multiple of 3: no padding inside.
+				if strings.Contains(msg, enc.EncodeToString([]byte(piece))) {
+					return "base64", true
+				}
 			}
 		}
 	}
+	return "", false
 }
 
 // Hide returns msg with the halves of s replaced, so that a failure can

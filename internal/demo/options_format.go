@@ -1,0 +1,43 @@
+package demo
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/e6coord/e6coord/internal/redact"
+)
+
+// String returns o with its password and Redis URL redacted.
+func (o Options) String() string { return redact.Text("demo.Options", o.attrs()...) }
+
+// GoString is String, so that %#v hides the secrets too.
+func (o Options) GoString() string { return o.String() }
+
+// Format prints String for every verb and flag.
+func (o Options) Format(f fmt.State, verb rune) { redact.Format(f, verb, o.String()) }
+
+// LogValue is o's fields, redacted as in String, for log/slog.
+func (o Options) LogValue() slog.Value { return redact.Value(o.attrs()...) }
+
+func (o Options) attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.Duration("Duration", o.Duration),
+		slog.Duration("FlipEvery", o.FlipEvery),
+		slog.Int("Workers", o.Workers),
+		slog.Any("Mode", o.Mode),
+		slog.Any("Reject", o.Reject),
+		slog.Any("Policy", o.Policy),
+		slog.String("Engine", o.Engine),
+		slog.String("User", o.User),
+		slog.String("Password", redact.Password(o.Password)),
+		slog.String("Catalog", o.Catalog),
+		slog.String("Schema", o.Schema),
+		slog.String("Cluster", o.Cluster),
+		slog.String("Query", o.Query),
+		slog.Bool("NoFetch", o.NoFetch),
+		slog.Int("Processes", o.Processes),
+		slog.String("RedisURL", redact.URL(o.RedisURL)),
+		slog.Bool("WorkerCommand", o.WorkerCommand != nil),
+		slog.Bool("Logger", o.Logger != nil),
+	}
+}
