@@ -2,7 +2,9 @@
 // server, a [Sentinel] topology (a primary, a replica and three
 // sentinels) and a Redis [Cluster] (three masters, three replicas), and a
 // loopback TCP [Proxy] that can silently drop, or delay, the traffic
-// between a client and a server.
+// between a client and a server. [Sentinel.IsolatePrimary] cuts a
+// Sentinel primary off from its sentinels and replica, not from its
+// clients.
 //
 // A test calls [Require] to skip (or, with E6COORD_REQUIRE_REDIS=1, fail)
 // when redis-server is not installed, then [Start], [StartSentinel] or
