@@ -36,7 +36,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte(secretURL+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	redacted := "redis://:xxxxx@" + rs.Addr() + "/0"
+	redacted := "redis://xxxxx@" + rs.Addr() + "/0"
 
 	check := func(t *testing.T, args []string, stdout, stderr string) {
 		t.Helper()
@@ -126,7 +126,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 			args := append([]string{cmd}, scopeArgs...)
 			code, out, errOut := runCmd(t, context.Background(), args...)
 			check(t, args, out, errOut)
-			if code != 2 || !strings.Contains(errOut, "redis://:xxxxx@") {
+			if code != 2 || !strings.Contains(errOut, "redis://xxxxx@") {
 				t.Errorf("%s: exit %d, stderr %q; want 2 and the URL redacted", cmd, code, s.Hide(errOut))
 			}
 		}
