@@ -87,6 +87,12 @@ const maxIOTimeout = time.Second
 // seconds or a Go duration ("500ms") from 0 to 24h, or -1, which go-redis
 // reads as none. The database of the path must be from 0 to 2^31-1 too.
 //
+// The client of a single server or a Sentinel's primary asks each new
+// connection's server its role (ROLE), and fails the connection with an
+// error wrapping [cache.ErrReadOnly] when it is a replica: the URL names a
+// replica, not the primary, and every call, reads included, says so. (An
+// ACL that refuses ROLE skips the check.)
+//
 // The client respects context deadlines (ContextTimeoutEnabled), and its
 // dial, read and write timeouts are at most a second. Unless pool_size=
 // says otherwise, it keeps one connection for commands (per node of a
@@ -202,6 +208,7 @@ func parseURL(rawURL string) (target, error) {
 			return target{}, openError(rawURL, "invalid database number: want a whole number from 0 to %d", math.MaxInt32)
 		}
 		o.ContextTimeoutEnabled = true
+		o.OnConnect = checkRole
 		t.single, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
 	case sentinelForm:
 		o, err := failoverOptions(rawURL, form, u, q)
@@ -212,6 +219,7 @@ func parseURL(rawURL string) (target, error) {
 			return target{}, openError(rawURL, "invalid database number: want a whole number from 0 to %d", math.MaxInt32)
 		}
 		o.ContextTimeoutEnabled = true
+		o.OnConnect = checkRole
 		t.failover, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
 	case clusterForm:
 		o, err := clusterOptions(rawURL, form, u, q)

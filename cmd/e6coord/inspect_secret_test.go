@@ -107,7 +107,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 		t.Setenv("E6COORD_REDIS_URL_FILE", urlFile)
 		args := append([]string{"events", "--log-level", "debug"}, scopeArgs...)
 		c := startCmd(t, args...)
-		c.stderr.WaitFor(t, "cannot reach the store", 1, inspectWait)
+		c.stderr.WaitFor(t, "refused access", 1, inspectWait)
 		c.stderr.WaitFor(t, "access denied", 1, inspectWait)
 		code := c.stop(t)
 		check(t, args, "", c.stderr.String())
