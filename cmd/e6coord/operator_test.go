@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/e6coord/e6coord/cache"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/internal/redistest"
+	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
 // Through Sentinel, status logs nothing at the default level: go-redis's
@@ -122,5 +126,48 @@ func TestDemoFlipEveryZeroNeverFlips(t *testing.T) {
 	}
 	if !strings.Contains(out, "never flips") || sum.Switches != 0 || sum.Queries == 0 {
 		t.Errorf("summary %+v, output:\n%s\nwant queries, no switch, and the engine said to never flip", sum, out)
+	}
+}
+
+// The Redis password written where a URL's password does not go (alone,
+// in the user's slot, before the host without a scheme), from each source
+// of the URL: status fails as a usage error that names the mistake, and
+// shows the password nowhere (it showed it as the URL that did not parse,
+// or in the store's address).
+func TestStatusHidesMisplacedPassword(t *testing.T) {
+	cleanEnv(t)
+	s := secrettest.New()
+	password := s.A + s.B
+	rs, _ := startRedis(t)
+	requirePass(t, rs.Addr(), "", password)
+	urls := []struct{ url, want string }{
+		{password, "not a url"},
+		{password + "@" + rs.Addr(), "not a url"},
+		{"redis://" + password + "@" + rs.Addr() + "/0", "a user name and no password"},
+	}
+	for i, u := range urls {
+		for _, source := range []string{"--redis", "E6COORD_REDIS_URL", "CREDENTIALS_DIRECTORY"} {
+			t.Run(fmt.Sprintf("%d/%s", i, source), func(t *testing.T) {
+				args := []string{"status", "-o", "json", "--log-level", "debug"}
+				switch source {
+				case "--redis":
+					args = append(args, "--redis", u.url)
+				case "E6COORD_REDIS_URL":
+					t.Setenv("E6COORD_REDIS_URL", u.url)
+				default:
+					dir := t.TempDir()
+					if err := os.WriteFile(filepath.Join(dir, "redis-url"), []byte(u.url+"\n"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					t.Setenv("CREDENTIALS_DIRECTORY", dir)
+				}
+				code, out, errOut := runCmd(t, context.Background(), append(args, scopeArgs...)...)
+				s.Check(t, "stdout", out)
+				s.Check(t, "stderr", errOut)
+				if code != exitUsage || !strings.Contains(errOut, u.want) {
+					t.Errorf("exit %d, stderr %q; want %d and %q", code, s.Hide(errOut), exitUsage, u.want)
+				}
+			})
+		}
 	}
 }
