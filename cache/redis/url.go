@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"math"
@@ -35,7 +36,7 @@ const maxIOTimeout = time.Second
 // [goredis.ParseURL] (db=, dial_timeout=, ...). Two more parameters
 // configure TLS, with rediss:// only (and the rediss+ schemes below):
 //
-//	ca=<path>           a PEM file of the CAs that verify the server
+//	ca=<path>           a PEM file (at most 4 MiB) of the CAs that verify the server
 //	server_name=<name>  the name to verify the certificate against
 //
 // A primary that Sentinel watches, through a [goredis.NewFailoverClient],
@@ -248,7 +249,7 @@ func parseURL(rawURL string) (target, error) {
 			(*tc).ServerName = serverName
 		}
 		if ca != "" {
-			pem, err := os.ReadFile(ca)
+			pem, err := readCA(ca)
 			if err != nil {
 				var perr *fs.PathError
 				if errors.As(err, &perr) {
@@ -269,6 +270,26 @@ func parseURL(rawURL string) (target, error) {
 		}
 	}
 	return t, nil
+}
+
+// maxCAFile bounds the ca= file that Open reads: a path to a device
+// (/dev/zero) must not read forever.
+const maxCAFile = 4 << 20
+
+// readCA returns the content of the ca= file at path, at most maxCAFile
+// bytes. Its errors name no path. The fuzz test replaces it, so that no
+// input reads a file.
+var readCA = func(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err == nil && len(b) > maxCAFile {
+		err = fmt.Errorf("larger than %d MiB", maxCAFile>>20)
+	}
+	return b, err
 }
 
 // openError returns the error "redis: open <Redact(rawURL)>: <format>".

@@ -513,3 +513,14 @@ func TestOpenValidatesNumbers(t *testing.T) {
 		}
 	}
 }
+
+// A ca= file that never ends (a device) is an error, not a read forever.
+func TestOpenBoundsCAFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, err := redis.Open("rediss://127.0.0.1:6379/0?ca=%2Fdev%2Fzero", redis.Options{})
+	if err == nil || !strings.Contains(err.Error(), "read ca file: larger than 4 MiB") {
+		t.Errorf("Open() with ca=/dev/zero error = %v, want one saying the file is too large", err)
+	}
+}
