@@ -30,4 +30,17 @@ var (
 
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("cache: store closed")
+
+	// ErrReadOnly means the store is a read-only replica, which refuses
+	// writes: its address names a replica instead of the primary, a
+	// configuration error of its own. It also matches ErrAccessDenied
+	// ([errors.Is]), so that code handling a refusal handles it: waiting
+	// does not mend it either.
+	ErrReadOnly error = readOnlyError{}
 )
+
+type readOnlyError struct{}
+
+func (readOnlyError) Error() string { return "cache: the store is a read-only replica" }
+
+func (readOnlyError) Is(target error) bool { return target == ErrAccessDenied }

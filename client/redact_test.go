@@ -33,7 +33,7 @@ func TestOpenRedactsRedisURL(t *testing.T) {
 		{"redis://u:" + s.A + "%zz" + s.B + "@127.0.0.1:6379/0", "invalid URL escape"},
 		{"redis://u:" + s.A + " " + s.B + "@127.0.0.1:6379/0", "invalid userinfo"},
 		{"redis://u:" + s.A + "#" + s.B + "@127.0.0.1:6379/0", "invalid port"},
-		{"unix://u:" + plain + "@?db=" + value, "empty unix socket path"},
+		{"unix://u:" + plain + "@?client_name=" + value, "empty unix socket path"},
 	}
 	for i, tt := range tests {
 		conn, err := client.Open(client.Config{Addr: "127.0.0.1:1", Password: plain, RedisURL: tt.url})

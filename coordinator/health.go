@@ -23,7 +23,8 @@ const (
 	// the store again with backoff.
 	StoreUnreachable
 	// StoreDenied means the store refused the credentials or a permission
-	// ([cache.ErrAccessDenied]): a configuration error, logged at Error.
+	// ([cache.ErrAccessDenied]), or is a read-only replica
+	// ([cache.ErrReadOnly]): a configuration error, logged at Error.
 	// The coordinator serves from its local record as when the store is
 	// unreachable, and tries again less often.
 	StoreDenied
@@ -82,12 +83,14 @@ func (c *Coordinator) setStoreState(s StoreState) {
 }
 
 // errorKinds name the kinds of store failure in Stats.LastStoreError.
-var errorKinds = [...]string{"", "timeout", "denied", "error"}
+var errorKinds = [...]string{"", "timeout", "denied", "error", "read-only"}
 
 // noteError records the kind of a store failure.
 func (h *storeHealth) noteError(err error) {
 	kind := int32(3)
 	switch {
+	case errors.Is(err, cache.ErrReadOnly):
+		kind = 4
 	case errors.Is(err, cache.ErrAccessDenied):
 		kind = 2
 	case errors.Is(err, context.DeadlineExceeded):
@@ -128,12 +131,18 @@ func (c *Coordinator) storeFailed(op string, err error) {
 	}
 }
 
-// logDenied logs a refused credential or permission at Error, unless one
-// was logged within deniedLogEvery.
+// logDenied logs a refused credential or permission, or a write refused
+// by a read-only replica, at Error, unless one was logged within
+// deniedLogEvery.
 func (c *Coordinator) logDenied(op string, err error) {
 	now := c.cfg.Now().UnixNano()
 	last := c.health.deniedLogged.Load()
 	if last != 0 && now-last < int64(deniedLogEvery) || !c.health.deniedLogged.CompareAndSwap(last, now) {
+		return
+	}
+	if errors.Is(err, cache.ErrReadOnly) {
+		c.log.Error("store is a read-only replica: point the Redis URL at the primary; queries go on uncoordinated",
+			"op", op, "err", err)
 		return
 	}
 	c.log.Error("store refused access: check its credentials and ACL; queries go on uncoordinated",

@@ -62,6 +62,11 @@ const (
 	resumeMaxPoll   = 5 * time.Second
 )
 
+// resumeNoteEvery is how often a resume that goes on is logged, at Warn:
+// "cluster resuming, 10 s of 300 s", so that a long wait says what it
+// waits for.
+const resumeNoteEvery = 5 * time.Second
+
 // clusterName names the cluster in errors and logs.
 func (c *Coordinator) clusterName() string {
 	if c.cfg.Scope.Cluster != "" {
@@ -71,7 +76,8 @@ func (c *Coordinator) clusterName() string {
 }
 
 // resumeCluster resumes the engine's cluster for the fleet, after a probe
-// found it suspended or starting (503). The caller holds the probe lease,
+// found it suspended or starting (503), logging at Warn every
+// resumeNoteEvery while it waits. The caller holds the probe lease,
 // which it renews at every poll. It asks the cluster's status: active means
 // the 503 was something else, and the error wraps ErrSuspended so that the
 // call is retried; suspended, it resumes the cluster; resuming, it waits.
@@ -122,8 +128,15 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 
 	var last error
 	poll := resumeFirstPoll
+	note := resumeNoteEvery
 	for {
-		if err := retry.Sleep(rctx, poll); err != nil {
+		if waited := c.now().Sub(began); waited >= note {
+			c.log.Warn(fmt.Sprintf("cluster resuming, %d s of %d s; queries wait for it",
+				int(waited.Seconds()), int(c.cfg.ResumeTimeout.Seconds())),
+				"cluster", c.clusterName(), "state", orUnknown(state))
+			note = (waited/resumeNoteEvery + 1) * resumeNoteEvery
+		}
+		if err := retry.Sleep(rctx, min(poll, note-c.now().Sub(began))); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

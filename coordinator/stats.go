@@ -32,7 +32,8 @@ type Stats struct {
 	// so (zero while unknown), and StoreReached whether any store call has
 	// succeeded since New: a store that refuses access from the start is
 	// StoreDenied and never reached. LastStoreError is the kind of the last
-	// failure: "timeout", "denied" or "error"; "" for none.
+	// failure: "timeout", "denied", "read-only" (a read-only replica
+	// refused a write) or "error"; "" for none.
 	Store          StoreState
 	StoreSince     time.Time
 	StoreReached   bool

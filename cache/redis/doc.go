@@ -56,9 +56,12 @@
 // The errors of every method, Watch included, wrap [cache.ErrAccessDenied]
 // when Redis refuses the credentials (WRONGPASS, NOAUTH, on the AUTH or
 // HELLO of a new connection or later) or a permission (NOPERM: an ACL rule
-// on a command, a key or a channel), and then do not wrap the context's
-// error: a refusal is a configuration error, which retrying does not mend,
-// not a timeout. A call that does not finish within its deadline returns
+// on a command, a key or a channel), and [cache.ErrReadOnly] (which
+// matches cache.ErrAccessDenied too) when a read-only replica refuses a
+// write (READONLY: the URL names a replica, not the primary), and then do
+// not wrap the context's error: a refusal is a configuration error, which
+// retrying does not mend, not a timeout. The clients of [Open] tell a
+// replica on connecting, so that reads fail with cache.ErrReadOnly too. A call that does not finish within its deadline returns
 // an error wrapping [context.DeadlineExceeded]. Errors never hold a
 // password.
 //

@@ -205,12 +205,19 @@ func (s *Store) refresh(err error) {
 
 // callError returns err, an error of a call made with ctx, made to wrap
 // cache.ErrAccessDenied when Redis refused the credentials or a permission
-// the call needs (and then nothing else: a refusal is an answer, not a
-// timeout). Otherwise, when ctx is done, or its deadline has passed (the
+// the call needs, or cache.ErrReadOnly (which matches ErrAccessDenied too)
+// when a read-only replica refused a write (and then nothing else: a
+// refusal is an answer, not a timeout). Otherwise, when ctx is done, or its deadline has passed (the
 // socket deadline may fire before the context's timer), the error wraps
 // the context's error too, so that errors.Is(err,
 // context.DeadlineExceeded) holds for a timeout.
 func callError(ctx context.Context, err error) error {
+	if errors.Is(err, cache.ErrReadOnly) {
+		return err // a connection of Open's to a replica
+	}
+	if readOnly(err) {
+		return fmt.Errorf("%w: %w", cache.ErrReadOnly, err)
+	}
 	if accessDenied(err) {
 		return fmt.Errorf("%w: %w", cache.ErrAccessDenied, err)
 	}
@@ -242,6 +249,13 @@ func accessDenied(err error) bool {
 		}
 	}
 	return false
+}
+
+// readOnly reports whether err holds the reply of a read-only replica to a
+// write (READONLY), a configuration error: the URL names a replica.
+func readOnly(err error) bool {
+	var rerr goredis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "READONLY ")
 }
 
 // contextError returns err, made to wrap ctx's error too when ctx is done

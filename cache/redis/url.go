@@ -5,11 +5,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,8 +25,9 @@ import (
 const maxIOTimeout = time.Second
 
 // Open returns a store over a new client for rawURL, which Close closes.
-// Like [New], it does no I/O: a server that is down surfaces on the first
-// call.
+// Like [New], it does no I/O (unless min_idle_conns= asks go-redis to
+// dial idle connections at once): a server that is down surfaces on the
+// first call.
 //
 // rawURL names a single server, a primary that Redis Sentinel watches, or
 // a Redis Cluster. A single server is a go-redis URL:
@@ -31,7 +36,7 @@ const maxIOTimeout = time.Second
 // [goredis.ParseURL] (db=, dial_timeout=, ...). Two more parameters
 // configure TLS, with rediss:// only (and the rediss+ schemes below):
 //
-//	ca=<path>           a PEM file of the CAs that verify the server
+//	ca=<path>           a PEM file (at most 4 MiB) of the CAs that verify the server
 //	server_name=<name>  the name to verify the certificate against
 //
 // A primary that Sentinel watches, through a [goredis.NewFailoverClient],
@@ -68,7 +73,26 @@ const maxIOTimeout = time.Second
 // A query that does not parse (a bad %-escape, a ';') is an error, where
 // go-redis would drop the parameter, and so is a fragment, which go-redis
 // would ignore: it is most likely the end of a password or value with a
-// '#' unescaped.
+// '#' unescaped. So is a string without a scheme, and a user name without
+// a password (go-redis would send no credentials: it is most likely a
+// password written without its ':').
+//
+// Every numeric parameter must be a whole number in its range, where
+// go-redis would take a negative pool size and panic: db 0 to 2^31-1,
+// protocol 2 or 3, max_retries and max_redirects -1 (none) to 1000,
+// dialer_retries 0 to 1000, pool_size 1 to 10000, min_idle_conns,
+// max_idle_conns, max_active_conns and max_concurrent_dials 0 to 10000,
+// pipeline_pool_size -1 (none) to 10000, the pipeline buffer sizes 0 to
+// 64 MiB, failing_timeout_seconds 0 to 86400. Every duration parameter
+// (dial_timeout, pool_timeout, conn_max_idle_time, ...) must be whole
+// seconds or a Go duration ("500ms") from 0 to 24h, or -1, which go-redis
+// reads as none. The database of the path must be from 0 to 2^31-1 too.
+//
+// The client of a single server or a Sentinel's primary asks each new
+// connection's server its role (ROLE), and fails the connection with an
+// error wrapping [cache.ErrReadOnly] when it is a replica: the URL names a
+// replica, not the primary, and every call, reads included, says so. (An
+// ACL that refuses ROLE skips the check.)
 //
 // The client respects context deadlines (ContextTimeoutEnabled), and its
 // dial, read and write timeouts are at most a second. Unless pool_size=
@@ -134,6 +158,11 @@ func (t target) client() goredis.UniversalClient {
 
 // parseURL returns the client options of rawURL.
 func parseURL(rawURL string) (target, error) {
+	if scheme, _ := splitScheme(rawURL); scheme == "" {
+		// Most likely a password, or a URL without its scheme: show none
+		// of it.
+		return target{}, openError(rawURL, "not a url: want redis://, rediss://, unix://, redis[s]+sentinel:// or redis[s]+cluster://")
+	}
 	form, base, err := formOf(rawURL)
 	if err != nil {
 		return target{}, err
@@ -145,9 +174,19 @@ func parseURL(rawURL string) (target, error) {
 	if u.Fragment != "" {
 		return target{}, openError(rawURL, "a redis url has no fragment: escape a '#' as %%23")
 	}
+	if u.User != nil && u.User.Username() != "" {
+		if _, ok := u.User.Password(); !ok {
+			// go-redis would send no AUTH: the name would be ignored, and
+			// it is most likely a password written without its ':'.
+			return target{}, openError(rawURL, "the url has a user name and no password: write a password alone as :password@ before the host, a user's as user:password@")
+		}
+	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return target{}, openError(rawURL, "invalid query: %s", reason(err))
+	}
+	if err := checkNumbers(rawURL, q, form.kind); err != nil {
+		return target{}, err
 	}
 	ca, serverName := q.Get("ca"), q.Get("server_name")
 	hasTLSParams := q.Has("ca") || q.Has("server_name")
@@ -166,14 +205,22 @@ func parseURL(rawURL string) (target, error) {
 		if err != nil {
 			return target{}, openError(rawURL, "%s", redisReason(err, rawURL))
 		}
+		if o.DB < 0 || o.DB > math.MaxInt32 {
+			return target{}, openError(rawURL, "invalid database number: want a whole number from 0 to %d", math.MaxInt32)
+		}
 		o.ContextTimeoutEnabled = true
+		o.OnConnect = checkRole
 		t.single, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
 	case sentinelForm:
 		o, err := failoverOptions(rawURL, form, u, q)
 		if err != nil {
 			return target{}, err
 		}
+		if o.DB < 0 || o.DB > math.MaxInt32 {
+			return target{}, openError(rawURL, "invalid database number: want a whole number from 0 to %d", math.MaxInt32)
+		}
 		o.ContextTimeoutEnabled = true
+		o.OnConnect = checkRole
 		t.failover, tc, tos = o, &o.TLSConfig, []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout}
 	case clusterForm:
 		o, err := clusterOptions(rawURL, form, u, q)
@@ -202,7 +249,7 @@ func parseURL(rawURL string) (target, error) {
 			(*tc).ServerName = serverName
 		}
 		if ca != "" {
-			pem, err := os.ReadFile(ca)
+			pem, err := readCA(ca)
 			if err != nil {
 				var perr *fs.PathError
 				if errors.As(err, &perr) {
@@ -223,6 +270,26 @@ func parseURL(rawURL string) (target, error) {
 		}
 	}
 	return t, nil
+}
+
+// maxCAFile bounds the ca= file that Open reads: a path to a device
+// (/dev/zero) must not read forever.
+const maxCAFile = 4 << 20
+
+// readCA returns the content of the ca= file at path, at most maxCAFile
+// bytes. Its errors name no path. The fuzz test replaces it, so that no
+// input reads a file.
+var readCA = func(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err == nil && len(b) > maxCAFile {
+		err = fmt.Errorf("larger than %d MiB", maxCAFile>>20)
+	}
+	return b, err
 }
 
 // openError returns the error "redis: open <Redact(rawURL)>: <format>".
@@ -260,19 +327,24 @@ func passwords(rawURL string) []string {
 	}
 	_, rest := splitScheme(rawURL)
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if _, p, ok := strings.Cut(rest[:at], ":"); ok {
-			add(p)
-			if up, err := url.PathUnescape(p); err == nil {
-				add(up)
-			}
-			if up, err := url.QueryUnescape(p); err == nil {
-				add(up)
-			}
+		// Without a ':', the user name is most likely a password.
+		user, p, ok := strings.Cut(rest[:at], ":")
+		if !ok {
+			p = user
+		}
+		add(p)
+		if up, err := url.PathUnescape(p); err == nil {
+			add(up)
+		}
+		if up, err := url.QueryUnescape(p); err == nil {
+			add(up)
 		}
 	}
 	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok {
 			add(p)
+		} else {
+			add(u.User.Username())
 		}
 	}
 	return out
@@ -333,18 +405,21 @@ func redisReason(err error, rawURL string) string {
 // redacted replaces what Redact hides, as url.URL.Redacted does passwords.
 const redacted = "xxxxx"
 
-// Redact returns rawURL with its password and the value of every query
+// Redact returns rawURL with its user information (user name and
+// password, whichever holds a secret) and the value of every query
 // parameter replaced by "xxxxx", and its fragment too, should it have one:
 //
-//	redis://user:xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx
+//	redis://xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx
 //
-// The scheme, the user name, the host, the path and the parameter names
-// stay as written. Redact never fails, and works on the text alone: the
-// user information ends at the last '@', which may be a password's. So
-// when a '?' or '#' comes before that '@' (a password with a '?' or '#'
-// unescaped, or a value with an '@'), nothing tells the host from a value
-// and everything after the scheme is replaced. An '&' that a value does
-// not escape ends it: what follows is shown as a parameter's name.
+// The scheme, the host, the path and the parameter names stay as written.
+// Redact never fails, and works on the text alone: a string that does not
+// start with a scheme ("redis://") is most likely a password or a URL
+// without its scheme, and is shown as "xxxxx" alone. The user information
+// ends at the last '@', which may be a password's. So when a '?' or '#'
+// comes before that '@' (a password with a '?' or '#' unescaped, or a
+// value with an '@'), nothing tells the host from a value and everything
+// after the scheme is replaced. An '&' that a value does not escape ends
+// it: what follows is shown as a parameter's name.
 func Redact(rawURL string) string {
 	return split(rawURL).String()
 }
@@ -352,10 +427,8 @@ func Redact(rawURL string) string {
 // urlParts are the pieces of a URL, as [Redact] splits it.
 type urlParts struct {
 	scheme      string // "redis://", or "" when rawURL has none
-	opaque      bool   // a '?' or '#' comes before the last '@': show nothing more
+	opaque      bool   // no scheme, or a '?' or '#' before the last '@': show nothing more
 	userinfo    bool   // there is an '@'
-	user        string // before the first ':' of the user information
-	password    bool   // the user information has a ':'
 	hostPath    string // the host, port and path
 	query       bool   // there is a '?'
 	params      []urlParam
@@ -372,6 +445,11 @@ type urlParam struct {
 func split(rawURL string) urlParts {
 	var p urlParts
 	p.scheme, rawURL = splitScheme(rawURL)
+	if p.scheme == "" {
+		// Not a URL: most likely a password, or a URL without its scheme.
+		p.opaque = true
+		return p
+	}
 	if at := strings.LastIndex(rawURL, "@"); at >= 0 {
 		info := rawURL[:at]
 		if strings.ContainsAny(info, "?#") {
@@ -379,7 +457,6 @@ func split(rawURL string) urlParts {
 			return p
 		}
 		p.userinfo = true
-		p.user, _, p.password = strings.Cut(info, ":")
 		rawURL = rawURL[at+1:]
 	}
 	rawURL, _, p.hasFragment = strings.Cut(rawURL, "#")
@@ -403,11 +480,7 @@ func (p urlParts) String() string {
 		return b.String()
 	}
 	if p.userinfo {
-		b.WriteString(p.user)
-		if p.password {
-			b.WriteString(":" + redacted)
-		}
-		b.WriteByte('@')
+		b.WriteString(redacted + "@")
 	}
 	b.WriteString(p.hostPath)
 	if p.query {
@@ -449,4 +522,82 @@ func validScheme(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// numberRange is the values a numeric parameter of a URL may take.
+type numberRange struct{ min, max int }
+
+// maxConns bounds the parameters that count connections: go-redis makes
+// channels of their size, and panics on a negative one.
+const maxConns = 10000
+
+// intParams are the integer parameters go-redis reads from a URL, of any
+// form, with the values Open accepts.
+var intParams = map[string]numberRange{
+	"db":                         {0, math.MaxInt32},
+	"protocol":                   {2, 3},
+	"max_retries":                {-1, 1000}, // -1: no retries
+	"max_redirects":              {-1, 1000}, // -1: no redirects
+	"dialer_retries":             {0, 1000},
+	"pool_size":                  {1, maxConns},
+	"min_idle_conns":             {0, maxConns},
+	"max_idle_conns":             {0, maxConns},
+	"max_active_conns":           {0, maxConns},
+	"max_concurrent_dials":       {0, maxConns},
+	"pipeline_pool_size":         {-1, maxConns}, // -1: no pipeline pool
+	"pipeline_read_buffer_size":  {0, 64 << 20},
+	"pipeline_write_buffer_size": {0, 64 << 20},
+	"failing_timeout_seconds":    {0, 86400},
+}
+
+// maxDuration bounds the duration parameters of a URL.
+const maxDuration = 24 * time.Hour
+
+// durationParams are the duration parameters go-redis reads from a URL,
+// of any form.
+var durationParams = []string{
+	"dial_timeout", "read_timeout", "write_timeout", "pool_timeout",
+	"min_retry_backoff", "max_retry_backoff",
+	"conn_max_idle_time", "idle_timeout", "conn_max_lifetime", "max_conn_age", "conn_max_lifetime_jitter",
+	"dialer_retry_timeout", "route_by_latency_tolerance",
+}
+
+// checkNumbers returns an error naming the first numeric or duration
+// parameter of q (in the order of their names) whose value go-redis would
+// reject, misread or panic on: not a number, out of its range, or empty.
+// The error quotes no value, which may be a secret put there by mistake.
+// A db= of a Cluster URL is left to go-redis, which refuses it.
+func checkNumbers(rawURL string, q url.Values, kind formKind) error {
+	names := slices.Sorted(maps.Keys(q))
+	for _, name := range names {
+		if name == "db" && kind == clusterForm {
+			continue
+		}
+		for _, v := range q[name] {
+			if r, ok := intParams[name]; ok {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < r.min || n > r.max {
+					return openError(rawURL, "invalid %s: want a whole number from %d to %d", name, r.min, r.max)
+				}
+			}
+			if slices.Contains(durationParams, name) && !validDuration(v) {
+				return openError(rawURL, "invalid %s: want a duration from 0 to %s (500ms, 2s, or whole seconds), or -1 for none", name, "24h")
+			}
+		}
+	}
+	return nil
+}
+
+// validDuration reports whether s is a duration go-redis reads as Open
+// accepts it: whole seconds or a Go duration, from 0 to maxDuration, or
+// -1, which go-redis reads as none.
+func validDuration(s string) bool {
+	if s == "-1" {
+		return true
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n >= 0 && n <= int64(maxDuration/time.Second)
+	}
+	d, err := time.ParseDuration(s)
+	return err == nil && d >= 0 && d <= maxDuration
 }

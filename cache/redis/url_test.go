@@ -26,42 +26,47 @@ func TestRedact(t *testing.T) {
 		in, want string
 	}{
 		{"redis://localhost:6379/0", "redis://localhost:6379/0"},
-		{"redis://user@localhost:6379", "redis://user@localhost:6379"},
-		{"redis://user:hunter2@localhost:6379/1", "redis://user:xxxxx@localhost:6379/1"},
-		{"redis://:hunter2@localhost", "redis://:xxxxx@localhost"},
-		{"redis://u:@localhost", "redis://u:xxxxx@localhost"},
+		{"redis://user@localhost:6379", "redis://xxxxx@localhost:6379"},
+		{"redis://user:hunter2@localhost:6379/1", "redis://xxxxx@localhost:6379/1"},
+		{"redis://:hunter2@localhost", "redis://xxxxx@localhost"},
+		{"redis://u:@localhost", "redis://xxxxx@localhost"},
 		// Every value goes, names stay.
-		{"redis://user:hunter2@host:6379/0?dial_timeout=1s&password=hunter2", "redis://user:xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx"},
+		{"redis://user:hunter2@host:6379/0?dial_timeout=1s&password=hunter2", "redis://xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx"},
 		{"redis://127.0.0.1:6379/0?password=hunter2", "redis://127.0.0.1:6379/0?password=xxxxx"},
-		{"rediss://u:hunter2@h:1/0?ca=%2Ftmp%2Fca.pem&server_name=x", "rediss://u:xxxxx@h:1/0?ca=xxxxx&server_name=xxxxx"},
-		{"unix://u:hunter2@/run/redis.sock?db=2", "unix://u:xxxxx@/run/redis.sock?db=xxxxx"},
+		{"rediss://u:hunter2@h:1/0?ca=%2Ftmp%2Fca.pem&server_name=x", "rediss://xxxxx@h:1/0?ca=xxxxx&server_name=xxxxx"},
+		{"unix://u:hunter2@/run/redis.sock?db=2", "unix://xxxxx@/run/redis.sock?db=xxxxx"},
 		{"redis://host?pool_fifo&db=", "redis://host?pool_fifo&db=xxxxx"},
 		{"redis://host?a=1;password=hunter2&b=%zz", "redis://host?a=xxxxx&b=xxxxx"},
 		{"redis://host/0?password=hun#ter2", "redis://host/0?password=xxxxx#xxxxx"},
 		{"redis://host/0#hunter2", "redis://host/0#xxxxx"},
 		// Malformed: the user information ends at the last '@'.
-		{"redis://user:hunter2@[bad", "redis://user:xxxxx@[bad"},
-		{"redis://user:hun/ter2@host:6379", "redis://user:xxxxx@host:6379"},
-		{"redis://user:hun@ter2@host", "redis://user:xxxxx@host"},
-		{"redis://u:123/hunter2@host", "redis://u:xxxxx@host"},
-		{"redis://u:hun ter2@host", "redis://u:xxxxx@host"},
-		{"redis://u:hun%zzter2@host?x=%zz", "redis://u:xxxxx@host?x=xxxxx"},
-		{"user:hunter2@host", "user:xxxxx@host"},
-		{":hunter2@host", ":xxxxx@host"},
+		{"redis://user:hunter2@[bad", "redis://xxxxx@[bad"},
+		{"redis://user:hun/ter2@host:6379", "redis://xxxxx@host:6379"},
+		{"redis://user:hun@ter2@host", "redis://xxxxx@host"},
+		{"redis://u:123/hunter2@host", "redis://xxxxx@host"},
+		{"redis://u:hun ter2@host", "redis://xxxxx@host"},
+		{"redis://u:hun%zzter2@host?x=%zz", "redis://xxxxx@host?x=xxxxx"},
+		// No scheme: not a URL, most likely a password; nothing shows.
+		{"user:hunter2@host", "xxxxx"},
+		{":hunter2@host", "xxxxx"},
+		{"hunter2", "xxxxx"},
+		{"hunter2@localhost:6379", "xxxxx"},
+		// A user name alone may be a password: hidden too.
+		{"redis://hunter2@localhost:6379/0", "redis://xxxxx@localhost:6379/0"},
 		// A '?' or '#' before the last '@': nothing but the scheme is sure.
 		{"redis://u:hun?ter2@host", "redis://xxxxx"},
 		{"redis://u:hun#ter2@host", "redis://xxxxx"},
 		{"redis://host/0?password=hun@ter2", "redis://xxxxx"},
 		// Sentinel and Cluster: the hosts and the path stay, the
 		// sentinels' password is a value like any other.
-		{"redis+sentinel://u:hunter2@s1:26379,s2:26379,[::1]:26379/mymaster/0?sentinel_password=hunter2", "redis+sentinel://u:xxxxx@s1:26379,s2:26379,[::1]:26379/mymaster/0?sentinel_password=xxxxx"},
+		{"redis+sentinel://u:hunter2@s1:26379,s2:26379,[::1]:26379/mymaster/0?sentinel_password=hunter2", "redis+sentinel://xxxxx@s1:26379,s2:26379,[::1]:26379/mymaster/0?sentinel_password=xxxxx"},
 		{"rediss+sentinel://s1,s2/m?sentinel_username=admin&sentinel_password=hunter2&ca=%2Fca.pem", "rediss+sentinel://s1,s2/m?sentinel_username=xxxxx&sentinel_password=xxxxx&ca=xxxxx"},
-		{"redis+cluster://:hunter2@n1:7000,n2:7001/?addr=n3:7002", "redis+cluster://:xxxxx@n1:7000,n2:7001/?addr=xxxxx"},
-		{"rediss+cluster://u:hun@ter2@n1:7000,n2:7001", "rediss+cluster://u:xxxxx@n1:7000,n2:7001"},
-		// No scheme before "://": no '?' hides in one.
-		{"x?password=hunter2://host", "x?password=xxxxx"},
-		{"not a url", "not a url"},
-		{"", ""},
+		{"redis+cluster://:hunter2@n1:7000,n2:7001/?addr=n3:7002", "redis+cluster://xxxxx@n1:7000,n2:7001/?addr=xxxxx"},
+		{"rediss+cluster://u:hun@ter2@n1:7000,n2:7001", "rediss+cluster://xxxxx@n1:7000,n2:7001"},
+		// No valid scheme before "://": not a URL either.
+		{"x?password=hunter2://host", "xxxxx"},
+		{"not a url", "xxxxx"},
+		{"", "xxxxx"},
 	}
 	for _, tt := range tests {
 		if got := redis.Redact(tt.in); got != tt.want {
@@ -185,14 +190,14 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		{func(p, v string) string { return "ftp://u:" + p + "@host/0?client_name=" + v }, "invalid URL scheme: ftp"},
 		{func(p, v string) string { return "redis://u:" + p + "@127.0.0.1:6379/0?password=" + v }, "unexpected option: password"},
 		{func(_, v string) string { return "redis://127.0.0.1:6379/0?password=" + v }, "unexpected option: password"},
-		{func(p, v string) string { return "redis://u:" + p + "@host/0?dial_timeout=abc&password=" + v }, "invalid dial_timeout duration"},
-		{func(p, v string) string { return "redis://u:" + p + "@host/0?dial_timeout=" + v }, "invalid dial_timeout duration"},
-		{func(p, v string) string { return "redis://u:" + p + "@host/0?db=" + v }, "invalid database number"},
-		{func(p, v string) string { return "redis://u:" + p + "@host/0?pool_size=" + v }, "invalid pool_size number"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?dial_timeout=abc&password=" + v }, "invalid dial_timeout: want a duration"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?dial_timeout=" + v }, "invalid dial_timeout: want a duration"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?db=" + v }, "invalid db: want a whole number"},
+		{func(p, v string) string { return "redis://u:" + p + "@host/0?pool_size=" + v }, "invalid pool_size: want a whole number from 1"},
 		{func(p, v string) string { return "redis://u:" + p + "@host/0?pool_fifo=" + v }, "invalid pool_fifo boolean"},
 		{func(p, v string) string { return "redis://u:" + p + "@host/0/1?client_name=" + v }, "invalid URL path"},
 		{func(p, v string) string { return "unix://u:" + p + "@?client_name=" + v }, "empty unix socket path"},
-		{func(p, v string) string { return "unix://u:" + p + "@/run/redis.sock?db=" + v }, "invalid database number"},
+		{func(p, v string) string { return "unix://u:" + p + "@/run/redis.sock?db=" + v }, "invalid db: want a whole number"},
 		// The TLS parameters.
 		{func(p, v string) string { return "redis://u:" + p + "@host/0?ca=" + v + "&client_name=" + v }, "need a rediss:// url"},
 		{func(p, v string) string {
@@ -207,7 +212,14 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		// url.Parse fails.
 		{func(p, v string) string { return "redis://u:" + p + "@host:notaport/0?client_name=" + v }, "invalid port after host"},
 		{func(p, v string) string { return "redis://u:" + p + "@[::1/0?client_name=" + v }, "missing ']' in host"},
-		{func(p, v string) string { return ":" + p + "@host/0?client_name=" + v }, "missing protocol scheme"},
+		{func(p, v string) string { return ":" + p + "@host/0?client_name=" + v }, "not a url"},
+		{func(p, _ string) string { return p }, "not a url"},
+		{func(p, _ string) string { return p + "@127.0.0.1:6379" }, "not a url"},
+		{func(p, _ string) string { return p + "@127.0.0.1:6379/0" }, "not a url"},
+		// The password in the user's slot.
+		{func(p, _ string) string { return "redis://" + p + "@127.0.0.1:6379/0" }, "a user name and no password"},
+		{func(p, _ string) string { return "redis+sentinel://" + p + "@s1,s2/m" }, "a user name and no password"},
+		{func(p, _ string) string { return "rediss+cluster://" + p + "@n1,n2" }, "a user name and no password"},
 		{func(string, string) string { return "redis://u:" + a + "%zz" + b + "@host/0" }, "invalid URL escape"},
 		{func(string, string) string { return "redis://u:" + a + " " + b + "@host/0" }, "invalid userinfo"},
 		{func(string, string) string { return "redis://u:" + a + "\n" + b + "@host/0" }, "invalid control character"},
@@ -236,7 +248,7 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		{func(p, v string) string {
 			return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "&addr=" + v
 		}, "unable to parse addr param"},
-		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?dial_timeout=" + v }, "invalid dial_timeout duration"},
+		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?dial_timeout=" + v }, "invalid dial_timeout: want a duration"},
 		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?ca=" + v }, "need a rediss+sentinel:// url"},
 		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "%zz" }, "invalid query: invalid URL escape"},
 		{func(p, v string) string { return "redis+sentinel://u:" + p + "@s1/m?sentinel_password=" + v + "#" + v }, "no fragment"},
@@ -255,7 +267,7 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?password=" + v }, "unexpected option: password"},
 		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?read_only=" + v }, "unexpected option: read_only"},
 		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?route_randomly=" + v }, "unexpected option: route_randomly"},
-		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?max_redirects=" + v }, "invalid max_redirects number"},
+		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1,n2?max_redirects=" + v }, "invalid max_redirects: want a whole number"},
 		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1?addr=" + v }, "unable to parse addr param"},
 		{func(p, v string) string { return "redis+cluster://u:" + p + "@n1?server_name=" + v }, "need a rediss+cluster:// url"},
 		{func(p, v string) string { return "rediss+cluster://u:" + p + "@n1?ca=%2Fno%2Fsuch%2F" + v }, "read ca file: no such file"},
@@ -406,5 +418,109 @@ func TestOpenServer(t *testing.T) {
 	waitClosed(t, ch)
 	if err := s.Client().Ping(ctx).Err(); !errors.Is(err, goredis.ErrClosed) {
 		t.Errorf("client Ping after Close error = %v, want %v: Close must close the client Open made", err, goredis.ErrClosed)
+	}
+}
+
+// Every numeric and duration parameter, in every form of URL, with a value
+// out of its range or not a number, is an error that names the parameter
+// and shows neither the value nor the password: go-redis would panic on a
+// negative pool size, and misread the others.
+func TestOpenValidatesNumbers(t *testing.T) {
+	s := secrettest.New()
+	forms := []string{
+		"redis://:" + s.A + s.B + "@127.0.0.1:6379/0?",
+		"rediss://:" + s.A + s.B + "@127.0.0.1:6379/0?",
+		"redis+sentinel://:" + s.A + s.B + "@s1,s2:26380/mymaster/0?",
+		"redis+cluster://:" + s.A + s.B + "@n1,n2:7001?",
+	}
+	ints := map[string][]string{
+		"db":                         {"-1", "2147483648"},
+		"protocol":                   {"1", "4", "-3"},
+		"max_retries":                {"-2", "1001"},
+		"max_redirects":              {"-2", "1001"},
+		"dialer_retries":             {"-1", "1001"},
+		"pool_size":                  {"-1", "0", "10001"},
+		"min_idle_conns":             {"-1", "10001"},
+		"max_idle_conns":             {"-1", "10001"},
+		"max_active_conns":           {"-1", "10001"},
+		"max_concurrent_dials":       {"-1", "10001"},
+		"pipeline_pool_size":         {"-2", "10001"},
+		"pipeline_read_buffer_size":  {"-1", "67108865"},
+		"pipeline_write_buffer_size": {"-1", "67108865"},
+		"failing_timeout_seconds":    {"-1", "86401"},
+	}
+	notNumbers := []string{"", "x", "1.5", "1e3", "99999999999999999999", s.A + s.B}
+	durations := []string{
+		"dial_timeout", "read_timeout", "write_timeout", "pool_timeout",
+		"min_retry_backoff", "max_retry_backoff",
+		"conn_max_idle_time", "idle_timeout", "conn_max_lifetime", "max_conn_age", "conn_max_lifetime_jitter",
+		"dialer_retry_timeout", "route_by_latency_tolerance",
+	}
+	badDurations := []string{"", "x", "-2", "-1s", "25h", "86401", "99999999999999999999", "9223372036854775807ns1h", s.A + s.B}
+	for _, form := range forms {
+		check := func(name, v, want string) {
+			t.Helper()
+			raw := form + name + "=" + url.QueryEscape(v)
+			st, err := redis.Open(raw, redis.Options{})
+			if err == nil {
+				st.Close()
+				t.Errorf("Open(%s) with %s=%q: error = nil, want one", redis.Redact(raw), name, v)
+				return
+			}
+			msg := err.Error()
+			s.Check(t, "Open() error", msg)
+			if !strings.Contains(msg, want) || (v != "" && len(v) > 1 && strings.Contains(msg, "="+v)) {
+				t.Errorf("Open(%s) with %s=%q: error = %q, want one that says %q", redis.Redact(raw), name, v, s.Hide(msg), want)
+			}
+		}
+		for name, bad := range ints {
+			want := "invalid " + name + ": want a whole number"
+			if name == "db" && strings.HasPrefix(form, "redis+cluster") {
+				want = "unexpected option: db"
+			}
+			for _, v := range append(bad, notNumbers...) {
+				check(name, v, want)
+			}
+		}
+		for _, name := range durations {
+			for _, v := range badDurations {
+				check(name, v, "invalid "+name+": want a duration")
+			}
+		}
+	}
+	// The bounds themselves, and go-redis's -1, are accepted.
+	for _, raw := range []string{
+		"redis://127.0.0.1:6379/0?pool_size=1&max_retries=-1&dial_timeout=-1&pool_timeout=24h&protocol=3",
+		"redis://127.0.0.1:6379/0?pool_size=10000&min_idle_conns=0&conn_max_idle_time=86400&read_timeout=0",
+		"redis+sentinel://s1/m/0?pool_size=3&max_retries=1000&pipeline_pool_size=-1&min_retry_backoff=500ms",
+		"redis+cluster://n1,n2?pool_size=2&max_redirects=-1&failing_timeout_seconds=86400&route_by_latency_tolerance=1s",
+	} {
+		st, err := redis.Open(raw, redis.Options{})
+		if err != nil {
+			t.Errorf("Open(%s) error = %v, want none", raw, err)
+			continue
+		}
+		st.Close()
+	}
+	// The database of the path too.
+	for _, raw := range []string{"redis://127.0.0.1:6379/-1", "redis+sentinel://s1/m/-1", "redis://127.0.0.1:6379/2147483648"} {
+		st, err := redis.Open(raw, redis.Options{})
+		if err == nil {
+			st.Close()
+			t.Errorf("Open(%s) error = nil, want one", raw)
+		} else if !strings.Contains(err.Error(), "invalid database number") {
+			t.Errorf("Open(%s) error = %v, want one that says \"invalid database number\"", raw, err)
+		}
+	}
+}
+
+// A ca= file that never ends (a device) is an error, not a read forever.
+func TestOpenBoundsCAFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, err := redis.Open("rediss://127.0.0.1:6379/0?ca=%2Fdev%2Fzero", redis.Options{})
+	if err == nil || !strings.Contains(err.Error(), "read ca file: larger than 4 MiB") {
+		t.Errorf("Open() with ca=/dev/zero error = %v, want one saying the file is too large", err)
 	}
 }

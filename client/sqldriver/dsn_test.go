@@ -125,7 +125,7 @@ func TestConfigRedacted(t *testing.T) {
 		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", c.Config()),
 	} {
 		s.Check(t, "printed config", out)
-		if !strings.Contains(out, "alice:xxxxx@e.example.com:443/main/sales") || !strings.Contains(out, "bob%3Axxxxx%40r") {
+		if !strings.Contains(out, "alice:xxxxx@e.example.com:443/main/sales") || !strings.Contains(out, "redis%3A%2F%2Fxxxxx%40r") {
 			t.Errorf("printed config %q, want the DSN with the secrets as xxxxx", s.Hide(out))
 		}
 	}

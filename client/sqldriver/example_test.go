@@ -98,5 +98,5 @@ func ExampleConfig_FormatDSN() {
 	fmt.Println(cfg)
 	// Output:
 	// e6data://alice:p%40ss%2Fword@engine.example.com:443/main/sales?cluster=prod&secure=true&redis=rediss%3A%2F%2F%3Ar3dis%40redis.internal%3A6380%2F0
-	// e6data://alice:xxxxx@engine.example.com:443/main/sales?cluster=prod&secure=true&redis=rediss%3A%2F%2F%3Axxxxx%40redis.internal%3A6380%2F0
+	// e6data://alice:xxxxx@engine.example.com:443/main/sales?cluster=prod&secure=true&redis=rediss%3A%2F%2Fxxxxx%40redis.internal%3A6380%2F0
 }

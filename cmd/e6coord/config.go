@@ -125,8 +125,8 @@ func (f *logFlags) register(fs *flag.FlagSet, level string) {
 }
 
 // logger returns the commands' logger on stderr, and routes go-redis's own
-// log lines into it (at Warn, with component=go-redis), so that nothing
-// else writes to stderr.
+// log lines into it (at Warn, or Info for those that report no failure, with
+// component=go-redis), so that nothing else writes to stderr.
 func (f *logFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 	l, err := newLogger(stderr, f.level, f.format)
 	if err != nil {
@@ -155,6 +155,21 @@ func newLogger(stderr io.Writer, level, format string) (*slog.Logger, error) {
 // redisLogger is go-redis's logger interface over slog.
 type redisLogger struct{ l *slog.Logger }
 
+// redisInfo start the formats of go-redis's lines that report what it
+// found, not a failure: a Sentinel client prints "sentinel: new master"
+// on every start. They are logged at Info, the others at Warn.
+var redisInfo = []string{
+	"sentinel: new master",
+	"sentinel: selected addr",
+	"sentinel: discovered new sentinel",
+}
+
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.Log(ctx, slog.LevelWarn, strings.TrimSpace(fmt.Sprintf(format, v...)))
+	level := slog.LevelWarn
+	for _, p := range redisInfo {
+		if strings.HasPrefix(format, p) {
+			level = slog.LevelInfo
+		}
+	}
+	r.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(format, v...)))
 }

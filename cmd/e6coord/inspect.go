@@ -232,8 +232,8 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"Prints one line per change of the scope's shared state, as Redis pushes it, until interrupted:\n"+
 			"first a snapshot, then a change per record (generations increasing), and a resync with the\n"+
 			"state re-read whenever the subscription was lost and made again. While Redis is down it\n"+
-			"tries again with backoff, logging at warn on stderr. Exit status: 0 when interrupted; 1 if stdout\n"+
-			"fails; 2 usage.",
+			"tries again with backoff, logging at warn on stderr (a refusal: a wrong password or ACL, a\n"+
+			"read-only replica, once at error). Exit status: 0 when interrupted; 1 if stdout fails; 2 usage.",
 		stderr)
 	cacheTTL := fs.Duration("cache-ttl", coordinator.DefaultCacheTTL, "how long a confirmed colour is trusted: past it the state shows stale (the fleet's CacheTTL)")
 	if err := f.parse(fs, args); err != nil {

@@ -36,7 +36,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte(secretURL+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	redacted := "redis://:xxxxx@" + rs.Addr() + "/0"
+	redacted := "redis://xxxxx@" + rs.Addr() + "/0"
 
 	check := func(t *testing.T, args []string, stdout, stderr string) {
 		t.Helper()
@@ -107,7 +107,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 		t.Setenv("E6COORD_REDIS_URL_FILE", urlFile)
 		args := append([]string{"events", "--log-level", "debug"}, scopeArgs...)
 		c := startCmd(t, args...)
-		c.stderr.WaitFor(t, "cannot reach the store", 1, inspectWait)
+		c.stderr.WaitFor(t, "refused access", 1, inspectWait)
 		c.stderr.WaitFor(t, "access denied", 1, inspectWait)
 		code := c.stop(t)
 		check(t, args, "", c.stderr.String())
@@ -126,7 +126,7 @@ func TestInspectHidesRedisPassword(t *testing.T) {
 			args := append([]string{cmd}, scopeArgs...)
 			code, out, errOut := runCmd(t, context.Background(), args...)
 			check(t, args, out, errOut)
-			if code != 2 || !strings.Contains(errOut, "redis://:xxxxx@") {
+			if code != 2 || !strings.Contains(errOut, "redis://xxxxx@") {
 				t.Errorf("%s: exit %d, stderr %q; want 2 and the URL redacted", cmd, code, s.Hide(errOut))
 			}
 		}

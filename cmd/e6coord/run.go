@@ -139,6 +139,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	o.FlipEvery, o.NoFetch = ef.flipEvery, !*fetch
+	if o.FlipEvery <= 0 {
+		o.FlipEvery = -1 // never, as the flag's help says: demo.Options's 0 is the default
+	}
 	sum, err := demo.Run(ctx, o, stdout)
 	if err != nil {
 		return err

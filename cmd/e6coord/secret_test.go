@@ -40,7 +40,7 @@ func TestDemoWorkerReportsReason(t *testing.T) {
 	}
 	msg := err.Error()
 	for i := range 2 {
-		want := fmt.Sprintf("worker %d: exit status 1: fleet: redis: open redis://u:xxxxx@127.0.0.1:6379/0?dial_timeout=xxxxx&client_name=xxxxx: invalid dial_timeout", i)
+		want := fmt.Sprintf("worker %d: exit status 1: fleet: redis: open redis://xxxxx@127.0.0.1:6379/0?dial_timeout=xxxxx&client_name=xxxxx: invalid dial_timeout", i)
 		if !strings.Contains(msg, want) {
 			t.Errorf("error = %q, want it to hold %q", s.Hide(msg), want)
 		}
@@ -55,7 +55,7 @@ func TestDemoRedisURLErrorsHideSecret(t *testing.T) {
 	tests := []struct{ url, want string }{
 		{"redis://127.0.0.1:6379/0?password=" + plain, "unexpected option: password"},
 		{"redis://u:" + escaped + "@127.0.0.1:6379/0?password=" + escaped, "unexpected option: password"},
-		{"redis://u:" + plain + "@127.0.0.1:6379/0?db=" + plain, "invalid database number"},
+		{"redis://u:" + plain + "@127.0.0.1:6379/0?db=" + plain, "invalid db: want a whole number"},
 		{"ftp://u:" + plain + "@127.0.0.1:6379/0", "invalid URL scheme"},
 		{"redis://u:" + s.A + "%zz" + s.B + "@127.0.0.1:6379/0", "invalid URL escape"},
 		{"redis://u:" + s.A + "#" + s.B + "@127.0.0.1:6379/0", "invalid port after host"},

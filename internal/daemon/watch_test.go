@@ -159,7 +159,7 @@ func TestState(t *testing.T) {
 		v.Pins != (view.Pins{Blue: 1}) || v.Store.State != "up" || v.Store.Address != redisstore.Redact(url) {
 		t.Errorf("/v1/state with a query open = %+v", v)
 	}
-	if want := "redis://:xxxxx@" + r.Addr() + "/0"; v.Store.Address != want {
+	if want := "redis://xxxxx@" + r.Addr() + "/0"; v.Store.Address != want {
 		t.Errorf("address %q, want %q", v.Store.Address, want)
 	}
 	if err := rows.Close(); err != nil {

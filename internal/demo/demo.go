@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -31,7 +32,7 @@ const DefaultQuery = "SELECT * FROM demo.numbers"
 // demo`.
 type Options struct {
 	Duration  time.Duration // how long workers start queries; default 20s
-	FlipEvery time.Duration // embedded engine: switch period; default 3s
+	FlipEvery time.Duration // embedded engine: switch period; default 3s, negative: never
 	Workers   int           // concurrent workers per process; default 8
 
 	Mode   enginetest.SwitchMode // embedded engine: how it switches
@@ -89,7 +90,7 @@ func (o Options) withDefaults() Options {
 	if o.Duration <= 0 {
 		o.Duration = 20 * time.Second
 	}
-	if o.FlipEvery <= 0 {
+	if o.FlipEvery == 0 {
 		o.FlipEvery = 3 * time.Second
 	}
 	if o.Workers <= 0 {
@@ -114,7 +115,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		srv, err = enginetest.NewServer(enginetest.Options{
 			Mode:      o.Mode,
 			Rejection: o.Reject,
-			FlipEvery: o.FlipEvery,
+			FlipEvery: max(o.FlipEvery, 0), // 0: never
 			User:      "demo",
 			Password:  "demo",
 			MaxLog:    1,
@@ -125,8 +126,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		defer srv.Close()
 		addr = srv.Addr()
 		o.User, o.Password, o.Catalog, o.Schema = "demo", "demo", enginetest.Catalog, enginetest.Schema
-		fmt.Fprintf(out, "fake engine on %s: start blue, %s, rejects with %s, flips every %s\n",
-			addr, o.Mode, o.Reject, o.FlipEvery)
+		flips := "flips every " + o.FlipEvery.String()
+		if o.FlipEvery < 0 {
+			flips = "never flips"
+		}
+		fmt.Fprintf(out, "fake engine on %s: start blue, %s, rejects with %s, %s\n",
+			addr, o.Mode, o.Reject, flips)
 	}
 	cfg := fleet.Config{
 		Engine: addr, User: o.User, Password: o.Password,
@@ -141,10 +146,25 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	var err error
 	if o.Processes == 1 {
 		t.printf("%d workers for %s, policy %s: %s\n", o.Workers, o.Duration, o.Policy, o.Query)
+		// At the end of the duration, the queries under way finish; a
+		// process still connecting (waiting for the engine, or for its
+		// cluster to resume) is stopped.
 		stop := make(chan struct{})
-		timer := time.AfterFunc(o.Duration, func() { close(stop) })
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var cut atomic.Bool
+		timer := time.AfterFunc(o.Duration, func() {
+			close(stop)
+			if !t.isReady() {
+				cut.Store(true)
+				cancel()
+			}
+		})
 		defer timer.Stop()
-		st, err = fleet.Run(ctx, cfg, stop, t.report)
+		st, err = fleet.Run(rctx, cfg, stop, t.report)
+		if err != nil && cut.Load() && ctx.Err() == nil {
+			err = fmt.Errorf("demo: the engine did not answer within the demo's %s: no query ran (see the log for what it waited for)", o.Duration)
+		}
 	} else {
 		st, err = runProcesses(ctx, o, cfg, t)
 	}
@@ -164,15 +184,29 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays)
 	t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
 		sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
-	if sum.StoreUnreached > 0 {
-		why := "it was unreachable"
-		if sum.StoreDenied > 0 {
-			why = "it refused access: check the Redis password and ACL"
-		}
-		t.printf("the store was never reached by %d of %d processes (%s): they ran uncoordinated\n",
-			sum.StoreUnreached, sum.Processes, why)
+	if line := storeLine(sum); line != "" {
+		t.printf("%s\n", line)
 	}
 	return sum, ctx.Err()
+}
+
+// storeLine returns the line of the summary that says which processes ran
+// uncoordinated, because the store never answered them or refused them,
+// or "" when none did.
+func storeLine(sum Summary) string {
+	const refused = "check the Redis password and ACL, and that the URL names the primary, not a read-only replica"
+	switch {
+	case sum.StoreUnreached > 0 && sum.StoreDenied > 0:
+		return fmt.Sprintf("the store was never reached by %d of %d processes (it refused access: %s): they ran uncoordinated",
+			sum.StoreUnreached, sum.Processes, refused)
+	case sum.StoreUnreached > 0:
+		return fmt.Sprintf("the store was never reached by %d of %d processes (it was unreachable): they ran uncoordinated",
+			sum.StoreUnreached, sum.Processes)
+	case sum.StoreDenied > 0:
+		return fmt.Sprintf("the store refused access to %d of %d processes at the end (%s): they ran uncoordinated",
+			sum.StoreDenied, sum.Processes, refused)
+	}
+	return ""
 }
 
 // runProcesses runs the workers in o.Processes processes sharing a Redis.
@@ -246,6 +280,7 @@ type tracker struct {
 	gens  map[uint64]*switchSeen // switches by generation
 	lags  []time.Duration        // from each switch's commit to each process adopting it
 	fails int
+	ready int // processes connected
 }
 
 type switchSeen struct {
@@ -271,6 +306,8 @@ func (t *tracker) report(r fleet.Report) {
 	}
 	elapsed := time.Since(t.start).Seconds()
 	switch r.Event {
+	case "ready":
+		t.ready++
 	case "change":
 		if r.Old == "" {
 			return // the first colour a process learnt, not a switch
@@ -289,6 +326,13 @@ func (t *tracker) report(r fleet.Report) {
 			fmt.Fprintf(t.out, "%7.3fs  query failed: %s\n", elapsed, r.Error)
 		}
 	}
+}
+
+// isReady reports whether a process has connected.
+func (t *tracker) isReady() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ready > 0
 }
 
 // end stops taking reports.

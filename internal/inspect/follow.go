@@ -50,8 +50,10 @@ func dash(s string) string {
 // again, re-reads the state and emits it as a [Resync], whatever its
 // generation, which becomes the one later changes must exceed. While the
 // store cannot be reached, it tries again after a backoff growing from
-// 100ms to 5s, logging every failed attempt at Warn; nothing is emitted
-// before the first successful read.
+// 100ms to 5s, logging every failed attempt at Warn, but a refusal (a
+// wrong password or ACL, a read-only replica: [ErrorKind] "denied" or
+// "read-only") at Error once, and at Debug while it goes on; nothing is
+// emitted before the first successful read.
 //
 // Follow returns ctx's error when ctx is done, or the first error of emit,
 // which stops it.
@@ -126,8 +128,20 @@ func (r *Reader) backoff(ctx context.Context, n int, err error) error {
 	}
 	d := min(minBackoff<<min(n-1, 10), maxBackoff)
 	d = d/2 + rand.N(d/2+1) // jittered within [d/2, d]
-	r.log.Warn("cannot reach the store; trying again", "scope", r.opts.Scope.String(),
-		"attempt", n, "retry_in", d.Round(time.Millisecond), "err", err)
+	attrs := []any{"scope", r.opts.Scope.String(), "attempt", n, "retry_in", d.Round(time.Millisecond), "err", err}
+	switch kind := ErrorKind(err); {
+	case kind != "denied" && kind != "read-only":
+		r.refusalLogged = false
+		r.log.Warn("cannot reach the store; trying again", attrs...)
+	case r.refusalLogged:
+		r.log.Debug("the store still refuses; trying again", attrs...)
+	case kind == "read-only":
+		r.refusalLogged = true
+		r.log.Error("the store is a read-only replica: point the Redis URL at the primary; trying again", attrs...)
+	default:
+		r.refusalLogged = true
+		r.log.Error("the store refused access: check the Redis password and ACL; trying again", attrs...)
+	}
 	return retry.Sleep(ctx, d)
 }
 

@@ -61,6 +61,9 @@ type Reader struct {
 	pins   cache.PinCounts // the last pin counts read
 	offset time.Duration   // the store's clock minus the local one
 	last   view.State      // the last view returned or emitted
+	// refusalLogged is set once Follow has logged the store's refusal at
+	// Error, until another failure or an answer.
+	refusalLogged bool
 }
 
 // NewReader returns a reader of store. It does no I/O.
@@ -93,8 +96,8 @@ func (r *Reader) Now() time.Time { return r.opts.Now().Add(r.offset) }
 // view then has generation 0 and status unknown. A record naming an
 // invalid colour shows that colour as unknown, and is logged at Warn.
 // When a call fails, Read returns the view of no record with the store
-// unreachable (or denied, when it refused the credentials or a permission)
-// and the error, which wraps the store's.
+// unreachable (or denied, when it refused the credentials or a permission,
+// or is a read-only replica) and the error, which wraps the store's.
 func (r *Reader) Read(ctx context.Context) (view.State, error) {
 	st, err := r.store.Load(ctx, r.opts.Scope)
 	switch {
@@ -152,13 +155,16 @@ func (r *Reader) failed(err error) (view.State, error) {
 }
 
 // answered notes that the store answered.
-func (r *Reader) answered() { r.setState(coordinator.StoreUp) }
+func (r *Reader) answered() {
+	r.refusalLogged = false
+	r.setState(coordinator.StoreUp)
+}
 
 // noteFailure notes that a store call failed with err.
 func (r *Reader) noteFailure(err error) {
 	kind := ErrorKind(err)
 	r.health.LastErrorKind = kind
-	if kind == "denied" {
+	if kind == "denied" || kind == "read-only" {
 		r.setState(coordinator.StoreDenied)
 	} else {
 		r.setState(coordinator.StoreUnreachable)
@@ -175,13 +181,16 @@ func (r *Reader) setState(s coordinator.StoreState) {
 }
 
 // ErrorKind names the kind of a store failure as [view.Store.LastErrorKind]
-// and the coordinator's statistics do: "denied" for an error wrapping
-// [cache.ErrAccessDenied], "timeout" for one wrapping
+// and the coordinator's statistics do: "read-only" for an error wrapping
+// [cache.ErrReadOnly], "denied" for one wrapping [cache.ErrAccessDenied]
+// otherwise, "timeout" for one wrapping
 // [context.DeadlineExceeded], "error" otherwise; "" for nil.
 func ErrorKind(err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, cache.ErrReadOnly):
+		return "read-only"
 	case errors.Is(err, cache.ErrAccessDenied):
 		return "denied"
 	case errors.Is(err, context.DeadlineExceeded):
