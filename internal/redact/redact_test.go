@@ -17,7 +17,8 @@ import (
 )
 
 // redisURLs are the Redis URL forms that hold a password, each with
-// secret s in every place a password may sit.
+// secret s in every place a password may sit, and the plausible mistakes
+// of an operator.
 func redisURLs(s secrettest.Secret) []string {
 	return []string{
 		"redis://user:" + s.A + s.B + "@127.0.0.1:6379/0",
@@ -25,6 +26,11 @@ func redisURLs(s secrettest.Secret) []string {
 		"rediss://u:" + s.B + "@h:6380/0?ca=/etc/ca.pem",
 		"redis+sentinel://:" + s.A + "@h1:26379,h2:26379/mymaster?sentinel_password=" + s.B,
 		"redis+cluster://u:" + s.B + s.A + "@h1:7000,h2:7001",
+		// Mistakes: the password in the user slot, no scheme, the
+		// password alone.
+		"redis://" + s.A + s.B + "@127.0.0.1:6379/0",
+		s.B + "@127.0.0.1:6379",
+		s.A + s.B,
 	}
 }
 
