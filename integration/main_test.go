@@ -58,6 +58,9 @@ func TestMain(m *testing.M) {
 	if raw := os.Getenv(workerEnv); raw != "" {
 		os.Exit(worker(raw))
 	}
+	if os.Getenv(demoWorkerEnv) != "" {
+		os.Exit(demoWorker(os.Args[1:]))
+	}
 	// The test process (fake engines, proxies, observers, Redis clients)
 	// leaves no goroutine behind; go-redis's tryDial, which a pool starts
 	// after failed dials, sleeps up to a second before it sees the pool
