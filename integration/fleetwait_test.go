@@ -158,8 +158,11 @@ type openQuery struct {
 
 // idleQuery is how long a query that is not cleared may go without a call
 // and still count as running: one whose call was rejected (456) is not
-// cleared, and is replayed as a new query.
-const idleQuery = time.Second
+// cleared, and is replayed as a new query; the rejection, at the engine's
+// HTTP gateway, passes no interceptor. It is long, because a live query
+// on a loaded machine can go more than a second between its calls, and
+// a switch that ended under it would reject it.
+const idleQuery = 5 * time.Second
 
 // drained reports whether no query prepared on colour c still runs and
 // none is being prepared on it, or says which do.
