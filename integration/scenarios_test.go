@@ -2,12 +2,19 @@ package integration
 
 import (
 	"cmp"
+	"context"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -113,7 +120,9 @@ func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timelin
 	if n := srv.Counts().Rejections.None; n > 0 {
 		t.Errorf("%d engine calls carried no strategy header", n)
 	}
-	checkConverged(t, obs, tl)
+	for _, p := range unconverged(obs, tl) {
+		t.Error(p)
+	}
 	if info, _ := engines.Load(srv); info.(engineInfo).mode == enginetest.Overlap && obs.allPolicy(coordinator.Eager) {
 		checkRejections(t, obs)
 	}
@@ -124,14 +133,15 @@ func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timelin
 // report the colour the engine left, and count as converged.
 const convergeSlack = time.Second
 
-// checkConverged fails the test for a process whose last report, a
-// change or a status (degraded or not), names a colour the engine did not
-// serve then, give or take convergeSlack, or names none (I4); a process
-// that reported no colour after it was ready fails too. Once processes
-// have ended, only those that ended with a summary count: a killed
-// process's last word is not a view it kept. The caller holds obs.mu.
-func checkConverged(t *testing.T, obs *observer, tl *timeline) {
-	t.Helper()
+// unconverged says which processes break I4: a process whose last
+// report, a change or a status (degraded or not), names a colour the
+// engine did not serve then, give or take convergeSlack, or names none; a
+// process that reported no change and no status after it was ready. Once
+// processes have ended, only those that ended with a summary count: a
+// killed process's last word is not a view it kept. The caller holds
+// obs.mu.
+func unconverged(obs *observer, tl *timeline) []string {
+	var problems []string
 	last := map[int]fleet.Report{}
 	note := func(r fleet.Report) {
 		if l, ok := last[r.PID]; !ok || r.SeenAtNs >= l.SeenAtNs {
@@ -154,27 +164,28 @@ func checkConverged(t *testing.T, obs *observer, tl *timeline) {
 	for pid := range obs.summaries {
 		pids[pid] = true
 	}
-	for pid := range pids {
+	for _, pid := range slices.Sorted(maps.Keys(pids)) {
 		if _, ended := obs.summaries[pid]; len(obs.summaries) > 0 && !ended {
 			continue // killed
 		}
 		r, ok := last[pid]
 		if !ok {
-			t.Errorf("pid %d not converged: it reported no change and no status", pid)
+			problems = append(problems, fmt.Sprintf("pid %d not converged: it reported no change and no status", pid))
 			continue
 		}
 		at := time.Unix(0, r.SeenAtNs)
 		colour, err := cache.ParseStrategy(r.Active)
 		if err != nil {
-			t.Errorf("pid %d not converged: its last report (%s at %s, degraded %v) names no colour (%q)",
-				pid, r.Event, at.Format("15:04:05.000"), r.Degraded, r.Active)
+			problems = append(problems, fmt.Sprintf("pid %d not converged: its last report (%s at %s, degraded %v) names no colour (%q)",
+				pid, r.Event, at.Format("15:04:05.000"), r.Degraded, r.Active))
 			continue
 		}
 		if !tl.acceptedNear(colour, at, convergeSlack) {
-			t.Errorf("pid %d not converged: its last report (%s at %s, degraded %v) names %s, which the engine had left",
-				pid, r.Event, at.Format("15:04:05.000"), r.Degraded, colour)
+			problems = append(problems, fmt.Sprintf("pid %d not converged: its last report (%s at %s, degraded %v) names %s, which the engine had left",
+				pid, r.Event, at.Format("15:04:05.000"), r.Degraded, colour))
 		}
 	}
+	return problems
 }
 
 // checkRejections fails the test for a process that had more than one
@@ -271,6 +282,59 @@ func convergedOn(t *testing.T, obs *observer, pids []int, since time.Time, c cac
 		return ok
 	})
 	return at
+}
+
+// TestUnconverged: I4 judges every process by its last report, degraded
+// or not, and fails one that never reported a colour, or nothing at all.
+func TestUnconverged(t *testing.T) {
+	t0 := time.Now().Add(-time.Minute)
+	tl := timeline{states: []stamped{
+		{t0, enginetest.State{Active: cache.Blue}},
+		{t0.Add(10 * time.Second), enginetest.State{Active: cache.Green}},
+	}}
+	at := func(d time.Duration) int64 { return t0.Add(d).UnixNano() }
+	status := func(pid int, active string, degraded bool, d time.Duration) fleet.Report {
+		return fleet.Report{Event: "status", PID: pid, Active: active, Degraded: degraded, SeenAtNs: at(d)}
+	}
+	obs := &observer{
+		ready: map[int]fleet.Report{1: {}, 2: {}, 3: {}, 4: {}, 5: {}, 6: {}},
+		status: map[int][]fleet.Report{
+			1: {status(1, "blue", false, time.Second), status(1, "green", false, 20*time.Second)},   // converged
+			2: {status(2, "green", false, 12*time.Second), status(2, "blue", true, 20*time.Second)}, // ends degraded on blue
+			3: {status(3, "", true, time.Second), status(3, "", true, 20*time.Second)},              // never learns a colour
+			5: {status(5, "green", true, 20*time.Second)},                                           // degraded, on green
+			6: {status(6, "blue", false, 5*time.Second)},                                            // killed
+		},
+		summaries: map[int]fleet.Stats{1: {}, 2: {}, 3: {}, 4: {}, 5: {}},
+	}
+	got := unconverged(obs, &tl)
+	for _, want := range []string{"pid 2 not converged", "pid 3 not converged", "pid 4 not converged"} {
+		if !slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, want) }) {
+			t.Errorf("problems %q lack %q", got, want)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("problems %q, want 3: pids 2, 3 and 4", got)
+	}
+}
+
+// TestEngineRejectsMissingStrategy: the scenarios' engine rejects an
+// engine call without a strategy header, and counts it where checkFleet
+// looks for I2; a call with one passes.
+func TestEngineRejectsMissingStrategy(t *testing.T) {
+	srv := newEngine(t, enginetest.Overlap, 0)
+	engine := e6xpb.NewQueryEngineServiceClient(srv.Conn())
+	req := &e6xpb.AuthenticateRequest{User: user, Password: password}
+	if _, err := engine.Authenticate(context.Background(), req); err == nil {
+		t.Error("authenticate without a strategy header succeeded")
+	}
+	if n := srv.Counts().Rejections.None; n != 1 {
+		t.Errorf("rejections without a strategy header: %d, want 1", n)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "strategy", "blue")
+	if _, err := engine.Authenticate(ctx, req); err != nil {
+		t.Errorf("authenticate on blue: %v", err)
+	}
 }
 
 // TestTimelineAcceptedNear: the flip-back check tells a colour the engine
