@@ -192,7 +192,8 @@ type timed struct {
 	peer string // the client's address
 }
 
-// option installs the clock on the engine; pass it to newEngine.
+// option installs the clock on the engine's options; newEngine installs
+// one on every engine (clockOf).
 func (q *queryClock) option(o *enginetest.Options) {
 	q.perPeer = map[string]int{}
 	q.started = map[string]time.Time{}

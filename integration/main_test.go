@@ -48,7 +48,8 @@ type spec struct {
 	// HangOnSignal: on SIGUSR1 every call of the worker's store hangs,
 	// whatever its deadline, until the next SIGUSR1 (see hangStore); the
 	// worker writes to SideFile when its store hangs, and when the hang
-	// ends with the calls that began meanwhile.
+	// ends with the calls that began meanwhile. It takes the place of
+	// DeafOnSignal.
 	HangOnSignal bool
 }
 
