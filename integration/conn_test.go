@@ -33,10 +33,11 @@ func openConn(t *testing.T, srv *enginetest.Server, redisURL string, adjust ...f
 	return conn
 }
 
-// waitRecord waits until cond holds for conn's record.
-func waitRecord(t *testing.T, conn *client.Conn, what string, cond func(cache.State) bool) {
+// waitRecord waits until cond holds for conn's record, or fails the test
+// after timeout.
+func waitRecord(t *testing.T, conn *client.Conn, what string, timeout time.Duration, cond func(cache.State) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if _, err := conn.Coordinator().WaitFor(ctx, cond); err != nil {
 		t.Fatalf("waiting for %s: %v (record %s)", what, err, conn.Coordinator().Snapshot())
@@ -79,7 +80,7 @@ func announceHeld(t *testing.T, srv *enginetest.Server, watcher *client.Conn, la
 	if _, err := watcher.Schemas(ctx); err != nil { // hears new_strategy
 		t.Fatal(err)
 	}
-	waitRecord(t, watcher, "green accepted", func(st cache.State) bool {
+	waitRecord(t, watcher, "green accepted", 20*time.Second, func(st cache.State) bool {
 		return st.Pending == cache.Green && !st.AcceptedAt.IsZero()
 	})
 	if err := watcher.Coordinator().Refresh(ctx); err != nil {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/redistest"
 )
@@ -22,10 +20,12 @@ import (
 // change subscription (it stays up and answers heartbeats, but delivers
 // nothing), then the engine switches four times, under the default Eager
 // policy on an Overlap engine. The deaf processes still adopt every colour
-// within the engine's overlap window, through re-reads of the record, and
-// the whole fleet ends on the store on the last colour; no query fails,
-// none carries two colours, and no process sees more than one 456 per
-// switch.
+// while the engine serves both (each switch ends only once every process
+// has adopted the new colour and the queries on the old one are done),
+// and the whole fleet ends on the store on the last colour; no query
+// fails, none carries two colours, and no process sees more than one 456
+// per switch. How long after a switch began each process adopted it is
+// reported against adoptBudget.
 func TestF5LostSubscriptions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
@@ -35,7 +35,10 @@ func TestF5LostSubscriptions(t *testing.T) {
 		n        = 8
 		deaf     = n / 4
 		switches = 4
-		overlap  = 1500 * time.Millisecond
+		// adoptBudget is how long after a switch begins every process,
+		// deaf or not, should have adopted it: the overlap window of an
+		// engine. Reported, not asserted.
+		adoptBudget = 1500 * time.Millisecond
 	)
 	r := redistest.Start(t)
 	var tl timeline
@@ -64,40 +67,36 @@ func TestF5LostSubscriptions(t *testing.T) {
 	}
 	t.Logf("the subscriptions of pids %v went deaf", pids[:deaf])
 
-	// The engine's switches: each overlaps for at least overlap, and
-	// ends once no query of the fleet is pinned to the old colour, so
-	// that a 456 can only come from a process that did not know the
-	// colour (not from a query that outlived the overlap).
-	pins, err := redisstore.Open(r.URL(), redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pins.Close()
-	scope := cache.Scope{Engine: srv.Addr()}
+	// The engine's switches: each overlaps until every process, deaf or
+	// not, has adopted the new colour (the engine serves both meanwhile,
+	// so none can learn it from a 456), and the engine's queries on the
+	// old colour are done, so that a 456 can only come from a process
+	// that did not know the colour (not from a query that outlived the
+	// overlap).
 	var begins, finishes []time.Time
 	for range switches {
 		from := srv.State().Active
-		begins = append(begins, time.Now())
+		began := time.Now()
+		begins = append(begins, began)
 		if err := srv.BeginSwitch(from.Other()); err != nil {
 			t.Fatal(err)
 		}
-		<-time.After(overlap) // the engine's overlap window
-		obs.waitUntil(t, "no query pinned to "+from.String(), 20*time.Second, func() bool {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			c, err := pins.Count(ctx, scope)
-			return err == nil && c.Of(from) == 0
-		})
+		obs.waitUntil(t, "every process on "+from.Other().String()+" while the engine serves both colours",
+			hangAfter(adoptBudget), func() bool {
+				_, ok := firstAdoptions(obs, pids, began, from.Other())
+				return ok
+			})
+		if !finishDrained(t, srv, from) {
+			t.Fatalf("no switch to finish: %s", srv.State())
+		}
 		finishes = append(finishes, time.Now())
-		srv.FinishSwitch()
 	}
 	final := srv.State().Active
 	last := begins[len(begins)-1]
-	at := convergedOn(t, obs, pids, last, final, 0, 10*time.Second)
+	at := convergedOn(t, obs, pids, last, final, 0, 20*time.Second)
 	t.Logf("every process on the store and on %s %v after the last switch began", final, at.Sub(last))
 
-	// Each process adopted each colour within the overlap, before the
-	// engine could stop serving the old one.
+	// How long after each switch began each process adopted it.
 	obs.mu.Lock()
 	lags := map[bool][]time.Duration{} // by deafness
 	for k, began := range begins {
@@ -114,23 +113,24 @@ func TestF5LostSubscriptions(t *testing.T) {
 					break
 				}
 			}
-			switch {
-			case adopted.IsZero():
-				t.Errorf("switch %d to %s: pid %d (deaf %v) never adopted it", k+1, colour, pid, i < deaf)
+			if adopted.IsZero() || !adopted.Before(finishes[k]) {
+				t.Errorf("switch %d to %s: pid %d (deaf %v) did not adopt it before the engine finished it (adopted at %v)",
+					k+1, colour, pid, i < deaf, adopted)
 				continue
-			case adopted.Sub(began) > overlap:
-				t.Errorf("switch %d to %s: pid %d (deaf %v) adopted it %v after it began, after the overlap (%v; the engine finished it after %v)",
-					k+1, colour, pid, i < deaf, adopted.Sub(began), overlap, finishes[k].Sub(began))
 			}
 			lags[i < deaf] = append(lags[i < deaf], adopted.Sub(began))
 		}
 	}
 	obs.mu.Unlock()
+	f := figures{"adopt_budget_ms": ms(adoptBudget)}
 	for _, d := range []bool{true, false} {
 		l := lags[d]
 		slices.Sort(l)
 		if len(l) > 0 {
-			t.Logf("deaf %v: adopted %d switches after the engine began them: median %v, max %v", d, len(l), l[len(l)/2], l[len(l)-1])
+			t.Logf("deaf %v: adopted %d switches after the engine began them: median %v, max %v (budget %v)",
+				d, len(l), l[len(l)/2], l[len(l)-1], adoptBudget)
+			f[fmt.Sprintf("deaf_%v_adopt_p50_ms", d)] = ms(l[len(l)/2])
+			f[fmt.Sprintf("deaf_%v_adopt_max_ms", d)] = ms(l[len(l)-1])
 		}
 	}
 	for k := range finishes {
@@ -161,6 +161,8 @@ func TestF5LostSubscriptions(t *testing.T) {
 	}
 	t.Logf("queries %d, engine switches %d, probes %d, replays %d, 456s %d, store errors %d",
 		sum.Queries, srv.State().Switches, sum.Probes, sum.Replays, sum.WrongStrategy, sum.StoreErrors)
+	f["queries"], f["wrong_strategy"] = sum.Queries, sum.WrongStrategy
+	logFigures(t, f)
 }
 
 // waitSide waits until the side file at path holds a report of event, and

@@ -16,7 +16,9 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// Budgets of DESIGN.md's reliability section.
+// Budgets of DESIGN.md's reliability section. The scenarios measure and
+// report the times against them (logFigures); they wait on each condition
+// for hangAfter(budget), and fail only on a hang.
 const (
 	convergeBudget = time.Second     // fleet re-converged after Redis is back
 	detectBudget   = 2 * time.Second // a silent cut detected
@@ -27,10 +29,16 @@ const (
 	healBudget = 3 * time.Second
 )
 
-// newEngine starts a fake engine that flips colour on a schedule.
+// newEngine starts a fake engine that flips colour on a schedule. It
+// rejects an engine call without a strategy header (as if it carried the
+// wrong colour), so that such a call shows in the checker (I2), and times
+// the fleet's queries on a queryClock (clockOf).
 func newEngine(t *testing.T, mode enginetest.SwitchMode, flipEvery time.Duration, adjust ...func(*enginetest.Options)) *enginetest.Server {
 	t.Helper()
-	o := enginetest.Options{Mode: mode, FlipEvery: flipEvery, User: user, Password: password, MaxLog: 1}
+	o := enginetest.Options{Mode: mode, FlipEvery: flipEvery, User: user, Password: password, MaxLog: 1,
+		RejectMissingStrategy: true}
+	clock := new(queryClock)
+	clock.option(&o)
 	for _, f := range adjust {
 		f(&o)
 	}
@@ -39,19 +47,32 @@ func newEngine(t *testing.T, mode enginetest.SwitchMode, flipEvery time.Duration
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	engineModes.Store(srv, o.Mode)
-	t.Cleanup(func() { engineModes.Delete(srv) })
+	engines.Store(srv, engineInfo{mode: o.Mode, clock: clock})
+	t.Cleanup(func() { engines.Delete(srv) })
 	return srv
 }
 
-// engineModes holds the switch mode of each engine newEngine started, for
-// the checker.
-var engineModes sync.Map // *enginetest.Server → enginetest.SwitchMode
+// engineInfo is what the checker and the waits know of an engine
+// newEngine started.
+type engineInfo struct {
+	mode  enginetest.SwitchMode
+	clock *queryClock
+}
+
+// engines holds the engines newEngine started.
+var engines sync.Map // *enginetest.Server → engineInfo
+
+// clockOf returns the query clock of an engine newEngine started.
+func clockOf(srv *enginetest.Server) *queryClock {
+	info, _ := engines.Load(srv)
+	return info.(engineInfo).clock
+}
 
 // TestFaults runs worker processes that loop queries through switches while
 // Redis fails in three ways: no query fails, none carries two colours, no
-// generation goes backwards, the fault is detected and the fleet
-// re-converges within budget.
+// generation goes backwards, every process detects the fault and the
+// fleet re-converges on the store. The times of detection and
+// re-convergence are reported against their budgets.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
@@ -101,28 +122,22 @@ func TestFaults(t *testing.T) {
 			faultAt := time.Now()
 			back := sc.fault(t, r, p)
 			var detected time.Time
-			obs.waitUntil(t, "every process degraded", 10*time.Second, func() bool {
+			obs.waitUntil(t, "every process degraded", hangAfter(detectBudget), func() bool {
 				var ok bool
 				detected, ok = obs.allStatus(pids, faultAt, func(r fleet.Report) bool { return r.Degraded })
 				return ok
 			})
-			t.Logf("fault detected by every process after %v", detected.Sub(faultAt))
-			if sc.proxy && detected.Sub(faultAt) > detectBudget {
-				t.Errorf("silent cut detected after %v, budget %v", detected.Sub(faultAt), detectBudget)
-			}
+			t.Logf("fault detected by every process after %v (a silent cut's budget %v)", detected.Sub(faultAt), detectBudget)
 
 			back()
 			backAt := time.Now()
 			var converged time.Time
-			obs.waitUntil(t, "every process back on the store", 10*time.Second, func() bool {
+			obs.waitUntil(t, "every process back on the store", hangAfter(convergeBudget), func() bool {
 				var ok bool
 				converged, ok = obs.allStatus(pids, backAt, func(r fleet.Report) bool { return !r.Degraded })
 				return ok
 			})
-			t.Logf("fleet re-converged %v after the store was back", converged.Sub(backAt))
-			if converged.Sub(backAt) > convergeBudget {
-				t.Errorf("re-converged after %v, budget %v", converged.Sub(backAt), convergeBudget)
-			}
+			t.Logf("fleet re-converged %v after the store was back (budget %v)", converged.Sub(backAt), convergeBudget)
 			after := time.Now()
 			obs.waitUntil(t, "two switches after the fault", 20*time.Second, func() bool { return obs.switchesSince(after) >= 2 })
 
@@ -131,13 +146,19 @@ func TestFaults(t *testing.T) {
 			sum := checkFleet(t, obs, srv, &tl)
 			t.Logf("queries %d, engine switches %d, probes %d, replays %d, 456s %d, store errors %d",
 				sum.Queries, srv.State().Switches, sum.Probes, sum.Replays, sum.WrongStrategy, sum.StoreErrors)
+			f := figures{"detect_ms": ms(detected.Sub(faultAt)), "reconverge_ms": ms(converged.Sub(backAt)),
+				"reconverge_budget_ms": ms(convergeBudget), "queries": sum.Queries, "wrong_strategy": sum.WrongStrategy}
+			if sc.proxy {
+				f["detect_budget_ms"] = ms(detectBudget)
+			}
+			logFigures(t, f)
 		})
 	}
 }
 
 // TestCrashedWorkerPinsExpire kills a worker process that holds pins: they
-// are gone within the lease TTL plus a second, and stop holding a Drain
-// switch.
+// expire, and stop holding a Drain switch, which completes. The time from
+// the kill is reported against the lease TTL plus a second.
 func TestCrashedWorkerPinsExpire(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
@@ -178,12 +199,10 @@ func TestCrashedWorkerPinsExpire(t *testing.T) {
 	if err := procs.Kill(0); err != nil {
 		t.Fatal(err)
 	}
-	waitRecord(t, watcher, "green active", func(st cache.State) bool { return st.Active == cache.Green })
+	waitRecord(t, watcher, "green active", hangAfter(pinTTL+time.Second), func(st cache.State) bool { return st.Active == cache.Green })
 	took := time.Since(killedAt)
-	t.Logf("dead worker's pins expired and the drain ended %v after the kill (lease %v)", took, pinTTL)
-	if took > pinTTL+time.Second {
-		t.Errorf("switch %v after the kill, budget %v", took, pinTTL+time.Second)
-	}
+	t.Logf("dead worker's pins expired and the drain ended %v after the kill (lease %v, budget %v)", took, pinTTL, pinTTL+time.Second)
+	logFigures(t, figures{"switch_after_kill_ms": ms(took), "budget_ms": ms(pinTTL + time.Second)})
 	if n := watcher.Coordinator().Pins(); n.Total() != 0 {
 		t.Errorf("watcher holds pins: %+v", n)
 	}

@@ -143,6 +143,10 @@ type queryClock struct {
 	took     []timed              // every query cleared, in order of its clear
 	gaps     []timed              // every query executed, in order of its execute
 	open     map[string]openQuery // the queries not cleared, by id
+	// preparing counts the prepares under way (arrived, not answered) by
+	// their strategy header: a query the engine has not yet named.
+	preparing map[string]int
+	peers     map[string]string // the client address of each query, by id
 }
 
 // openQuery is a query the engine prepared and has not cleared.
@@ -154,16 +158,22 @@ type openQuery struct {
 
 // idleQuery is how long a query that is not cleared may go without a call
 // and still count as running: one whose call was rejected (456) is not
-// cleared, and is replayed as a new query.
-const idleQuery = time.Second
+// cleared, and is replayed as a new query; the rejection, at the engine's
+// HTTP gateway, passes no interceptor. It is long, because a live query
+// on a loaded machine can go more than a second between its calls, and
+// a switch that ended under it would reject it.
+const idleQuery = 5 * time.Second
 
-// drained reports whether no query prepared on colour c still runs, or
-// says which do.
+// drained reports whether no query prepared on colour c still runs and
+// none is being prepared on it, or says which do.
 func (q *queryClock) drained(c cache.Strategy) (bool, string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := time.Now()
 	running := map[string][]string{} // query ids by client
+	if n := q.preparing[c.String()]; n > 0 {
+		running["(prepares under way)"] = []string{fmt.Sprint(n)}
+	}
 	for id, o := range q.open {
 		if now.Sub(o.last) > idleQuery {
 			delete(q.open, id)
@@ -179,19 +189,44 @@ func (q *queryClock) drained(c cache.Strategy) (bool, string) {
 type timed struct {
 	at   time.Time // the clear's arrival
 	took time.Duration
+	peer string // the client's address
 }
 
-// option installs the clock on the engine; pass it to newEngine.
+// option installs the clock on the engine's options; newEngine installs
+// one on every engine (clockOf).
 func (q *queryClock) option(o *enginetest.Options) {
 	q.perPeer = map[string]int{}
 	q.started = map[string]time.Time{}
 	q.prepared = map[string]time.Time{}
 	q.open = map[string]openQuery{}
+	q.preparing = map[string]int{}
+	q.peers = map[string]string{}
 	o.ServerOptions = append(o.ServerOptions, grpc.ChainUnaryInterceptor(q.intercept))
 }
 
 func (q *queryClock) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	arrived := time.Now()
+	from := ""
+	if p, ok := peer.FromContext(ctx); ok {
+		from = p.Addr.String()
+	}
+	colour := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("strategy"); len(v) > 0 {
+			colour = v[0]
+		}
+	}
+	switch req.(type) {
+	case *e6xpb.PrepareStatementV2Request, *e6xpb.PrepareStatementRequest:
+		q.mu.Lock()
+		q.preparing[colour]++
+		q.mu.Unlock()
+		defer func() {
+			q.mu.Lock()
+			q.preparing[colour]--
+			q.mu.Unlock()
+		}()
+	}
 	if id := queryID(req); id != "" {
 		q.mu.Lock()
 		if o, ok := q.open[id]; ok {
@@ -206,31 +241,23 @@ func (q *queryClock) intercept(ctx context.Context, req any, info *grpc.UnarySer
 		delete(q.open, m.GetQueryId())
 		if at, ok := q.started[m.GetQueryId()]; ok {
 			delete(q.started, m.GetQueryId())
-			q.took = append(q.took, timed{arrived, arrived.Sub(at)})
+			q.took = append(q.took, timed{arrived, arrived.Sub(at), q.peers[m.GetQueryId()]})
+			delete(q.peers, m.GetQueryId())
 		}
 		q.mu.Unlock()
 	case *e6xpb.ExecuteStatementV2Request:
 		q.mu.Lock()
 		if at, ok := q.prepared[m.GetQueryId()]; ok {
 			delete(q.prepared, m.GetQueryId())
-			q.gaps = append(q.gaps, timed{arrived, arrived.Sub(at)})
+			q.gaps = append(q.gaps, timed{arrived, arrived.Sub(at), from})
 		}
 		q.mu.Unlock()
 	}
 	resp, err := handler(ctx, req)
 	if prep, ok := resp.(*e6xpb.PrepareStatementResponse); ok && err == nil {
-		from := ""
-		if p, ok := peer.FromContext(ctx); ok {
-			from = p.Addr.String()
-		}
-		colour := ""
-		if md, ok := metadata.FromIncomingContext(ctx); ok {
-			if v := md.Get("strategy"); len(v) > 0 {
-				colour = v[0]
-			}
-		}
 		q.mu.Lock()
 		q.started[prep.GetQueryId()] = arrived
+		q.peers[prep.GetQueryId()] = from
 		q.prepared[prep.GetQueryId()] = time.Now()
 		q.open[prep.GetQueryId()] = openQuery{colour, from, time.Now()}
 		if q.armed {
@@ -270,6 +297,21 @@ func (q *queryClock) window(from, to time.Time) []time.Duration {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return within(q.took, from, to)
+}
+
+// ranWithin counts, by client address, the queries that were prepared at
+// or after from and cleared before to: they ran from start to end within
+// [from, to).
+func (q *queryClock) ranWithin(from, to time.Time) map[string]int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := map[string]int{}
+	for _, x := range q.took {
+		if !x.at.Add(-x.took).Before(from) && x.at.Before(to) {
+			n[x.peer]++
+		}
+	}
+	return n
 }
 
 // gapWindow returns the gaps between prepare and execute of the queries

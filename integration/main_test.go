@@ -45,6 +45,12 @@ type spec struct {
 	// and what it swallowed at the end.
 	DeafOnSignal bool
 	SideFile     string
+	// HangOnSignal: on SIGUSR1 every call of the worker's store hangs,
+	// whatever its deadline, until the next SIGUSR1 (see hangStore); the
+	// worker writes to SideFile when its store hangs, and when the hang
+	// ends with the calls that began meanwhile. It takes the place of
+	// DeafOnSignal.
+	HangOnSignal bool
 }
 
 // TestMain runs the worker body when the test binary is started as a
@@ -52,6 +58,9 @@ type spec struct {
 func TestMain(m *testing.M) {
 	if raw := os.Getenv(workerEnv); raw != "" {
 		os.Exit(worker(raw))
+	}
+	if os.Getenv(demoWorkerEnv) != "" {
+		os.Exit(demoWorker(os.Args[1:]))
 	}
 	// The test process (fake engines, proxies, observers, Redis clients)
 	// leaves no goroutine behind; go-redis's tryDial, which a pool starts
@@ -94,7 +103,10 @@ func worker(raw string) int {
 		return 2
 	}
 	defer done()
-	if err := fleet.Serve(context.Background(), cfg, stop, os.Stdout); err != nil {
+	// The workers' queries run under ctx: a store call that carries its
+	// mark is on a query's path (hangStore counts them).
+	ctx := context.WithValue(context.Background(), queryPath{}, true)
+	if err := fleet.Serve(ctx, cfg, stop, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}

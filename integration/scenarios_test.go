@@ -2,12 +2,19 @@ package integration
 
 import (
 	"cmp"
+	"context"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -66,11 +73,13 @@ const flipBackSlack = 100 * time.Millisecond
 //
 //	I1 no failed query (obs.check);
 //	I2 no query whose calls carried two colours (the engine's log of
-//	   every call's strategy header);
+//	   every call's strategy header), and no engine call without a
+//	   strategy header (newEngine's engines reject one as a wrong colour);
 //	I3 no process's generations go backwards in its change or status
 //	   reports, and none adopts a colour the engine did not serve then (a
 //	   flip-back);
-//	I4 every process's last report names a colour the engine served then;
+//	I4 every process's last report, degraded or not, names a colour the
+//	   engine served then (a process that never reported a colour fails);
 //	I5 with Eager coordinators on an Overlap engine, at most one call per
 //	   process rejected for its colour per switch.
 func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timeline) fleet.Stats {
@@ -108,8 +117,13 @@ func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timelin
 	if mixed := srv.MixedQueries(); len(mixed) > 0 {
 		t.Errorf("%d queries carried two colours", len(mixed))
 	}
-	checkConverged(t, obs, tl)
-	if mode, _ := engineModes.Load(srv); mode == enginetest.Overlap && obs.allPolicy(coordinator.Eager) {
+	if n := srv.Counts().Rejections.None; n > 0 {
+		t.Errorf("%d engine calls carried no strategy header", n)
+	}
+	for _, p := range unconverged(obs, tl) {
+		t.Error(p)
+	}
+	if info, _ := engines.Load(srv); info.(engineInfo).mode == enginetest.Overlap && obs.allPolicy(coordinator.Eager) {
 		checkRejections(t, obs)
 	}
 	return sum
@@ -119,17 +133,17 @@ func checkFleet(t *testing.T, obs *observer, srv *enginetest.Server, tl *timelin
 // report the colour the engine left, and count as converged.
 const convergeSlack = time.Second
 
-// checkConverged fails the test for a process whose last report names a
-// colour the engine did not serve then, give or take convergeSlack (I4).
-// Once processes have ended, only those that ended with a summary count.
-// The caller holds obs.mu.
-func checkConverged(t *testing.T, obs *observer, tl *timeline) {
-	t.Helper()
+// unconverged says which processes break I4: a process whose last
+// report, a change or a status (degraded or not), names a colour the
+// engine did not serve then, give or take convergeSlack, or names none; a
+// process that reported no change and no status after it was ready. Once
+// processes have ended, only those that ended with a summary count: a
+// killed process's last word is not a view it kept. The caller holds
+// obs.mu.
+func unconverged(obs *observer, tl *timeline) []string {
+	var problems []string
 	last := map[int]fleet.Report{}
 	note := func(r fleet.Report) {
-		if r.Active == "" {
-			return
-		}
 		if l, ok := last[r.PID]; !ok || r.SeenAtNs >= l.SeenAtNs {
 			last[r.PID] = r
 		}
@@ -137,26 +151,41 @@ func checkConverged(t *testing.T, obs *observer, tl *timeline) {
 	for _, c := range obs.changes {
 		note(c)
 	}
-	for _, sts := range obs.status {
+	pids := map[int]bool{}
+	for pid, sts := range obs.status {
+		pids[pid] = true
 		for _, r := range sts {
-			if !r.Degraded {
-				note(r)
-			}
+			note(r)
 		}
 	}
-	for pid, r := range last {
+	for pid := range obs.ready {
+		pids[pid] = true
+	}
+	for pid := range obs.summaries {
+		pids[pid] = true
+	}
+	for _, pid := range slices.Sorted(maps.Keys(pids)) {
 		if _, ended := obs.summaries[pid]; len(obs.summaries) > 0 && !ended {
-			continue // killed: its last word is not a view it kept
+			continue // killed
 		}
+		r, ok := last[pid]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("pid %d not converged: it reported no change and no status", pid))
+			continue
+		}
+		at := time.Unix(0, r.SeenAtNs)
 		colour, err := cache.ParseStrategy(r.Active)
 		if err != nil {
-			continue // reported by the flip-back check
+			problems = append(problems, fmt.Sprintf("pid %d not converged: its last report (%s at %s, degraded %v) names no colour (%q)",
+				pid, r.Event, at.Format("15:04:05.000"), r.Degraded, r.Active))
+			continue
 		}
-		if at := time.Unix(0, r.SeenAtNs); !tl.acceptedNear(colour, at, convergeSlack) {
-			t.Errorf("pid %d not converged: its last report (%s at %s) names %s, which the engine had left",
-				pid, r.Event, at.Format("15:04:05.000"), colour)
+		if !tl.acceptedNear(colour, at, convergeSlack) {
+			problems = append(problems, fmt.Sprintf("pid %d not converged: its last report (%s at %s, degraded %v) names %s, which the engine had left",
+				pid, r.Event, at.Format("15:04:05.000"), r.Degraded, colour))
 		}
 	}
+	return problems
 }
 
 // checkRejections fails the test for a process that had more than one
@@ -189,8 +218,9 @@ func checkRejections(t *testing.T, obs *observer) {
 }
 
 // switchFleet switches the engine to colour to with an overlap, waits
-// until every process in pids has adopted it and overlapGrace more, then
-// finishes the switch so that the engine serves only to. It returns the highest generation the
+// until every process in pids has adopted it, then finishes the switch
+// once the queries on the old colour are done (finishDrained), so that
+// the engine serves only to. It returns the highest generation the
 // processes adopted it under.
 func switchFleet(t *testing.T, obs *observer, srv *enginetest.Server, pids []int, to cache.Strategy) uint64 {
 	t.Helper()
@@ -215,25 +245,28 @@ func switchFleet(t *testing.T, obs *observer, srv *enginetest.Server, pids []int
 		}
 		return true
 	})
-	if !finishAfterGrace(srv) {
+	if !finishDrained(t, srv, to.Other()) {
 		t.Fatalf("no switch to %s to finish: %s", to, srv.State())
 	}
 	return gen
 }
 
-// finishAfterGrace finishes the engine's switch overlapGrace from now: the
-// overlap outlasts the queries under way on the old colour, as an engine's
-// does (a query keeps its colour, and one still running when the old
-// colour goes is rejected). It reports what FinishSwitch does.
-func finishAfterGrace(srv *enginetest.Server) bool {
-	grace := time.NewTimer(overlapGrace)
-	<-grace.C
+// finishDrained finishes the engine's switch away from colour from once no
+// query prepared on from runs or is being prepared, as the engine's query
+// clock sees them (clockOf): the overlap outlasts the queries under way on
+// the old colour, as an engine's does (a query keeps its colour, and one
+// still running when the old colour goes is rejected). It fails the test
+// if they are not done within drainTimeout, and reports what FinishSwitch
+// does.
+func finishDrained(t *testing.T, srv *enginetest.Server, from cache.Strategy) bool {
+	t.Helper()
+	clock := clockOf(srv)
+	if !waitDrained(from, clock.drained, nil) {
+		_, running := clock.drained(from)
+		t.Fatalf("the engine's queries on %s did not drain within %v: %s", from, drainTimeout, running)
+	}
 	return srv.FinishSwitch()
 }
-
-// overlapGrace is how long switchFleet keeps both colours once every
-// process has adopted the new one: longer than a query takes.
-const overlapGrace = time.Second
 
 // convergedOn waits until every process has reported, after since, a
 // status on the store (not degraded) naming colour c at a generation of
@@ -249,6 +282,59 @@ func convergedOn(t *testing.T, obs *observer, pids []int, since time.Time, c cac
 		return ok
 	})
 	return at
+}
+
+// TestUnconverged: I4 judges every process by its last report, degraded
+// or not, and fails one that never reported a colour, or nothing at all.
+func TestUnconverged(t *testing.T) {
+	t0 := time.Now().Add(-time.Minute)
+	tl := timeline{states: []stamped{
+		{t0, enginetest.State{Active: cache.Blue}},
+		{t0.Add(10 * time.Second), enginetest.State{Active: cache.Green}},
+	}}
+	at := func(d time.Duration) int64 { return t0.Add(d).UnixNano() }
+	status := func(pid int, active string, degraded bool, d time.Duration) fleet.Report {
+		return fleet.Report{Event: "status", PID: pid, Active: active, Degraded: degraded, SeenAtNs: at(d)}
+	}
+	obs := &observer{
+		ready: map[int]fleet.Report{1: {}, 2: {}, 3: {}, 4: {}, 5: {}, 6: {}},
+		status: map[int][]fleet.Report{
+			1: {status(1, "blue", false, time.Second), status(1, "green", false, 20*time.Second)},   // converged
+			2: {status(2, "green", false, 12*time.Second), status(2, "blue", true, 20*time.Second)}, // ends degraded on blue
+			3: {status(3, "", true, time.Second), status(3, "", true, 20*time.Second)},              // never learns a colour
+			5: {status(5, "green", true, 20*time.Second)},                                           // degraded, on green
+			6: {status(6, "blue", false, 5*time.Second)},                                            // killed
+		},
+		summaries: map[int]fleet.Stats{1: {}, 2: {}, 3: {}, 4: {}, 5: {}},
+	}
+	got := unconverged(obs, &tl)
+	for _, want := range []string{"pid 2 not converged", "pid 3 not converged", "pid 4 not converged"} {
+		if !slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, want) }) {
+			t.Errorf("problems %q lack %q", got, want)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("problems %q, want 3: pids 2, 3 and 4", got)
+	}
+}
+
+// TestEngineRejectsMissingStrategy: the scenarios' engine rejects an
+// engine call without a strategy header, and counts it where checkFleet
+// looks for I2; a call with one passes.
+func TestEngineRejectsMissingStrategy(t *testing.T) {
+	srv := newEngine(t, enginetest.Overlap, 0)
+	engine := e6xpb.NewQueryEngineServiceClient(srv.Conn())
+	req := &e6xpb.AuthenticateRequest{User: user, Password: password}
+	if _, err := engine.Authenticate(context.Background(), req); err == nil {
+		t.Error("authenticate without a strategy header succeeded")
+	}
+	if n := srv.Counts().Rejections.None; n != 1 {
+		t.Errorf("rejections without a strategy header: %d, want 1", n)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "strategy", "blue")
+	if _, err := engine.Authenticate(ctx, req); err != nil {
+		t.Errorf("authenticate on blue: %v", err)
+	}
 }
 
 // TestTimelineAcceptedNear: the flip-back check tells a colour the engine
