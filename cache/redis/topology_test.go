@@ -286,15 +286,17 @@ func TestCluster(t *testing.T) {
 
 	t.Run("HeartbeatKeepsIdleShardWatch", func(t *testing.T) {
 		// Pongs arrive on a sharded subscription: an idle watch outlives
-		// its heartbeat timeout five times over.
-		const interval, timeout = 50 * time.Millisecond, 200 * time.Millisecond
+		// its heartbeat timeout twice over. Without them it would close
+		// after the timeout; with them only a stall of the whole timeout,
+		// twenty heartbeats, would close it.
+		const interval, timeout = 50 * time.Millisecond, time.Second
 		s := openURL(t, cl.URL(), redis.Options{HeartbeatInterval: interval, HeartbeatTimeout: timeout})
 		sc := cache.Scope{Cluster: "cluster", Engine: "idle:1"}
 		ch, err := s.Watch(t.Context(), sc)
 		if err != nil {
 			t.Fatalf("Watch() error = %v", err)
 		}
-		idle := time.NewTimer(5 * timeout)
+		idle := time.NewTimer(2 * timeout)
 		defer idle.Stop()
 		select {
 		case st, ok := <-ch:
