@@ -404,7 +404,9 @@ func TestPinsTimeout(t *testing.T) {
 				s := scrapeOf(t, reg)
 				s.want(t, 2, "e6coord_pins_in_flight", "colour", "blue")
 				s.want(t, 1, "e6coord_pins_in_flight", "colour", "green")
-				if b := time.Duration(bound.Load()); b > tc.want || b <= 0 {
+				// At most the timeout left when Pins began (none at all, on a
+				// busy machine, is fine): the deadline is the scrape's.
+				if b := time.Duration(bound.Load()); b > tc.want {
 					t.Errorf("scrape %d: Pins called with %v left before its deadline, want at most %v", i, b, tc.want)
 				}
 			}
