@@ -90,7 +90,10 @@ func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	if len(auths) < n-1 || len(auths) > n+1 {
 		t.Errorf("%d authenticate calls for %d confirmations, want one each", len(auths), n)
 	}
-	if uint64(len(auths)) != probes {
+	// One authenticate call per probe the watchers count, give or take
+	// the probe under way at either end: a probe is counted as it begins,
+	// and its call reaches the engine's log a moment later.
+	if d := int64(len(auths)) - int64(probes); d < -1 || d > 1 {
 		t.Errorf("the engine saw %d authenticate calls, the watchers counted %d probes", len(auths), probes)
 	}
 
