@@ -129,20 +129,19 @@ func swap(t *testing.T, s *redis.Store, sc cache.Scope, old uint64, active cache
 	}
 }
 
-// TestSentinel runs the suite on a Sentinel topology with passwords,
-// opened by its URL, checks where each password goes, then kills the
-// primary: the store's calls fail until the sentinels have promoted the
-// replica, then work on it, with the record as it was replicated; the
-// watch closes, and a new one works.
+// TestSentinel checks, on a Sentinel topology with passwords opened by its
+// URL, where each password goes, then kills the primary: the store's calls
+// fail until the sentinels have promoted the replica, then work on it,
+// with the record as it was replicated; the watch closes, and a new one
+// works. Then it runs the suite on the new primary. The failover comes
+// first, soon after the topology starts: run after a suite of 20 s, it
+// found the cut write on the promoted replica (the sentinels may have
+// pointed the replica at the primary's own address meanwhile, bypassing
+// the link the test cuts).
 func TestSentinel(t *testing.T) {
 	redistest.Require(t)
 	password, sentinelPassword := "p-"+rand.Text(), "s-"+rand.Text()
 	sn := redistest.StartSentinel(t, redistest.SentinelOptions{Password: password, SentinelPassword: sentinelPassword})
-
-	t.Run("Conformance", func(t *testing.T) {
-		clock := openURL(t, sn.URL(), redis.Options{Timeout: 2 * time.Second})
-		cachetest.RunRealTime(t, clock.Time, makeURLStore(sn.URL()))
-	})
 
 	t.Run("WrongPassword", func(t *testing.T) {
 		// The primary's password goes to the primary, the sentinels' to
@@ -231,6 +230,11 @@ func TestSentinel(t *testing.T) {
 		}
 		swap(t, s, sc, 1, cache.Green)
 		wantEvent(t, ch2, 2)
+	})
+
+	t.Run("Conformance", func(t *testing.T) {
+		clock := openURL(t, sn.URL(), redis.Options{Timeout: 2 * time.Second})
+		cachetest.RunRealTime(t, clock.Time, makeURLStore(sn.URL()))
 	})
 }
 
