@@ -322,10 +322,14 @@ func TestStoreTrouble(t *testing.T) {
 			}
 			s.want(t, 1, "e6coord_active_colour", "colour", "blue")
 
-			// The plain collector counts the coordinator's failures as op="all".
+			// The plain collector counts the coordinator's failures as
+			// op="all": Stats().StoreErrors at the scrape, which the
+			// coordinator's retries may raise meanwhile.
+			before := float64(c.Stats().StoreErrors)
 			plain := scrapeOf(t, register(t, metrics.NewCollector(c, metrics.Options{})))
-			if got, want := plain.value(t, "e6coord_store_errors_total", "op", "all"), float64(c.Stats().StoreErrors); got != want || got == 0 {
-				t.Errorf(`store_errors_total{op="all"} = %v, want Stats().StoreErrors = %v, above 0`, got, want)
+			after := float64(c.Stats().StoreErrors)
+			if got := plain.value(t, "e6coord_store_errors_total", "op", "all"); got < before || got > after || got == 0 {
+				t.Errorf(`store_errors_total{op="all"} = %v, want Stats().StoreErrors at the scrape (%v before, %v after), above 0`, got, before, after)
 			}
 		})
 	}
@@ -404,7 +408,9 @@ func TestPinsTimeout(t *testing.T) {
 				s := scrapeOf(t, reg)
 				s.want(t, 2, "e6coord_pins_in_flight", "colour", "blue")
 				s.want(t, 1, "e6coord_pins_in_flight", "colour", "green")
-				if b := time.Duration(bound.Load()); b > tc.want || b <= 0 {
+				// At most the timeout left when Pins began (none at all, on a
+				// busy machine, is fine): the deadline is the scrape's.
+				if b := time.Duration(bound.Load()); b > tc.want {
 					t.Errorf("scrape %d: Pins called with %v left before its deadline, want at most %v", i, b, tc.want)
 				}
 			}

@@ -275,43 +275,58 @@ func TestRoundTrips(t *testing.T) {
 	})
 }
 
+// callerDeadline is the deadline of the caller's context in the timeout
+// tests, a hundred times the store's timeout there or more: the store's
+// own timeout must end a call to a server that does not answer, long before
+// the caller's deadline, which only catches a store that would wait on.
+const callerDeadline = 10 * time.Second
+
 // TestTimeout checks that a call to a server that does not answer, and a
-// watch's subscription, fail within the store's timeout with an error that
-// wraps context.DeadlineExceeded.
+// watch's subscription, fail at the store's timeout, not the caller's
+// later deadline, with an error that wraps context.DeadlineExceeded.
 func TestTimeout(t *testing.T) {
 	redistest.Require(t)
 	srv := redistest.Start(t)
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer c.Close()
-	s := redis.New(c, redis.Options{Timeout: 100 * time.Millisecond})
+	const timeout = 100 * time.Millisecond
+	s := redis.New(c, redis.Options{Timeout: timeout})
 	defer s.Close()
-	ctx := t.Context()
-	if err := s.Pin(ctx, scope, cache.Blue, time.Minute, "q"); err != nil { // connects, loads the script
+	if err := s.Pin(t.Context(), scope, cache.Blue, time.Minute, "q"); err != nil { // connects, loads the script
 		t.Fatalf("Pin() error = %v", err)
 	}
 	srv.Pause()
 	defer srv.Resume()
-	start := time.Now()
-	_, err := s.Load(ctx, scope)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Load() from a paused server error = %v, want one wrapping %v", err, context.DeadlineExceeded)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Load() from a paused server took %v, want about the 100ms timeout", d)
-	}
-	start = time.Now()
-	if _, err := s.Watch(ctx, scope); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Watch() on a paused server error = %v, want one wrapping %v", err, context.DeadlineExceeded)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Watch() on a paused server took %v, want about the 100ms timeout", d)
+	for _, call := range []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"Load()", func(ctx context.Context) error { _, err := s.Load(ctx, scope); return err }},
+		{"Watch()", func(ctx context.Context) error { _, err := s.Watch(ctx, scope); return err }},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), callerDeadline)
+		start := time.Now()
+		err := call.do(ctx)
+		late := ctx.Err()
+		cancel()
+		t.Logf("%s on a paused server failed after %v (timeout %v): %v", call.name, time.Since(start).Round(time.Millisecond), timeout, err)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s on a paused server error = %v, want one wrapping %v", call.name, err, context.DeadlineExceeded)
+		}
+		if late != nil {
+			t.Errorf("%s on a paused server returned only after the caller's %v deadline: want the store's %v timeout to end it", call.name, callerDeadline, timeout)
+		}
 	}
 }
 
 // TestWatchTimeoutSentinelsDown checks that a watch through Sentinel fails
-// within the store's timeout when no sentinel answers, even after other
-// calls: go-redis's background dials then hold a lock, while they ask the
-// sentinels, that a subscription's dial waits on past its deadline.
+// at the store's timeout, not the caller's later deadline, when no
+// sentinel answers, even after other calls: go-redis's background dials
+// then hold a lock, while they ask the sentinels, that a subscription's
+// dial waits on past its deadline. That wait lasts a few hundred
+// milliseconds here, which the caller's deadline does not catch;
+// TestWatchTimeoutSubscribeBlocks checks, with a Subscribe that blocks
+// until released, that Watch does not wait for it.
 func TestWatchTimeoutSentinelsDown(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	s, err := redis.Open("redis+sentinel://127.0.0.1:1,127.0.0.1:2/m", redis.Options{Timeout: timeout})
@@ -319,14 +334,16 @@ func TestWatchTimeoutSentinelsDown(t *testing.T) {
 		t.Fatalf("Open() error = %v", err)
 	}
 	defer s.Close()
-	ctx := t.Context()
 	for round := range 2 {
-		if _, err := s.Load(ctx, scope); err == nil {
+		if _, err := s.Load(t.Context(), scope); err == nil {
 			t.Fatal("Load() with no sentinel up error = nil, want one")
 		}
+		ctx, cancel := context.WithTimeout(t.Context(), callerDeadline)
 		start := time.Now()
 		ch, err := s.Watch(ctx, scope)
-		d := time.Since(start)
+		t.Logf("round %d: Watch() failed after %v (timeout %v): %v", round, time.Since(start).Round(time.Millisecond), timeout, err)
+		late := ctx.Err()
+		cancel()
 		if err == nil {
 			for range ch {
 			}
@@ -335,9 +352,66 @@ func TestWatchTimeoutSentinelsDown(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("round %d: Watch() error = %v, want one wrapping %v", round, err, context.DeadlineExceeded)
 		}
-		if d > timeout+200*time.Millisecond {
-			t.Errorf("round %d: Watch() took %v, want about the %v timeout", round, d, timeout)
+		if late != nil {
+			t.Errorf("round %d: Watch() returned only after the caller's %v deadline: want the store's %v timeout to end it", round, callerDeadline, timeout)
 		}
+	}
+}
+
+// blockingSubscribe is a client whose Subscribe blocks until release is
+// closed, whatever its context says, as go-redis's does when its dial waits
+// on a lock (see TestWatchTimeoutSentinelsDown).
+type blockingSubscribe struct {
+	goredis.UniversalClient
+	release chan struct{}
+}
+
+func (c blockingSubscribe) Subscribe(ctx context.Context, channels ...string) *goredis.PubSub {
+	<-c.release
+	return c.UniversalClient.Subscribe(ctx, channels...)
+}
+
+// TestWatchTimeoutSubscribeBlocks checks that Watch fails at the store's
+// timeout even when the client's Subscribe blocks past it, and that Close
+// then waits for the blocked subscription and closes it.
+func TestWatchTimeoutSubscribeBlocks(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	m := miniredis.RunT(t)
+	c := goredis.NewClient(&goredis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
+	defer c.Close()
+	release := make(chan struct{})
+	s := redis.New(blockingSubscribe{c, release}, redis.Options{Timeout: timeout})
+	ctx, cancel := context.WithTimeout(t.Context(), callerDeadline)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Watch(ctx, scope)
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Watch() error = %v, want one wrapping %v", err, context.DeadlineExceeded)
+		}
+		if ctx.Err() != nil {
+			t.Errorf("Watch() returned only after the caller's %v deadline: want the store's %v timeout to end it", callerDeadline, timeout)
+		}
+	case <-time.After(callerDeadline + waitTimeout):
+		t.Errorf("Watch() still waits for a Subscribe that blocks, %v after it began", callerDeadline+waitTimeout)
+	}
+	close(release)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close() error = %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("Close() did not return within %v of the subscription's release", waitTimeout)
+	}
+	if chans := m.PubSubChannels("*"); len(chans) != 0 {
+		t.Errorf("channels subscribed after Close: %q, want none", chans)
 	}
 }
 

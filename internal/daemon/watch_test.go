@@ -30,9 +30,16 @@ func authenticates(srv *enginetest.Server) []time.Time {
 	return at
 }
 
-// Two watchers on one scope make at most one probe per interval between
-// them, counted in the engine's log over ten confirmations; each of those
-// is a heartbeat the other watcher hears.
+// Two watchers on one scope make one probe per interval between them,
+// counted in the engine's log over ten confirmations; each of those is a
+// heartbeat the other watcher hears. That is checked on the record, not
+// on the test's clock: each confirmation b hears is stamped at least an
+// interval after the one before it, as the watcher that made it judged the
+// record due by the same clock it stamps with (two watchers probing for
+// one due record would stamp two confirmations a moment apart), and the
+// engine saw one authenticate call per confirmation. The rate measured on
+// the test's clock is logged. The waits allow ten times the time the
+// confirmations take, which only catches a heartbeat that stops.
 func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	redistest.Require(t)
 	r := redistest.Start(t)
@@ -46,7 +53,7 @@ func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	srv.ResetLog()
 	start := time.Now()
 	const n = 10
-	ctx, cancel := context.WithTimeout(context.Background(), 3*n*interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*n*interval)
 	defer cancel()
 	last := b.Coordinator().Snapshot().ConfirmedAt
 	var confirmed []time.Time
@@ -63,26 +70,31 @@ func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	auths := authenticates(srv)
 	probes := a.Coordinator().Stats().Probes + b.Coordinator().Stats().Probes - probesBefore
 
-	allowed := int(elapsed/interval) + 1
 	minGap, maxGap := time.Hour, time.Duration(0)
 	for i := 1; i < len(auths); i++ {
 		gap := auths[i].Sub(auths[i-1])
 		minGap, maxGap = min(minGap, gap), max(maxGap, gap)
 	}
-	t.Logf("%v (%.1f intervals): %d authenticate calls, %d probes by the watchers (a %d, b %d in all), gaps %v..%v",
+	t.Logf("%v (%.1f intervals): %d authenticate calls, %d probes by the watchers (a %d, b %d in all), gaps in the engine's log %v..%v",
 		elapsed.Round(time.Millisecond), float64(elapsed)/float64(interval), len(auths), probes,
 		a.Coordinator().Stats().Probes, b.Coordinator().Stats().Probes, minGap.Round(time.Millisecond), maxGap.Round(time.Millisecond))
-	if len(auths) > allowed {
-		t.Errorf("%d authenticate calls in %v, want at most %d (one per %v interval)", len(auths), elapsed, allowed, interval)
+	for i := 1; i < len(confirmed); i++ {
+		if gap := confirmed[i].Sub(confirmed[i-1]); gap < interval {
+			t.Errorf("confirmations %d and %d stamped %v and %v, %v apart: want at least the %v interval (a record confirmed before it was due)",
+				i-1, i, confirmed[i-1], confirmed[i], gap, interval)
+		}
 	}
-	if len(auths) < n {
-		t.Errorf("%d authenticate calls for %d confirmations", len(auths), n)
+	// One authenticate call per confirmation heard, give or take the probe
+	// under way when the log was reset and the one under way when it was
+	// read.
+	if len(auths) < n-1 || len(auths) > n+1 {
+		t.Errorf("%d authenticate calls for %d confirmations, want one each", len(auths), n)
 	}
-	if uint64(len(auths)) != probes {
+	// One authenticate call per probe the watchers count, give or take
+	// the probe under way at either end: a probe is counted as it begins,
+	// and its call reaches the engine's log a moment later.
+	if d := int64(len(auths)) - int64(probes); d < -1 || d > 1 {
 		t.Errorf("the engine saw %d authenticate calls, the watchers counted %d probes", len(auths), probes)
-	}
-	if len(auths) > 1 && minGap < interval*3/4 {
-		t.Errorf("two probes %v apart, want about an interval (%v)", minGap, interval)
 	}
 
 	// With one watcher gone the other keeps the heartbeat.
@@ -92,7 +104,7 @@ func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	srv.ResetLog()
 	last = b.Coordinator().Snapshot().ConfirmedAt
 	confirmed = nil
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*3*interval)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*3*interval)
 	defer cancel2()
 	if _, err := b.Coordinator().WaitFor(ctx2, func(st cache.State) bool {
 		if st.ConfirmedAt.After(last) {
@@ -174,7 +186,7 @@ func TestState(t *testing.T) {
 
 	// Redis gone: the pins as last counted, the store unreachable.
 	r.Kill()
-	w.waitCode(t, "/readyz", http.StatusServiceUnavailable, readyBudget)
+	w.waitCode(t, "/readyz", http.StatusServiceUnavailable, readyWait)
 	if v := state(); v.Status != view.Degraded || v.Store.State != "unreachable" || v.Active != "blue" {
 		t.Errorf("/v1/state with Redis down = %+v, want degraded, unreachable, blue", v)
 	}

@@ -23,13 +23,32 @@ type Proxy struct {
 	target string
 	wg     sync.WaitGroup // counts the accept loop, the copy and the forward loops
 
-	mu     sync.Mutex // guards cut, delay, links and closed
+	mu     sync.Mutex // guards cut, delay, clock, links and closed
 	cut    bool
 	delay  time.Duration
+	clock  clock // what the delays are counted on
 	links  map[*link]struct{}
 	closed bool
 
 	chunks atomic.Int64 // chunks queued for forwarding, for the tests
+}
+
+// clock is the time a proxy's delays are counted on: the real clock, or
+// a fake one in this package's tests.
+type clock interface {
+	Now() time.Time
+	// Timer returns a channel that receives once d has passed, and a
+	// function that stops the timer.
+	Timer(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // link is one proxied connection. server is nil for a connection accepted
@@ -52,7 +71,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("redistest: proxy listen: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, links: make(map[*link]struct{})}
+	p := &Proxy{ln: ln, target: target, clock: realClock{}, links: make(map[*link]struct{})}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.Close)
 	return p
@@ -173,10 +192,10 @@ func (p *Proxy) copy(l *link, dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			drop, delay := l.tainted || dst == nil, p.delay
+			drop, delay, clk := l.tainted || dst == nil, p.delay, p.clock
 			p.mu.Unlock()
 			if !drop {
-				c := chunk{b: bytes.Clone(buf[:n]), due: time.Now().Add(delay)}
+				c := chunk{b: bytes.Clone(buf[:n]), due: clk.Now().Add(delay)}
 				select {
 				case queue <- c:
 					p.chunks.Add(1)
@@ -210,12 +229,15 @@ func (p *Proxy) forward(l *link, dst net.Conn, queue <-chan chunk) {
 		p.mu.Unlock()
 	}()
 	for c := range queue {
-		if wait := time.Until(c.due); wait > 0 {
-			t := time.NewTimer(wait) // the brownout's delay
+		p.mu.Lock()
+		clk := p.clock
+		p.mu.Unlock()
+		if wait := c.due.Sub(clk.Now()); wait > 0 {
+			fired, stop := clk.Timer(wait) // the brownout's delay
 			select {
-			case <-t.C:
+			case <-fired:
 			case <-l.done:
-				t.Stop()
+				stop()
 				return
 			}
 		}

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,26 +193,116 @@ func TestProxyTargetDown(t *testing.T) {
 	}
 }
 
+// fakeClock is a clock for a Proxy that moves only when Advance is
+// called.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer // pending
+}
+
+type fakeTimer struct {
+	due time.Time
+	c   chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{due: c.now.Add(d), c: make(chan time.Time, 1)}
+	c.timers = append(c.timers, t)
+	c.fire()
+	stop := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, p := range c.timers {
+			if p == t {
+				c.timers = append(c.timers[:i], c.timers[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+	return t.c, stop
+}
+
+// Advance moves the clock d on, and fires the timers then due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.fire()
+}
+
+// fire fires and forgets the timers due; c.mu is held.
+func (c *fakeClock) fire() {
+	pending := c.timers[:0]
+	for _, t := range c.timers {
+		if t.due.After(c.now) {
+			pending = append(pending, t)
+			continue
+		}
+		t.c <- c.now // buffered, sent once
+	}
+	c.timers = pending
+}
+
+// waitTimer waits until a timer due at due is pending, which is how a
+// delayed chunk waits, or fails the test after 5 s.
+func (c *fakeClock) waitTimer(t *testing.T, due time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		var dues []time.Time
+		for _, p := range c.timers {
+			dues = append(dues, p.due)
+		}
+		c.mu.Unlock()
+		if slices.ContainsFunc(dues, due.Equal) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no timer due at %v; pending: %v", due, dues)
+		}
+		<-tick.C
+	}
+}
+
+// setClock makes p count its delays on c, from the next byte it reads.
+func (p *Proxy) setClock(c clock) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clock = c
+}
+
 // A delayed proxy forwards every byte, each direction d late, in order:
 // bytes read after the delay is lifted still wait for those before them,
-// and a cut drops the bytes that wait.
+// and a cut drops the bytes that wait. The delays are counted on a fake
+// clock: a chunk waits on a timer due d after the proxy read it.
 func TestProxyDelay(t *testing.T) {
 	Require(t)
 	s := Start(t)
 	p := NewProxy(t, s.Addr())
+	clk := newFakeClock()
+	p.setClock(clk)
 	c := dial(t, p.Addr())
-	c.want(t, "PING", "+PONG")
+	c.want(t, "PING", "+PONG") // no delay: no timer
 
+	// A PING read at t0 is held until t0+d; its reply, read at t0+d, until
+	// t0+2d: a round trip is 2d longer.
 	const d = 150 * time.Millisecond
 	p.Delay(d)
-	began := time.Now()
-	c.want(t, "PING", "+PONG")
-	if took := time.Since(began); took < 2*d {
-		t.Errorf("PING through a proxy delayed %v took %v, want at least %v", d, took, 2*d)
-	}
-
-	// A SET read under the delay, then an INCR read after it is lifted:
-	// the server sees them in order, and the replies come back in order.
 	if err := c.c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -222,9 +314,24 @@ func TestProxyDelay(t *testing.T) {
 		}
 		waitChunks(t, p, n+1) // the proxy has read it
 	}
+	t0 := clk.Now()
+	send("PING")
+	clk.waitTimer(t, t0.Add(d))
+	clk.Advance(d)
+	clk.waitTimer(t, t0.Add(2*d))
+	clk.Advance(d)
+	if line, err := c.rd.ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("reply to the delayed PING = %q, %v; want +PONG", line, err)
+	}
+
+	// A SET read under the delay, then an INCR read after it is lifted:
+	// the server sees them in order, and the replies come back in order.
+	t1 := clk.Now()
 	send("SET k 1")
 	p.Delay(0)
 	send("INCR k")
+	clk.waitTimer(t, t1.Add(d)) // the SET waits, and the INCR behind it
+	clk.Advance(d)
 	for _, want := range []string{"+OK", ":2"} {
 		line, err := c.rd.ReadString('\n')
 		if err != nil || strings.TrimSuffix(line, "\r\n") != want {
