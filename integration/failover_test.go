@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/e6coord/e6coord/cache"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client/enginetest"
@@ -102,10 +104,15 @@ func TestSentinelFailoverLosesWrite(t *testing.T) {
 // loadFrom reads scope's record from the Redis at url.
 func loadFrom(t *testing.T, url string, scope cache.Scope) cache.State {
 	t.Helper()
-	st, err := redisstore.Open(url, redisstore.Options{})
+	// Not redisstore.Open, whose clients refuse a replica: this one is
+	// read on purpose.
+	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	st := redisstore.New(rdb, redisstore.Options{})
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
