@@ -100,11 +100,14 @@ const maxIOTimeout = time.Second
 // Cluster): the store's calls are the coordinator's background work, one
 // goroutine for the pins and one for the record, never a query's, so a
 // process holds two connections to a server, with its subscription. Errors show the URL
-// as [Redact] prints it (with the password hidden also where a malformed
-// URL puts it in the host or a name), and otherwise quote nothing of it
-// but its scheme and parameter names: not the password, not a value (the
-// ca= path and sentinel_password= included), not a host of a list, not a
-// piece of a URL that does not parse.
+// as [Redact] prints it (nothing after the scheme where a malformed URL
+// may put the password in the host, port or path; the names of unknown
+// parameters hidden), and otherwise quote nothing of it but its scheme
+// and the names of the parameters Open knows: not the password, not a
+// value (the ca= path and sentinel_password= included), not a host of a
+// list, not a piece of a URL that does not parse. Where the password would
+// still show in what is left (a short one, equal to a port, say), the URL
+// shows as its scheme alone.
 func Open(rawURL string, opts Options) (*Store, error) {
 	t, err := parseURL(rawURL)
 	if err != nil {
@@ -295,24 +298,27 @@ var readCA = func(path string) ([]byte, error) {
 // openError returns the error "redis: open <Redact(rawURL)>: <format>".
 // The caller's format and arguments must hold no part of rawURL: pass an
 // error of net/url or go-redis through [reason] or [redisReason]. Should
-// the password still show in the host, path, a parameter's name or the
-// reason (a port equal to it, say), it is replaced there too, and then
-// nothing is wrapped.
+// the password still show in what Redact shows (a port equal to it, say),
+// the URL shows as its scheme alone, and should it show in the reason, the
+// reason is "invalid URL" and nothing is wrapped: hiding the password
+// alone would show where it was.
 func openError(rawURL, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
-	p := split(rawURL)
-	why := err.Error()
+	shown, why := Redact(rawURL), err.Error()
 	for _, secret := range passwords(rawURL) {
-		p.hostPath = strings.ReplaceAll(p.hostPath, secret, redacted)
-		for i := range p.params {
-			p.params[i].name = strings.ReplaceAll(p.params[i].name, secret, redacted)
+		// Hide the whole piece that holds it: replacing the password
+		// alone would show where it was, and so a short one.
+		if strings.Contains(strings.TrimPrefix(shown, split(rawURL).scheme), secret) {
+			shown = split(rawURL).scheme + redacted
 		}
-		why = strings.ReplaceAll(why, secret, redacted)
+		if strings.Contains(why, secret) {
+			why = "invalid URL"
+		}
 	}
 	if why != err.Error() {
-		return fmt.Errorf("redis: open %s: %s", p, why)
+		return fmt.Errorf("redis: open %s: %s", shown, why)
 	}
-	return fmt.Errorf("redis: open %s: %w", p, err)
+	return fmt.Errorf("redis: open %s: %w", shown, err)
 }
 
 // passwords returns the forms the password of rawURL may take in a
@@ -389,9 +395,8 @@ func redisReason(err error, rawURL string) string {
 	case "unexpected option":
 		var shown []string
 		for _, prm := range p.params {
-			shown = append(shown, prm.name)
-			if n, err := url.QueryUnescape(prm.name); err == nil {
-				shown = append(shown, n)
+			if knownParam(prm.name) {
+				shown = append(shown, prm.name)
 			}
 		}
 		names := strings.Split(detail, ", ")
@@ -411,15 +416,19 @@ const redacted = "xxxxx"
 //
 //	redis://xxxxx@host:6379/0?dial_timeout=xxxxx&password=xxxxx
 //
-// The scheme, the host, the path and the parameter names stay as written.
-// Redact never fails, and works on the text alone: a string that does not
-// start with a scheme ("redis://") is most likely a password or a URL
-// without its scheme, and is shown as "xxxxx" alone. The user information
-// ends at the last '@', which may be a password's. So when a '?' or '#'
-// comes before that '@' (a password with a '?' or '#' unescaped, or a
-// value with an '@'), nothing tells the host from a value and everything
-// after the scheme is replaced. An '&' that a value does not escape ends
-// it: what follows is shown as a parameter's name.
+// The scheme, the host and the path stay as written, and so do the names
+// of the parameters Open knows; any other name shows as "xxxxx" (it may be
+// the tail of a password with an '&' in it). Redact never fails, and works
+// on the text alone: a string that does not start with a scheme
+// ("redis://") is most likely a password or a URL without its scheme, and
+// is shown as "xxxxx" alone. The user information ends at the last '@',
+// which may be a password's. So when a '?' or '#' comes before that '@'
+// (a password with a '?' or '#' unescaped, or a value with an '@'), or
+// when the hosts and path are not well formed (host names of letters,
+// digits, '.', '-' and '_', or bracketed addresses, each with an optional
+// port of digits; a path of such characters; as when a forgotten '@'
+// leaves the password in the host or port), nothing tells a secret from
+// the rest and everything after the scheme is replaced.
 func Redact(rawURL string) string {
 	return split(rawURL).String()
 }
@@ -462,6 +471,9 @@ func split(rawURL string) urlParts {
 	rawURL, _, p.hasFragment = strings.Cut(rawURL, "#")
 	var query string
 	p.hostPath, query, p.query = strings.Cut(rawURL, "?")
+	if !wellFormed(p.scheme, p.hostPath) {
+		return urlParts{scheme: p.scheme, opaque: true}
+	}
 	if p.query {
 		for kv := range strings.SplitSeq(query, "&") {
 			name, _, hasValue := strings.Cut(kv, "=")
@@ -469,6 +481,81 @@ func split(rawURL string) urlParts {
 		}
 	}
 	return p
+}
+
+// wellFormed reports whether hostPath, what follows the scheme and user
+// information of a URL up to its query, is a list of hosts and a path that
+// Redact may show: host names, IPv4 or bracketed IPv6 addresses, each
+// with an optional port of digits, then a path of names. A unix:// URL
+// has a file's path.
+func wellFormed(scheme, hostPath string) bool {
+	name := func(s string, slash bool) bool {
+		for _, c := range s {
+			switch {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '-', c == '_':
+			case c == '/' && slash:
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	if strings.EqualFold(scheme, "unix://") {
+		return name(hostPath, true)
+	}
+	hosts, path, _ := strings.Cut(hostPath, "/")
+	if !name(path, true) {
+		return false
+	}
+	if hosts == "" {
+		return true
+	}
+	for h := range strings.SplitSeq(hosts, ",") {
+		host, port := h, ""
+		if strings.HasPrefix(h, "[") {
+			end := strings.Index(h, "]")
+			if end < 0 || !name(strings.ReplaceAll(h[1:end], ":", ""), false) {
+				return false
+			}
+			host, port = "", h[end+1:]
+			if port != "" && port[0] != ':' {
+				return false
+			}
+			port = strings.TrimPrefix(port, ":")
+		} else if i := strings.IndexByte(h, ':'); i >= 0 {
+			host, port = h[:i], h[i+1:]
+			if port == "" {
+				return false
+			}
+		}
+		if host == "" && !strings.HasPrefix(h, "[") || !name(host, false) {
+			return false
+		}
+		for _, c := range port {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// knownParam reports whether name is the name of a parameter Open or
+// go-redis reads from a URL, which Redact shows.
+func knownParam(name string) bool {
+	if _, ok := intParams[name]; ok {
+		return true
+	}
+	return slices.Contains(durationParams, name) || slices.Contains(otherParams, name)
+}
+
+// otherParams are the parameters, neither integers nor durations, that
+// Open or go-redis reads from a URL.
+var otherParams = []string{
+	"ca", "server_name", "sentinel_username", "sentinel_password", "username", "password",
+	"client_name", "addr", "skip_verify", "pool_fifo", "read_only", "readonly",
+	"route_by_latency", "route_randomly", "context_timeout_enabled",
+	"disable_identity", "disable_indentity", "identity_suffix", "unstable_resp3",
 }
 
 // String returns the URL with the password, values and fragment redacted.
@@ -489,7 +576,11 @@ func (p urlParts) String() string {
 			if i > 0 {
 				b.WriteByte('&')
 			}
-			b.WriteString(prm.name)
+			if knownParam(prm.name) {
+				b.WriteString(prm.name)
+			} else {
+				b.WriteString(redacted)
+			}
 			if prm.hasValue {
 				b.WriteString("=" + redacted)
 			}

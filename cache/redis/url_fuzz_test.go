@@ -13,7 +13,8 @@ const fuzzSecret = "Qv7sK2mZp9LxW4tB"
 // FuzzOpenURL: no URL makes parseURL, the whole of Open but the client it
 // makes (go-redis dials at once when min_idle_conns asks for it), panic,
 // and no error of it holds the password, wherever a mistake put it: in
-// the password's slot, in the user's, in a URL without a scheme, or alone.
+// the password's slot, in the user's, in a URL without a scheme, alone,
+// after a forgotten '@' (in the host or port), or after an '&'.
 // The same holds of Redact. A ca= file is never read.
 func FuzzOpenURL(f *testing.F) {
 	read := readCA
@@ -36,6 +37,11 @@ func FuzzOpenURL(f *testing.F) {
 		{"redis+cluster", "", "n1,n2/?addr=n3:1&pool_size=", 4},
 		{"redis", "a:b", "h?x=%zz", 0},
 		{"redis", "", "h/0#frag", 1},
+		{"redis", "", "", 5},
+		{"redis", "", "/0", 5},
+		{"redis+sentinel", "", "s1:26379/m", 5},
+		{"redis", "127.0.0.1", "", 5},
+		{"redis+sentinel", "", "s1/m", 6},
 	}
 	for _, s := range seeds {
 		f.Add(s.scheme, s.user, s.rest, s.mode)
@@ -45,7 +51,7 @@ func FuzzOpenURL(f *testing.F) {
 			return // the secret also sits where it is no secret
 		}
 		var raw string
-		switch mode % 5 {
+		switch mode % 7 {
 		case 0: // the password's slot
 			raw = scheme + "://" + user + ":" + fuzzSecret + "@" + rest
 		case 1: // the user's slot
@@ -56,6 +62,10 @@ func FuzzOpenURL(f *testing.F) {
 			raw = fuzzSecret + strings.TrimLeft(user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.:/")
 		case 4: // a parameter's value
 			raw = scheme + "://" + rest + "?x=" + fuzzSecret
+		case 5: // the '@' forgotten: the password runs into the host
+			raw = scheme + "://" + user + ":" + fuzzSecret + rest
+		case 6: // an '&' in a value: the password's tail looks like a name
+			raw = scheme + "://" + rest + "?sentinel_password=ab&" + fuzzSecret + user
 		}
 		if got := Redact(raw); strings.Contains(got, fuzzSecret) {
 			t.Fatalf("Redact(%q) = %q, which holds the password", raw, got)
