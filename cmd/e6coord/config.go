@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	redisstore "github.com/e6coord/e6coord/cache/redis"
 )
 
 // Configuration of the commands.
@@ -91,15 +90,26 @@ func enginePassword(passwordFile string) (string, error) {
 	return p, err
 }
 
+// mayHoldSecret reports whether Redis URL u may hold a secret: it has user
+// information or a password parameter, or it does not parse, so that
+// nothing tells.
+func mayHoldSecret(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" {
+		return true
+	}
+	q := p.Query()
+	return p.User != nil || q.Has("password") || q.Has("sentinel_password")
+}
+
 // redisURL returns the Redis URL: flagURL if set, else E6COORD_REDIS_URL,
 // else the file named by E6COORD_REDIS_URL_FILE, else the credential
 // redis-url, else "" (no Redis: the state stays in the process). A flagURL
-// that holds a secret (anything its redaction hides) is logged once at
-// Warn, without the URL: the command line is readable by every user of
+// that may hold a secret ([mayHoldSecret]) is logged once at Warn, without the URL: the command line is readable by every user of
 // the host.
 func redisURL(flagURL string, log *slog.Logger) (string, error) {
 	if flagURL != "" {
-		if redisstore.Redact(flagURL) != flagURL {
+		if mayHoldSecret(flagURL) {
 			log.Warn("--redis holds a secret that every user of this host can read in the process list: give the URL in E6COORD_REDIS_URL or in a file named by E6COORD_REDIS_URL_FILE")
 		}
 		return flagURL, nil

@@ -127,6 +127,9 @@ func TestRedisURLOnArgvWarns(t *testing.T) {
 		{flag: "redis://u:" + s.B + "@h:1/0?pool_size=2", warn: true},
 		{flag: "redis+sentinel://h:1/m?sentinel_password=" + s.A, warn: true},
 		{flag: "redis://h:1/0", warn: false},
+		{flag: "redis://h:1/0?dial_timeout=1s&pool_size=2", warn: false},
+		{flag: "redis://:" + s.A, warn: true}, // the '@' forgotten: malformed
+		{flag: s.B, warn: true},               // the password alone
 		{env: "redis://:" + s.A + "@h:1/0", warn: false},
 	} {
 		t.Setenv("E6COORD_REDIS_URL", tc.env)

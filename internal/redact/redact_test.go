@@ -31,6 +31,9 @@ func redisURLs(s secrettest.Secret) []string {
 		"redis://" + s.A + s.B + "@127.0.0.1:6379/0",
 		s.B + "@127.0.0.1:6379",
 		s.A + s.B,
+		"redis://:" + s.A,                                   // the '@' forgotten
+		"redis+sentinel://:" + s.B + "s1:26379/m",           // the same, into a host
+		"redis+sentinel://s1/m?sentinel_password=ab&" + s.A, // an '&' in it
 	}
 }
 
