@@ -160,7 +160,12 @@ type Result struct {
 
 	Queries int64 `json:"queries"` // in the whole run, every mode
 	Failed  int64 `json:"failed"`
-	Mixed   int   `json:"mixed"` // queries whose calls carried two colours
+	// FailedReports counts the workers' "failed" reports: one per failed
+	// query, and one per other fault a worker saw (a generation that went
+	// down, a command it could not carry out, a report it could not
+	// write). The first few are printed.
+	FailedReports int `json:"failed_reports"`
+	Mixed         int `json:"mixed"` // queries whose calls carried two colours
 }
 
 // Run runs the bench.
@@ -217,6 +222,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.Queries, res.Failed = st.Queries, st.Failed
+	failed := f.failedReports()
+	res.FailedReports = len(failed)
+	for i, why := range failed[:min(len(failed), 5)] {
+		fmt.Fprintf(o.Out, "failed report %d of %d: %s\n", i+1, len(failed), why)
+	}
 	res.Mixed = len(srv.MixedQueries())
 
 	floor, overhead, changes := f.lags()

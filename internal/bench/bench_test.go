@@ -74,6 +74,13 @@ func TestBoundsCheck(t *testing.T) {
 	if n := strings.Count(got, "\n") + 1; n != 5 {
 		t.Errorf("Check(bad) = %q: %d lines, want 5", got, n)
 	}
+	// A worker's fault that is no failed query (a generation that went
+	// down) fails the run too.
+	faulty := good
+	faulty.FailedReports = 1
+	if got := DefaultBounds.Check(faulty); len(got) != 1 || !strings.HasPrefix(got[0], "--max-failed: 1 failed reports") {
+		t.Errorf("Check with a failed report and no failed query = %q", got)
+	}
 	b := DefaultBounds
 	b.MaxOverheadP99 = time.Microsecond
 	if got := b.Check(good); len(got) != 1 || !strings.HasPrefix(got[0], "--max-overhead-p99: ") {

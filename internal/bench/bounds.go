@@ -67,6 +67,10 @@ func (b Bounds) Check(r Result) []string {
 	if r.Failed > b.MaxFailed {
 		fail("max-failed", "%d queries failed > %d", r.Failed, b.MaxFailed)
 	}
+	if int64(r.FailedReports) > b.MaxFailed && r.FailedReports > int(r.Failed) {
+		fail("max-failed", "%d failed reports from the workers (failed queries and other faults, such as a generation that went down) > %d",
+			r.FailedReports, b.MaxFailed)
+	}
 	if r.RedisCmdsPerQuery > b.MaxRedisCmds {
 		fail("max-redis-cmds", "%.3f Redis commands per query > %g", r.RedisCmdsPerQuery, b.MaxRedisCmds)
 	}

@@ -329,3 +329,11 @@ func (f *benchFleet) lags() (floor, overhead []time.Duration, changes int) {
 	}
 	return floor, overhead, changes
 }
+
+// failedReports returns the errors of the workers' "failed" reports, in
+// arrival order.
+func (f *benchFleet) failedReports() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.failed)
+}
