@@ -16,7 +16,7 @@
 // three modes, in alternating windows: with the state shared through
 // Redis, with each process on an in-memory store of its own, and with the
 // bare generated stubs (a fixed colour, no coordinator); the counts of
-// every process are taken at the same instants, on the parent's command.
+// every process are asked for at once, on the parent's command.
 // The interceptor's per-call cost is measured in this process with
 // testing.Benchmark.
 package bench
@@ -393,8 +393,8 @@ func throughput(ctx context.Context, o Options, srv *enginetest.Server, f *bench
 	}
 	res.Windows, res.WindowMs = o.Cycles, ms(o.Window)
 	res.QPS, res.QPSMemory, res.QPSBare = total[iRedis].perSecond(), total[iMemory].perSecond(), total[iBare].perSecond()
-	res.QPSRatio, res.QPSRatioCI95 = meanCI95(qpsRatios)
-	res.BareRatio, res.BareRatioCI = meanCI95(bareRatios)
+	res.QPSRatio, res.QPSRatioCI95 = ratioCI95(qpsRatios)
+	res.BareRatio, res.BareRatioCI = ratioCI95(bareRatios)
 	fmt.Fprintf(o.Out, "throughput: %d windows of %v per mode; queries/s redis %.1f, in-memory %.1f, bare %.1f; "+
 		"qps_ratio %.4f (95%% CI %.4f to %.4f), bare_ratio %.4f (95%% CI %.4f to %.4f)\n",
 		res.Windows, o.Window, res.QPS, res.QPSMemory, res.QPSBare,
@@ -418,7 +418,7 @@ func (r rate) perSecond() float64 {
 // measure runs the fleet in mode (the bare stubs with colour) and counts
 // the queries of that mode the fleet finishes in one window, which begins
 // once every worker has finished its queries of the mode before: counts
-// of every process, asked for at the same instants.
+// of every process, asked for at once.
 func measure(ctx context.Context, window time.Duration, f *benchFleet, mode, colour string) (rate, error) {
 	args := []string{}
 	if mode == modeBare {
@@ -449,10 +449,32 @@ func measure(ctx context.Context, window time.Duration, f *benchFleet, mode, col
 	return rate{queries: c1[i] - c0[i], took: t1.Sub(t0)}, nil
 }
 
+// ratioCI95 returns the geometric mean of ratios and its 95 % confidence
+// interval: [meanCI95] of their logarithms, taken back. Unlike the mean of
+// the ratios, which leans above the ratio of the totals (a ratio of 1+d
+// weighs more than one of 1-d), it treats a cycle's r and 1/r alike.
+func ratioCI95(ratios []float64) (float64, [2]float64) {
+	logs := make([]float64, len(ratios))
+	for i, r := range ratios {
+		logs[i] = math.Log(r)
+	}
+	m, ci := meanCI95Raw(logs)
+	if len(ratios) == 0 {
+		return 0, [2]float64{}
+	}
+	return round4(math.Exp(m)), [2]float64{round4(math.Exp(ci[0])), round4(math.Exp(ci[1]))}
+}
+
 // meanCI95 returns the mean of xs and its 95 % confidence interval, from
-// the t distribution with len(xs)-1 degrees of freedom; the interval is
-// the mean itself for fewer than two values.
+// the t distribution with len(xs)-1 degrees of freedom, rounded to four
+// places; the interval is the mean itself for fewer than two values.
 func meanCI95(xs []float64) (float64, [2]float64) {
+	m, ci := meanCI95Raw(xs)
+	return round4(m), [2]float64{round4(ci[0]), round4(ci[1])}
+}
+
+// meanCI95Raw is meanCI95 unrounded.
+func meanCI95Raw(xs []float64) (float64, [2]float64) {
 	n := len(xs)
 	if n == 0 {
 		return 0, [2]float64{}
@@ -463,14 +485,14 @@ func meanCI95(xs []float64) (float64, [2]float64) {
 	}
 	mean := sum / float64(n)
 	if n < 2 {
-		return round4(mean), [2]float64{round4(mean), round4(mean)}
+		return mean, [2]float64{mean, mean}
 	}
 	var ss float64
 	for _, x := range xs {
 		ss += (x - mean) * (x - mean)
 	}
 	half := t975(n-1) * math.Sqrt(ss/float64(n-1)/float64(n))
-	return round4(mean), [2]float64{round4(mean - half), round4(mean + half)}
+	return mean, [2]float64{mean - half, mean + half}
 }
 
 // t975 returns the 97.5th percentile of Student's t distribution with df

@@ -87,3 +87,15 @@ func TestBoundsCheck(t *testing.T) {
 		t.Errorf("Check with a 1µs overhead bound = %q", got)
 	}
 }
+
+// The ratio of a run is the geometric mean of its cycles' ratios: a cycle
+// at 2 and one at 1/2 make 1, not 1.25.
+func TestRatioCI95(t *testing.T) {
+	r, ci := ratioCI95([]float64{2, 0.5})
+	if r != 1 || !(ci[0] < 1 && ci[1] > 1) {
+		t.Errorf("ratioCI95(2, 0.5) = %v %v, want 1 inside its interval", r, ci)
+	}
+	if r, ci := ratioCI95([]float64{0.9}); r != 0.9 || ci != [2]float64{0.9, 0.9} {
+		t.Errorf("ratioCI95(0.9) = %v %v", r, ci)
+	}
+}
