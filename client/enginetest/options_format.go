@@ -32,3 +32,17 @@ func (o Options) Format(f fmt.State, verb rune) {
 
 // LogValue is String, for log/slog.
 func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+// String names the fake engine by its address. A Server holds its
+// Options, password and all: String and Format keep fmt from printing its
+// fields.
+func (s *Server) String() string { return "enginetest.Server(" + s.Addr() + ")" }
+
+// Format prints String for every verb and flag, quoted for %q.
+func (s *Server) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprint(f, strconv.Quote(s.String()))
+		return
+	}
+	fmt.Fprint(f, s.String())
+}

@@ -211,7 +211,27 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 			defer stopFloor()
 		}
 	}
-	if err := conn.Connect(ctx); err != nil {
+	// A stop while the engine has not answered yet (a cluster that does
+	// not finish resuming, say) ends the wait: the process ends when
+	// asked, having run no query.
+	connectCtx, cancelConnect := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-stop:
+			cancelConnect()
+		case <-connectCtx.Done():
+		}
+	}()
+	err = conn.Connect(connectCtx)
+	cancelConnect()
+	if err != nil {
+		select {
+		case <-stop:
+			if ctx.Err() == nil {
+				return Stats{}, errors.New("fleet: stopped before the engine answered: no query ran")
+			}
+		default:
+		}
 		return Stats{}, fmt.Errorf("fleet: connect: %w", err)
 	}
 

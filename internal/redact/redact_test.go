@@ -69,6 +69,12 @@ func TestConfigsHideSecrets(t *testing.T) {
 		}
 		defer d.Close()
 		configs["*daemon.Daemon"] = d
+		srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		configs["*enginetest.Server"] = srv
 		for name, cfg := range configs {
 			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 				s.Check(t, name+" "+verb, fmt.Sprintf(verb, cfg))
