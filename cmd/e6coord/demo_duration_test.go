@@ -37,7 +37,7 @@ func TestDemoProcessesEndWhileClusterResumes(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		t.Fatalf("the demo of 4s did not end within 90s\nstdout: %s\nstderr: %s", out.String(), errOut.String())
+		t.Fatalf("the demo of 4s did not end within 90s") // the demo still writes to out and errOut
 	}
 	t.Logf("demo ended: %v\nstdout: %s", err, out.String())
 	if ctx.Err() != nil {
