@@ -304,12 +304,13 @@ var readCA = func(path string) ([]byte, error) {
 // alone would show where it was.
 func openError(rawURL, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
-	shown, why := Redact(rawURL), err.Error()
+	p := split(rawURL)
+	shown, why := p.String(), err.Error()
 	for _, secret := range passwords(rawURL) {
 		// Hide the whole piece that holds it: replacing the password
 		// alone would show where it was, and so a short one.
-		if strings.Contains(strings.TrimPrefix(shown, split(rawURL).scheme), secret) {
-			shown = split(rawURL).scheme + redacted
+		if strings.Contains(strings.TrimPrefix(shown, p.scheme), secret) {
+			shown = p.scheme + redacted
 		}
 		if strings.Contains(why, secret) {
 			why = "invalid URL"
