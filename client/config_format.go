@@ -12,10 +12,11 @@ import (
 // redacted stands for a secret that is set.
 const redacted = "xxxxx"
 
-// String returns cfg as %+v would print it, with the password shown as
-// "xxxxx" when set and the Redis URL redacted as [redisstore.Redact]
-// redacts it. TLS, Store, DialOptions and Logger show only whether they
-// are set, and the store's type.
+// String returns cfg in the form %+v prints a struct, with the password
+// shown as "xxxxx" when set and the Redis URL redacted as
+// [redisstore.Redact] redacts it. TLS and Logger show only whether they
+// are set, Store its type, DialOptions their number, and Coordination its
+// main settings.
 func (cfg Config) String() string {
 	var b strings.Builder
 	b.WriteString("client.Config{")
