@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -148,21 +148,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		t.printf("%d workers for %s, policy %s: %s\n", o.Workers, o.Duration, o.Policy, o.Query)
 		// At the end of the duration, the queries under way finish; a
 		// process still connecting (waiting for the engine, or for its
-		// cluster to resume) is stopped.
+		// cluster to resume) stops waiting and says so.
 		stop := make(chan struct{})
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		var cut atomic.Bool
-		timer := time.AfterFunc(o.Duration, func() {
-			close(stop)
-			if !t.isReady() {
-				cut.Store(true)
-				cancel()
-			}
-		})
+		timer := time.AfterFunc(o.Duration, func() { close(stop) })
 		defer timer.Stop()
-		st, err = fleet.Run(rctx, cfg, stop, t.report)
-		if err != nil && cut.Load() && ctx.Err() == nil {
+		st, err = fleet.Run(ctx, cfg, stop, t.report)
+		if errors.Is(err, fleet.ErrStoppedConnecting) {
 			err = fmt.Errorf("demo: the engine did not answer within the demo's %s: no query ran (see the log for what it waited for)", o.Duration)
 		}
 	} else {
@@ -280,7 +271,6 @@ type tracker struct {
 	gens  map[uint64]*switchSeen // switches by generation
 	lags  []time.Duration        // from each switch's commit to each process adopting it
 	fails int
-	ready int // processes connected
 }
 
 type switchSeen struct {
@@ -306,8 +296,6 @@ func (t *tracker) report(r fleet.Report) {
 	}
 	elapsed := time.Since(t.start).Seconds()
 	switch r.Event {
-	case "ready":
-		t.ready++
 	case "change":
 		if r.Old == "" {
 			return // the first colour a process learnt, not a switch
@@ -326,13 +314,6 @@ func (t *tracker) report(r fleet.Report) {
 			fmt.Fprintf(t.out, "%7.3fs  query failed: %s\n", elapsed, r.Error)
 		}
 	}
-}
-
-// isReady reports whether a process has connected.
-func (t *tracker) isReady() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.ready > 0
 }
 
 // end stops taking reports.

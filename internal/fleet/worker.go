@@ -22,6 +22,11 @@ import (
 	"github.com/e6coord/e6coord/coordinator"
 )
 
+// ErrStoppedConnecting is Run's error when it was stopped while the engine
+// had not yet answered (a cluster that does not finish resuming, say), so
+// that no query ran.
+var ErrStoppedConnecting = errors.New("fleet: stopped before the engine answered: no query ran")
+
 // Config configures the workers of one process.
 type Config struct {
 	Engine                   string // the engine's host:port
@@ -228,7 +233,7 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		select {
 		case <-stop:
 			if ctx.Err() == nil {
-				return Stats{}, errors.New("fleet: stopped before the engine answered: no query ran")
+				return Stats{}, ErrStoppedConnecting
 			}
 		default:
 		}
