@@ -417,8 +417,13 @@ func (r rate) perSecond() float64 {
 
 // measure runs the fleet in mode (the bare stubs with colour) and counts
 // the queries of that mode the fleet finishes in one window, which begins
-// once every worker has finished its queries of the mode before: counts
-// of every process, asked for at once.
+// once every worker has finished its queries of the mode before. The
+// parent asks every process for its counts at once, at the window's start
+// and end; each process answers with its counts and the instant it read
+// them, on its own clock. The fleet's rate is the sum of the processes'
+// rates, each over its own window: a process that reads the question late
+// (on a busy machine, tens of milliseconds) counts over a window as late,
+// not over the parent's.
 func measure(ctx context.Context, window time.Duration, f *benchFleet, mode, colour string) (rate, error) {
 	args := []string{}
 	if mode == modeBare {
@@ -427,7 +432,7 @@ func measure(ctx context.Context, window time.Duration, f *benchFleet, mode, col
 	if err := f.mode(ctx, mode, args...); err != nil {
 		return rate{}, err
 	}
-	c0, t0, err := f.count(ctx)
+	c0, err := f.count(ctx)
 	if err != nil {
 		return rate{}, err
 	}
@@ -438,15 +443,31 @@ func measure(ctx context.Context, window time.Duration, f *benchFleet, mode, col
 		timer.Stop()
 		return rate{}, ctx.Err()
 	}
-	c1, t1, err := f.count(ctx)
+	c1, err := f.count(ctx)
 	if err != nil {
 		return rate{}, err
 	}
 	i := map[string]int{modeRedis: iRedis, modeMemory: iMemory, modeBare: iBare}[mode]
-	if len(c0) <= i || len(c1) <= i {
-		return rate{}, errors.New("bench: the workers' counts lack a mode")
+	var perSecond float64
+	var took time.Duration
+	for pid, end := range c1 {
+		start, ok := c0[pid]
+		if !ok || len(start.Counts) <= i || len(end.Counts) <= i {
+			return rate{}, fmt.Errorf("bench: process %d's counts lack the %s mode", pid, mode)
+		}
+		d := time.Duration(end.SeenAtNs - start.SeenAtNs)
+		if d <= 0 {
+			return rate{}, fmt.Errorf("bench: process %d's window of the %s mode took %v", pid, mode, d)
+		}
+		perSecond += float64(end.Counts[i]-start.Counts[i]) / d.Seconds()
+		took += d
 	}
-	return rate{queries: c1[i] - c0[i], took: t1.Sub(t0)}, nil
+	if len(c1) == 0 {
+		return rate{}, errors.New("bench: no process counted")
+	}
+	// The fleet's rate over the processes' mean window.
+	took /= time.Duration(len(c1))
+	return rate{queries: int64(math.Round(perSecond * took.Seconds())), took: took}, nil
 }
 
 // ratioCI95 returns the geometric mean of ratios and its 95 % confidence

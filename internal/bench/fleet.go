@@ -253,23 +253,19 @@ func (f *benchFleet) mode(ctx context.Context, mode string, args ...string) erro
 	return err
 }
 
-// count returns the queries every process has finished so far in each
-// mode, summed, and the instant they were asked for.
-func (f *benchFleet) count(ctx context.Context) ([]int64, time.Time, error) {
-	answers, at, err := f.command(ctx, "count")
+// count asks every process at once for the queries it has finished so
+// far in each mode, and returns each process's answer by PID: its counts
+// and the instant, on its own clock, it read them.
+func (f *benchFleet) count(ctx context.Context) (map[int]fleet.Report, error) {
+	answers, _, err := f.command(ctx, "count")
 	if err != nil {
-		return nil, at, err
+		return nil, err
 	}
-	var sum []int64
+	byPID := make(map[int]fleet.Report, len(answers))
 	for _, r := range answers {
-		for i, n := range r.Counts {
-			if i >= len(sum) {
-				sum = append(sum, 0)
-			}
-			sum[i] += n
-		}
+		byPID[r.PID] = r
 	}
-	return sum, at, nil
+	return byPID, nil
 }
 
 // lags returns, per switch and per process other than its committer, the
