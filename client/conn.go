@@ -293,23 +293,23 @@ func (c *Conn) dropSession(sess *session) {
 // must use, and recovers as [coordinator.Coordinator.Do] does; a lost
 // session is dropped and the call retried with a new one.
 func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *session) error) error {
-	left := c.coord.Config().MaxAttempts
-	return c.doWithin(ctx, &left, call)
-}
-
-// doWithin is do with an attempt budget shared with the caller, so that an
-// operation made of several retried steps stays within MaxAttempts in all.
-func (c *Conn) doWithin(ctx context.Context, left *int, call func(ctx context.Context, sess *session) error) error {
-	return c.coord.DoWithin(ctx, left, func(ctx context.Context, s cache.Strategy) error {
+	return c.coord.Do(ctx, func(ctx context.Context, s cache.Strategy) error {
 		sess, err := c.session(ctx, s)
 		if err != nil {
 			return err // a rejection (StrategyError) is retried; bad credentials are not
 		}
-		err = call(c.callCtx(ctx, s), sess)
-		if err != nil && !IsWrongStrategy(err) && isSessionLost(err) {
-			c.dropSession(sess)
-			return fmt.Errorf("%w: %w", coordinator.ErrRetry, err)
-		}
-		return err
+		return c.retryLost(sess, call(c.callCtx(ctx, s), sess))
 	})
+}
+
+// retryLost returns err, the error of a call made with sess, as it is,
+// unless the engine lost the session: then sess is dropped, so that the
+// next attempt authenticates again, and the error asks the retry loop for
+// one ([coordinator.Retry]).
+func (c *Conn) retryLost(sess *session, err error) error {
+	if err != nil && !IsWrongStrategy(err) && isSessionLost(err) {
+		c.dropSession(sess)
+		return coordinator.Retry(err)
+	}
+	return err
 }

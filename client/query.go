@@ -8,6 +8,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
@@ -26,25 +27,6 @@ func (q *query) strategy() cache.Strategy { return q.sess.strategy }
 // ctx returns ctx for a call of q: its colour and planner, fixed.
 func (q *query) ctx(ctx context.Context) context.Context {
 	return context.WithValue(ctx, callKey{}, q.call)
-}
-
-// prepare prepares sql on the live colour and pins the query to it, taking
-// its attempts from *left.
-func (c *Conn) prepare(ctx context.Context, left *int, sql string) (*query, error) {
-	var q *query
-	err := c.doWithin(ctx, left, func(ctx context.Context, sess *session) error {
-		var err error
-		q, err = c.prepareCall(ctx, sess, sql)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.coord.Pin(ctx, q.id, q.strategy()); err != nil {
-		q.abandon(ctx, err)
-		return nil, err
-	}
-	return q, nil
 }
 
 // prepareCall makes the prepare call of sql with sess. The call outlives
@@ -108,35 +90,58 @@ func (c *Conn) prepareCall(ctx context.Context, sess *session, sql string) (*que
 	return nil, ctx.Err()
 }
 
-// run prepares and runs sql, replaying it from prepare when the engine
-// rejects its colour (or its session) before start returns, as long as
-// replays are allowed and attempts are left: MaxAttempts for the whole
-// operation, prepares and replays together.
+// run prepares and runs sql as one operation of the coordinator's retry
+// loop ([coordinator.Coordinator.Do]), within MaxAttempts in all, prepares
+// and replays together: each attempt prepares sql on the live colour (a
+// rejection or a lost session there is retried as Do retries any call),
+// pins the query and calls start. A rejection of the colour (or of the
+// session) before start returns replays the query from prepare, unless
+// NoReplay; any other error of start ends the operation.
 func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Context, q *query) error) (*query, error) {
-	left := c.coord.Config().MaxAttempts
-	for {
-		q, err := c.prepare(ctx, &left, sql)
+	var q *query
+	replay := false // the attempt before failed in start, and is replayed
+	err := c.coord.Do(ctx, func(ctx context.Context, s cache.Strategy) error {
+		if replay {
+			c.replays.Add(1)
+			replay = false
+		}
+		sess, err := c.session(ctx, s)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		err = start(ctx, q)
-		if err == nil {
-			return q, nil
+		p, err := c.prepareCall(c.callCtx(ctx, s), sess, sql)
+		if err != nil {
+			return c.retryLost(sess, err)
 		}
-		q.abandon(ctx, err)
+		if err := c.coord.Pin(ctx, p.id, p.strategy()); err != nil {
+			p.abandon(ctx, err)
+			return coordinator.Stop(err)
+		}
+		if err = start(ctx, p); err == nil {
+			q = p
+			return nil
+		}
+		p.abandon(ctx, err)
 		wrong := IsWrongStrategy(err)
-		if (!wrong && !isSessionLost(err)) || c.cfg.NoReplay || left <= 0 {
-			return nil, q.wrap(err)
+		switch {
+		case (!wrong && !isSessionLost(err)) || c.cfg.NoReplay:
+			return coordinator.Stop(p.wrap(err))
+		case !wrong:
+			replay = true
+			c.dropSession(p.sess)
+			return coordinator.Retry(err)
+		case isColourGone(err):
+			replay = true
+			return coordinator.Retry(p.strategyError(err)) // counted when the engine rejected it
+		default:
+			replay = true
+			return p.strategyError(err) // Do invalidates the colour
 		}
-		if wrong {
-			if !isColourGone(err) {
-				c.coord.Invalidate(q.strategy())
-			}
-		} else {
-			c.dropSession(q.sess)
-		}
-		c.replays.Add(1)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return q, nil
 }
 
 // execute runs the prepared query.
@@ -189,10 +194,17 @@ func (q *query) wrap(err error) error {
 	if !IsWrongStrategy(err) {
 		return err
 	}
-	c := q.conn
 	if !isColourGone(err) {
-		c.coord.Invalidate(q.strategy())
+		q.conn.coord.Invalidate(q.strategy())
 	}
+	return q.strategyError(err)
+}
+
+// strategyError returns the rejection err of a call of q as a
+// [*StrategyError], with the colour sent and the active colour of the
+// local record, unless it is the rejected one.
+func (q *query) strategyError(err error) error {
+	c := q.conn
 	se := &StrategyError{Err: err, Sent: q.strategy(), QueryID: q.id}
 	var inner *StrategyError
 	if errors.As(err, &inner) {

@@ -298,8 +298,9 @@ func TestReconfirmDoesNotUndoSwitch(t *testing.T) {
 	waitFor(t, a, "green on a", active(cache.Green))
 }
 
-// §6: ErrRetry retries the call with the same colour, without invalidating
-// it, within the same budget.
+// §6: an error made with Retry retries the call with the same colour,
+// without invalidating it, within the same budget; one made with Stop ends
+// Do at once with the caller's error, though it is a rejection.
 func TestDoRetriesWithoutInvalidating(t *testing.T) {
 	e := newEnv(t, cache.Blue)
 	c := e.coord()
@@ -307,7 +308,7 @@ func TestDoRetriesWithoutInvalidating(t *testing.T) {
 	err := c.Do(context.Background(), func(_ context.Context, s cache.Strategy) error {
 		sent = append(sent, s)
 		if len(sent) == 1 {
-			return fmt.Errorf("%w: session lost", coordinator.ErrRetry)
+			return coordinator.Retry(errors.New("session lost"))
 		}
 		return nil
 	})
@@ -317,11 +318,25 @@ func TestDoRetriesWithoutInvalidating(t *testing.T) {
 	if got := c.Stats().WrongStrategy; got != 0 {
 		t.Errorf("WrongStrategy = %d, want 0", got)
 	}
-	left := 2
-	err = c.DoWithin(context.Background(), &left, func(context.Context, cache.Strategy) error {
-		return coordinator.ErrRetry
+	lost := errors.New("session lost")
+	calls := 0
+	err = c.Do(context.Background(), func(context.Context, cache.Strategy) error {
+		calls++
+		return coordinator.Retry(lost)
 	})
-	if !errors.Is(err, coordinator.ErrRetry) || left != 0 {
-		t.Errorf("DoWithin() = %v with %d left, want the retry error and no attempt left", err, left)
+	if !errors.Is(err, lost) || calls != c.Config().MaxAttempts {
+		t.Errorf("Do() = %v after %d calls, want the retried error after %d", err, calls, c.Config().MaxAttempts)
+	}
+	rejected := fmt.Errorf("no replay: %w", coordinator.ErrWrongStrategy)
+	calls = 0
+	err = c.Do(context.Background(), func(context.Context, cache.Strategy) error {
+		calls++
+		return coordinator.Stop(rejected)
+	})
+	if err != rejected || calls != 1 {
+		t.Errorf("Do() = %v after %d calls, want the stopped error itself after 1", err, calls)
+	}
+	if got := c.Stats().WrongStrategy; got != 0 {
+		t.Errorf("WrongStrategy = %d after a stopped rejection, want 0", got)
 	}
 }

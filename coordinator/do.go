@@ -4,65 +4,166 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/retry"
 )
 
-// ErrRetry marks an error after which Do retries the call with the same
-// colour, without invalidating it: the caller repaired something (a lost
-// session, say). Wrap it with the cause.
-var ErrRetry = errors.New("coordinator: retry")
-
-// Do runs call, a call not tied to a query, with the colour it must carry,
-// and recovers from rejections: when call returns an error wrapping
-// [ErrWrongStrategy], the colour is invalidated, detected again for the fleet,
-// and call is retried; after an error wrapping [ErrSuspended] (a 503) the
-// colour is detected again too, which resumes a suspended cluster (see
-// Config.Cluster), and call is retried; after an error wrapping [ErrRetry]
-// it is retried as it is. Up to MaxAttempts in all, with jittered backoff before the third
-// and later attempts. Other errors are returned as they are. After the
-// last attempt the error wraps the last rejection.
-func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s cache.Strategy) error) error {
-	left := c.cfg.MaxAttempts
-	return c.DoWithin(ctx, &left, call)
+// Retry wraps err, the error of a call given to [Coordinator.Do], to say
+// that Do runs the call again, with the colour it resolves then, without
+// invalidating the colour: the caller repaired something (a lost session,
+// say). Retry(nil) is nil.
+func Retry(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &verdict{again: true, err: err}
 }
 
-// DoWithin is Do with an attempt budget the caller shares between several
-// steps of one operation: each attempt takes one from *left.
-func (c *Coordinator) DoWithin(ctx context.Context, left *int, call func(ctx context.Context, s cache.Strategy) error) error {
-	var last error
-	for *left > 0 {
-		attempt := c.cfg.MaxAttempts - *left + 1
-		*left--
-		if err := retry.Sleep(ctx, retry.Backoff(attempt)); err != nil {
-			return err
-		}
-		s, err := c.Resolve(ctx)
-		if err != nil {
-			if errors.Is(err, ErrBothRejected) || isSuspended(err) {
-				last = err // mid-switch, or a 503 that resuming did not explain: try again
-				continue
+// Stop wraps err, the error of a call given to [Coordinator.Do], to say that
+// Do returns err as it is, with no further attempt, whatever it wraps (a
+// rejection the caller will not recover from, say). Stop(nil) is nil.
+func Stop(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &verdict{err: err}
+}
+
+// verdict is an error of a call with the caller's word on it: run the call
+// again (again), or stop.
+type verdict struct {
+	again bool
+	err   error
+}
+
+func (v *verdict) Error() string { return v.err.Error() }
+func (v *verdict) Unwrap() error { return v.err }
+
+// Do runs call with the colour it must carry, and recovers from
+// rejections, up to MaxAttempts attempts in all. The error of an attempt
+// says what comes next:
+//
+//   - nil: done.
+//   - wrapping [ErrWrongStrategy] (the engine rejected the colour): the
+//     colour is invalidated, detected again for the fleet, and call runs
+//     again, on the new colour.
+//   - wrapping [ErrSuspended] (a 503): the colour is detected again too,
+//     which resumes a suspended cluster (see Config.Cluster), and call runs
+//     again.
+//   - made with [Retry]: call runs again, nothing invalidated.
+//   - made with [Stop], or any other error: Do returns it as it is.
+//
+// Resolving the colour may fail too: while the engine rejects both
+// colours, or answers 503 that no resume explains, Do tries again; other
+// errors of [Coordinator.Resolve] are returned. Attempts after the second
+// wait for a [Backoff]. After the last attempt the error says so and wraps
+// the last attempt's.
+func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s cache.Strategy) error) error {
+	gaveUp, last := c.attempt(ctx, c.cfg.MaxAttempts, c.resolve, call)
+	if gaveUp {
+		return fmt.Errorf("coordinator: gave up after %d attempts: %w", c.cfg.MaxAttempts, last)
+	}
+	return last
+}
+
+// resolve is Do's choice of colour for every attempt: the one Resolve
+// gives.
+func (c *Coordinator) resolve(ctx context.Context, _ int, _ cache.Strategy) (cache.Strategy, error) {
+	return c.Resolve(ctx)
+}
+
+// The backoff before the third and later attempts of the retry loop.
+const (
+	doBackoffBase    = 20 * time.Millisecond
+	doBackoffCeiling = time.Second
+)
+
+// attempt is the one retry loop: it runs call up to attempts times, with
+// the colour pick chooses for attempt n (1-based; prev is the colour of the
+// attempt before, Unknown for the first), and judges each error as [Do]
+// describes. An error of pick ends the loop unless it wraps
+// [ErrBothRejected] or a 503 that no resume explained: mid-switch, the next
+// attempt may find the colour. It returns whether the attempts ran out,
+// and the last error.
+func (c *Coordinator) attempt(ctx context.Context, attempts int,
+	pick func(ctx context.Context, n int, prev cache.Strategy) (cache.Strategy, error),
+	call func(ctx context.Context, s cache.Strategy) error,
+) (gaveUp bool, last error) {
+	prev := cache.Unknown
+	for n := 1; n <= attempts; n++ {
+		if n > 2 {
+			if err := sleep(ctx, Backoff(n-3, doBackoffBase, doBackoffCeiling)); err != nil {
+				return false, err
 			}
-			return err
 		}
+		s, err := pick(ctx, n, prev)
+		if err != nil {
+			if !errors.Is(err, ErrBothRejected) && !isSuspended(err) {
+				return false, err
+			}
+			last = err
+			continue
+		}
+		prev = s
 		err = call(ctx, s)
+		var v *verdict
 		switch {
 		case err == nil:
-			return nil
+			return false, nil
+		case errors.As(err, &v):
+			if !v.again {
+				return false, v.err
+			}
+			err = v.err
 		case errors.Is(err, ErrWrongStrategy):
 			c.Invalidate(s)
 		case isSuspended(err):
 			// The next attempt confirms the colour again, which resumes the
 			// cluster if it is suspended.
 			c.markUnconfirmed(s)
-		case !errors.Is(err, ErrRetry):
-			return err
+		default:
+			return false, err
 		}
 		last = err
 	}
 	if last == nil {
 		last = errors.New("no attempt left")
 	}
-	return fmt.Errorf("coordinator: gave up after %d attempts: %w", c.cfg.MaxAttempts, last)
+	return true, last
+}
+
+// Backoff returns how long to wait before the nth retry (n from 0) of
+// something that keeps failing: base doubled n times, at most ceiling,
+// and then jittered, drawn uniformly from [d/2, d]. The jitter spreads the
+// fleet's retries; it never waits longer than the doubling alone, so that
+// a ceiling holds as given (a lease renewed at every retry, say). It
+// neither sleeps nor reads a clock: every loop of the module that backs
+// off waits for it on its own timer or clock.
+func Backoff(n int, base, ceiling time.Duration) time.Duration {
+	d := min(base, ceiling)
+	for ; n > 0 && d < ceiling; n-- {
+		d = min(2*d, ceiling)
+	}
+	if d <= 0 {
+		return 0
+	}
+	return d - d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d, or until ctx is done, and returns ctx's error if it
+// is.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

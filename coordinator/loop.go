@@ -16,6 +16,7 @@ const maxRecoveryBackoff = 500 * time.Millisecond
 func (c *Coordinator) loop() {
 	defer c.wg.Done()
 	backoff := c.cfg.PendingRefreshInterval
+	failures := 0 // refreshes in a row that found the store unreachable
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -43,13 +44,16 @@ func (c *Coordinator) loop() {
 		case <-timer.C:
 			due = time.Time{}
 			_ = c.Refresh(c.ctx)
+			limit := maxRecoveryBackoff
 			switch {
 			case !c.degraded.Load():
-				backoff = c.cfg.PendingRefreshInterval
+				failures, backoff = 0, c.cfg.PendingRefreshInterval
 			case StoreState(c.health.state.Load()) == StoreDenied:
-				backoff = min(2*backoff, maxDeniedBackoff)
+				limit = maxDeniedBackoff
+				fallthrough
 			default:
-				backoff = min(2*backoff, maxRecoveryBackoff)
+				failures++
+				backoff = Backoff(failures, c.cfg.PendingRefreshInterval, limit)
 			}
 		}
 		arm()
@@ -57,8 +61,9 @@ func (c *Coordinator) loop() {
 }
 
 // refreshDelay returns how long until the next refresh, or 0 for none:
-// backoff while the store is unreachable (from PendingRefreshInterval to
-// maxRecoveryBackoff, or maxDeniedBackoff when it refused access); else
+// backoff while the store is unreachable (a [Backoff] from twice
+// PendingRefreshInterval to maxRecoveryBackoff, or maxDeniedBackoff when it
+// refused access); else
 // RefreshInterval, or PendingRefreshInterval while a switch is pending, at
 // most unwatchedRefresh while the store refuses the change subscription,
 // and no later than the next early refresh or expiry of the active colour.
@@ -105,7 +110,7 @@ func (c *Coordinator) nextDeadline(snap *snapshot) (time.Duration, bool) {
 // after every (re)subscription, since delivery is at most once.
 func (c *Coordinator) watchLoop(w cache.Watcher) {
 	defer c.wg.Done()
-	backoff := c.cfg.WaitPoll
+	failures := 0       // failed subscriptions since the last one that worked, or the store answered
 	subscribed := false // a subscription was made before
 	for c.ctx.Err() == nil {
 		answered := c.health.answered.Load()
@@ -126,18 +131,14 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 				limit = maxDeniedBackoff
 			case c.health.answered.Load() != answered:
 				c.stats.storeErrors.Add(1)
-				backoff = c.cfg.WaitPoll
+				failures = 0
 			default:
 				c.storeFailed("watch", err)
 			}
-			t := time.NewTimer(backoff)
-			select {
-			case <-c.ctx.Done():
-				t.Stop()
+			if sleep(c.ctx, Backoff(failures, c.cfg.WaitPoll, limit)) != nil {
 				return
-			case <-t.C:
 			}
-			backoff = min(2*backoff, limit)
+			failures++
 			continue
 		}
 		if c.health.watchDenied.Swap(false) {
@@ -147,7 +148,7 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 			c.stats.resubscribes.Add(1)
 		}
 		subscribed = true
-		backoff = c.cfg.WaitPoll
+		failures = 0
 		if st, err := c.load(c.ctx); err == nil {
 			c.adopt(st)
 		}

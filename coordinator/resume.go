@@ -7,19 +7,63 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/retry"
 )
 
 // ClusterControl is how a coordinator resumes the engine's cluster when it
 // is suspended: the engine's ClusterService, as the client gives it. Its
-// methods must be safe for concurrent use.
+// methods must be safe for concurrent use. Each call carries colour s: the
+// colour the local record names, if any, since a cluster call does not
+// wait for a detection (a detection is what asks for it); if the engine
+// rejects that colour (an error wrapping [ErrWrongStrategy]), the
+// coordinator invalidates it and makes the call once more with the other
+// colour.
 type ClusterControl interface {
 	// Status returns the cluster's state: cache.ClusterActive,
 	// ClusterSuspended, ClusterResuming, ClusterFailed, or another word of
 	// the engine's.
-	Status(ctx context.Context) (cache.ClusterState, error)
+	Status(ctx context.Context, s cache.Strategy) (cache.ClusterState, error)
 	// Resume asks the cluster to resume.
-	Resume(ctx context.Context) error
+	Resume(ctx context.Context, s cache.Strategy) error
+}
+
+// clusterStatus asks Config.Cluster for the cluster's state (see
+// clusterCall).
+func (c *Coordinator) clusterStatus(ctx context.Context) (cache.ClusterState, error) {
+	var state cache.ClusterState
+	err := c.clusterCall(ctx, func(ctx context.Context, s cache.Strategy) error {
+		var err error
+		state, err = c.cfg.Cluster.Status(ctx, s)
+		return err
+	})
+	return state, err
+}
+
+// clusterResume asks Config.Cluster to resume the cluster (see
+// clusterCall).
+func (c *Coordinator) clusterResume(ctx context.Context) error {
+	return c.clusterCall(ctx, c.cfg.Cluster.Resume)
+}
+
+// clusterCall makes a call of Config.Cluster in the retry loop, with the
+// colour the local record names, and once more with the other colour if
+// the engine rejects that one. Any other error is returned as it is.
+func (c *Coordinator) clusterCall(ctx context.Context, call func(ctx context.Context, s cache.Strategy) error) error {
+	first := cache.Unknown
+	pick := func(_ context.Context, n int, prev cache.Strategy) (cache.Strategy, error) {
+		if n == 1 {
+			first = c.Snapshot().Active
+			return first, nil
+		}
+		return prev.Other(), nil
+	}
+	_, err := c.attempt(ctx, 2, pick, func(ctx context.Context, s cache.Strategy) error {
+		err := call(ctx, s)
+		if err != nil && (!s.Valid() || s != first || !errors.Is(err, ErrWrongStrategy)) {
+			return Stop(err) // only the record's colour is worth another attempt
+		}
+		return err
+	})
+	return err
 }
 
 // ResumeError is the failure of a resume of the engine's cluster: it
@@ -54,9 +98,9 @@ func orUnknown(s cache.ClusterState) string {
 	return string(s)
 }
 
-// Resume polling: from resumeFirstPoll, doubling, to at most 5 seconds (as
-// the published client polls) and less than the probe lease, which each
-// poll renews.
+// Resume polling: a [Backoff] from resumeFirstPoll, doubling, to at most 5
+// seconds (as the published client polls) and half the probe lease, which
+// each poll renews.
 const (
 	resumeFirstPoll = 250 * time.Millisecond
 	resumeMaxPoll   = 5 * time.Second
@@ -85,7 +129,6 @@ func (c *Coordinator) clusterName() string {
 // the fleet waits for it rather than resume the cluster again, and returns
 // nil once the cluster is active, or a [*ResumeError].
 func (c *Coordinator) resumeCluster(ctx context.Context) error {
-	cc := c.cfg.Cluster
 	began := c.now()
 	if st := c.Snapshot(); st.Cluster == cache.ClusterResuming && began.Before(st.ClusterSince.Add(c.cfg.ResumeTimeout)) {
 		began = st.ClusterSince // a resume under way: its deadline holds
@@ -99,7 +142,7 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 		c.log.Warn("cluster not active by the deadline", "cluster", c.clusterName(), "state", string(state))
 		return &ResumeError{Cluster: c.clusterName(), State: state, Timeout: c.cfg.ResumeTimeout, Err: err}
 	}
-	state, err := cc.Status(rctx)
+	state, err := c.clusterStatus(rctx)
 	switch {
 	case err != nil && rctx.Err() != nil && ctx.Err() == nil:
 		return late(c.Snapshot().Cluster, err)
@@ -115,7 +158,7 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 	case cache.ClusterSuspended:
 		c.log.Info("cluster suspended; resuming it for the fleet", "cluster", c.clusterName())
 		c.stats.resumes.Add(1)
-		if err := cc.Resume(rctx); err != nil {
+		if err := c.clusterResume(rctx); err != nil {
 			if rctx.Err() != nil && ctx.Err() == nil {
 				return late(state, err)
 			}
@@ -127,7 +170,7 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 	c.recordCluster(ctx, cache.ClusterResuming, began)
 
 	var last error
-	poll := resumeFirstPoll
+	polls := 0
 	note := resumeNoteEvery
 	for {
 		if waited := c.now().Sub(began); waited >= note {
@@ -136,15 +179,16 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 				"cluster", c.clusterName(), "state", orUnknown(state))
 			note = (waited/resumeNoteEvery + 1) * resumeNoteEvery
 		}
-		if err := retry.Sleep(rctx, min(poll, note-c.now().Sub(began))); err != nil {
+		poll := Backoff(polls, resumeFirstPoll, min(resumeMaxPoll, c.cfg.ProbeLeaseTTL/2))
+		polls++
+		if err := sleep(rctx, min(poll, note-c.now().Sub(began))); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return late(state, last)
 		}
-		poll = min(2*poll, resumeMaxPoll, c.cfg.ProbeLeaseTTL/2)
 		_, _ = c.renewLease(ctx)
-		st, err := cc.Status(rctx)
+		st, err := c.clusterStatus(rctx)
 		if err != nil {
 			last = err
 			continue

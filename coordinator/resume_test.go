@@ -24,7 +24,7 @@ type fakeCluster struct {
 	resumes int
 }
 
-func (f *fakeCluster) Status(context.Context) (cache.ClusterState, error) {
+func (f *fakeCluster) Status(context.Context, cache.Strategy) (cache.ClusterState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.state == cache.ClusterResuming && f.outcome != "" {
@@ -35,7 +35,7 @@ func (f *fakeCluster) Status(context.Context) (cache.ClusterState, error) {
 	return f.state, nil
 }
 
-func (f *fakeCluster) Resume(context.Context) error {
+func (f *fakeCluster) Resume(context.Context, cache.Strategy) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.resumes++
@@ -222,7 +222,7 @@ func TestUnavailableActiveClusterRetried(t *testing.T) {
 // context ends, and whose resumes are accepted.
 type slowStatus struct{ *fakeCluster }
 
-func (s slowStatus) Status(ctx context.Context) (cache.ClusterState, error) {
+func (s slowStatus) Status(ctx context.Context, _ cache.Strategy) (cache.ClusterState, error) {
 	<-ctx.Done()
 	return cache.ClusterUnknown, ctx.Err()
 }
@@ -245,5 +245,78 @@ func TestResumeDeadlineDuringStatus(t *testing.T) {
 	var re *coordinator.ResumeError
 	if !errors.As(err, &re) || re.Timeout != timeout {
 		t.Errorf("Resolve() = %v; want a ResumeError after %v", err, timeout)
+	}
+}
+
+// colourCluster is a fakeCluster that rejects the calls carrying colour
+// reject, and records the colour of every call.
+type colourCluster struct {
+	*fakeCluster
+	reject cache.Strategy
+	sent   []cache.Strategy // guarded by fakeCluster.mu
+}
+
+func (c *colourCluster) note(s cache.Strategy) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, s)
+	if s == c.reject {
+		return fmt.Errorf("rejected: %w", coordinator.ErrWrongStrategy)
+	}
+	return nil
+}
+
+func (c *colourCluster) Status(ctx context.Context, s cache.Strategy) (cache.ClusterState, error) {
+	if err := c.note(s); err != nil {
+		return cache.ClusterUnknown, err
+	}
+	return c.fakeCluster.Status(ctx, s)
+}
+
+func (c *colourCluster) Resume(ctx context.Context, s cache.Strategy) error {
+	if err := c.note(s); err != nil {
+		return err
+	}
+	return c.fakeCluster.Resume(ctx, s)
+}
+
+// A cluster call carries the colour the record names; when the engine
+// rejects it, the call is made once more with the other colour, and the
+// rejection is counted.
+func TestClusterCallsRetryTheOtherColour(t *testing.T) {
+	f := &colourCluster{fakeCluster: &fakeCluster{state: cache.ClusterActive, outcome: cache.ClusterActive}, reject: cache.Blue}
+	store := memory.New(memory.Options{})
+	t.Cleanup(func() { store.Close() })
+	c, err := coordinator.New(store, f.probe, coordinator.Config{Scope: scope, RefreshInterval: -1, Cluster: f, ResumeTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if s, err := c.Resolve(ctx); err != nil || s != cache.Blue {
+		t.Fatalf("Resolve() = %v, %v; want blue", s, err)
+	}
+	f.set(cache.ClusterSuspended)
+	c.Invalidate(cache.Blue) // the record still names blue
+	if s, err := c.Resolve(ctx); err != nil || s != cache.Blue {
+		t.Fatalf("Resolve() after the cluster suspended = %v, %v; want blue", s, err)
+	}
+	f.mu.Lock()
+	sent := f.sent
+	f.mu.Unlock()
+	if len(sent) < 4 || len(sent)%2 != 0 {
+		t.Fatalf("cluster calls carried %v; want pairs of blue then green", sent)
+	}
+	for i, s := range sent {
+		if want := []cache.Strategy{cache.Blue, cache.Green}[i%2]; s != want {
+			t.Errorf("cluster call %d carried %v, want %v (calls %v)", i, s, want, sent)
+		}
+	}
+	if n := f.resumeCalls(); n != 1 {
+		t.Errorf("resume calls = %d, want 1", n)
+	}
+	if got, want := c.Stats().WrongStrategy, uint64(1+len(sent)/2); got != want {
+		t.Errorf("WrongStrategy = %d, want %d: the Invalidate, and one per rejected cluster call", got, want)
 	}
 }
