@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -39,7 +38,7 @@ func (d *Daemon) loop(ctx context.Context) {
 		wait := maxAge / checksPerInterval
 		if err != nil {
 			failures++
-			wait = backoff(failures, min(wait, backoffBase), maxAge)
+			wait = coordinator.Backoff(failures-1, min(wait, backoffBase), maxAge)
 		} else {
 			failures = 0
 		}
@@ -78,14 +77,6 @@ func (d *Daemon) confirm(ctx context.Context, maxAge time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d.confirmTimeout())
 	defer cancel()
 	return d.coord.Confirm(ctx, maxAge)
-}
-
-// backoff returns the wait after the nth failure in a row: base doubling,
-// jittered by ±25%, at most ceiling.
-func backoff(n int, base, ceiling time.Duration) time.Duration {
-	d := min(base<<min(n-1, 20), ceiling)
-	d = d*3/4 + rand.N(d/2+1)
-	return min(d, ceiling)
 }
 
 // noteResult keeps why the confirmation failed, for /readyz, and logs when

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/retry"
+	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/view"
 )
 
@@ -126,8 +125,7 @@ func (r *Reader) backoff(ctx context.Context, n int, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	d := min(minBackoff<<min(n-1, 10), maxBackoff)
-	d = d/2 + rand.N(d/2+1) // jittered within [d/2, d]
+	d := coordinator.Backoff(n-1, minBackoff, maxBackoff)
 	attrs := []any{"scope", r.opts.Scope.String(), "attempt", n, "retry_in", d.Round(time.Millisecond), "err", err}
 	switch kind := ErrorKind(err); {
 	case kind != "denied" && kind != "read-only":
@@ -142,7 +140,14 @@ func (r *Reader) backoff(ctx context.Context, n int, err error) error {
 		r.refusalLogged = true
 		r.log.Error("the store refused access: check the Redis password and ACL; trying again", attrs...)
 	}
-	return retry.Sleep(ctx, d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Backoff bounds of [Reader.Follow].
