@@ -113,7 +113,7 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 		if err != nil {
 			return c.retryLost(sess, err)
 		}
-		if err := c.coord.Pin(ctx, p.id, p.strategy()); err != nil {
+		if err := c.coord.Pin(p.id, p.strategy()); err != nil {
 			p.abandon(ctx, err)
 			return coordinator.Stop(err)
 		}
@@ -169,7 +169,7 @@ func (q *query) clear(ctx context.Context) error {
 		SessionId: q.sess.id,
 		QueryId:   q.id,
 	})
-	q.conn.coord.Release(ctx, q.id)
+	q.conn.coord.Release(q.id)
 	if err != nil && !IsWrongStrategy(err) {
 		return fmt.Errorf("client: clear query %s: %w", q.id, err)
 	}
@@ -180,7 +180,7 @@ func (q *query) clear(ctx context.Context) error {
 // engine may still hold it, and releases its pin.
 func (q *query) abandon(ctx context.Context, cause error) {
 	if IsWrongStrategy(cause) || isSessionLost(cause) {
-		q.conn.coord.Release(context.WithoutCancel(ctx), q.id)
+		q.conn.coord.Release(q.id)
 		return
 	}
 	_ = q.clear(ctx)

@@ -304,7 +304,7 @@ func (r *Rows) Cancel(ctx context.Context) error {
 	_, err := q.conn.engine.CancelQuery(q.ctx(ctx), &e6xpb.CancelQueryRequest{
 		EngineIP: q.plannerIP, SessionId: q.sess.id, QueryId: q.id,
 	})
-	q.conn.coord.Release(context.WithoutCancel(ctx), q.id)
+	q.conn.coord.Release(q.id)
 	if err != nil && !IsWrongStrategy(err) {
 		return fmt.Errorf("client: cancel query %s: %w", q.id, err)
 	}

@@ -24,10 +24,9 @@ type Coordinator struct {
 	probe ProbeFunc
 	log   *slog.Logger
 
-	snap     atomic.Pointer[snapshot] // the local view; replaced, never mutated
-	degraded atomic.Bool              // the store failed and has not answered since
-	stats    counters
-	group    singleflight.Group // one detection at a time per process
+	snap  atomic.Pointer[snapshot] // the local view; replaced, never mutated
+	stats counters
+	group singleflight.Group // one detection at a time per process
 
 	// notifyMu serialises reports of changes, so OnChange sees them in
 	// generation order. It is taken before mu, never after.
@@ -176,7 +175,7 @@ func (c *Coordinator) Close() error {
 	clear(c.unwritten)
 	clear(c.unreleased)
 	c.mu.Unlock()
-	if len(ids) > 0 && !c.degraded.Load() {
+	if len(ids) > 0 && !c.degraded() {
 		ctx, cancel := c.storeCtx(context.Background())
 		_, _ = c.store.WritePins(ctx, c.cfg.Scope, c.cfg.PinTTL, cache.PinWrite{Release: ids}) // expiry covers a failure
 		cancel()
@@ -384,7 +383,7 @@ const clockSyncInterval = time.Minute
 // read its clock half-way through it.
 func (c *Coordinator) syncClock(ctx context.Context) {
 	clk, ok := c.store.(cache.Clock)
-	if !ok || c.degraded.Load() {
+	if !ok || c.degraded() {
 		return
 	}
 	if last := c.clockRead.Load(); last != 0 && c.cfg.Now().UnixNano()-last < int64(clockSyncInterval) {

@@ -69,7 +69,7 @@ func (c *Coordinator) detect(ctx context.Context) (cache.Strategy, error) {
 		if s := c.Strategy(); s.Valid() {
 			return s, nil
 		}
-		if !c.degraded.Load() {
+		if !c.degraded() {
 			if st, err := c.load(ctx); err == nil {
 				c.adopt(st)
 				if s := c.Strategy(); s.Valid() {
@@ -83,7 +83,7 @@ func (c *Coordinator) detect(ctx context.Context) (cache.Strategy, error) {
 		}
 		if won {
 			// Double-check: the previous holder may have just finished.
-			if !c.degraded.Load() {
+			if !c.degraded() {
 				if st, err := c.load(ctx); err == nil {
 					c.adopt(st)
 				}
@@ -146,7 +146,7 @@ func (c *Coordinator) acquireLease(ctx context.Context) (bool, error) {
 
 // renewLease takes or extends the fleet's probe lease.
 func (c *Coordinator) renewLease(ctx context.Context) (bool, error) {
-	if c.degraded.Load() {
+	if c.degraded() {
 		return true, nil
 	}
 	sctx, cancel := c.storeCtx(ctx)

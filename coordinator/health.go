@@ -16,11 +16,14 @@ type StoreState int32
 const (
 	// StoreUnknown means no store call has finished yet.
 	StoreUnknown StoreState = iota
-	// StoreUp means the last store call answered.
+	// StoreUp means the store answers: the first store call answered, or,
+	// after a failure, the coordinator reached the store again and settled
+	// its record and pins with it.
 	StoreUp
 	// StoreUnreachable means a store call failed (a timeout, a refused
-	// connection): the coordinator serves from its local record and tries
-	// the store again with backoff.
+	// connection): the coordinator is degraded, serves from its local
+	// record and tries the store again with backoff, until it has settled
+	// with it (StoreUp).
 	StoreUnreachable
 	// StoreDenied means the store refused the credentials or a permission
 	// ([cache.ErrAccessDenied]), or is a read-only replica
@@ -47,6 +50,10 @@ func (s StoreState) String() string {
 
 // storeHealth tracks the store's state for Stats and the logs.
 type storeHealth struct {
+	// state is the store's health, one word for every reader: while it is
+	// StoreUnreachable or StoreDenied the coordinator is degraded (see
+	// Coordinator.degraded), until recoverStore has settled with the store
+	// and made it StoreUp; a store call that answers meanwhile does not.
 	state   atomic.Int32 // a StoreState
 	since   atomic.Int64 // when state last changed, unix nanoseconds of Config.Now
 	reached atomic.Bool  // some store call has answered since New
@@ -76,11 +83,21 @@ const maxDeniedBackoff = 5 * time.Second
 // change subscription: the record is polled instead.
 const unwatchedRefresh = time.Second
 
-func (c *Coordinator) setStoreState(s StoreState) {
-	if old := c.health.state.Swap(int32(s)); StoreState(old) != s {
+// setStoreState makes s the store's state, and returns the state before.
+func (c *Coordinator) setStoreState(s StoreState) StoreState {
+	old := StoreState(c.health.state.Swap(int32(s)))
+	if old != s {
 		c.health.since.Store(c.cfg.Now().UnixNano())
 	}
+	return old
 }
+
+// degraded reports whether the store failed and the coordinator has not
+// settled with it since: it serves from its local record.
+func (c *Coordinator) degraded() bool { return StoreState(c.health.state.Load()).degraded() }
+
+// degraded reports whether s is a state of a store that failed.
+func (s StoreState) degraded() bool { return s == StoreUnreachable || s == StoreDenied }
 
 // errorKinds name the kinds of store failure in Stats.LastStoreError.
 var errorKinds = [...]string{"", "timeout", "denied", "error", "read-only"}
@@ -101,13 +118,17 @@ func (h *storeHealth) noteError(err error) {
 
 func (h *storeHealth) lastError() string { return errorKinds[h.lastErr.Load()] }
 
-// storeAnswered notes that a store call succeeded.
+// storeAnswered notes that a store call succeeded. It makes the state
+// StoreUp only from StoreUnknown: a store that failed is up again once
+// recoverStore has settled with it.
 func (c *Coordinator) storeAnswered() {
 	c.health.answered.Add(1)
 	if !c.health.reached.Load() {
 		c.health.reached.Store(true)
 	}
-	c.setStoreState(StoreUp)
+	if c.health.state.CompareAndSwap(int32(StoreUnknown), int32(StoreUp)) {
+		c.health.since.Store(c.cfg.Now().UnixNano())
+	}
 }
 
 // storeFailed counts a failed store call and enters degraded mode. A
@@ -117,13 +138,15 @@ func (c *Coordinator) storeFailed(op string, err error) {
 	c.stats.storeErrors.Add(1)
 	c.health.noteError(err)
 	denied := errors.Is(err, cache.ErrAccessDenied)
+	next := StoreUnreachable
 	if denied {
-		c.setStoreState(StoreDenied)
-		c.logDenied(op, err)
-	} else {
-		c.setStoreState(StoreUnreachable)
+		next = StoreDenied
 	}
-	if !c.degraded.Swap(true) {
+	was := c.setStoreState(next)
+	if denied {
+		c.logDenied(op, err)
+	}
+	if !was.degraded() {
 		if !denied {
 			c.log.Warn("store unreachable; serving from the local record", "op", op, "err", err)
 		}

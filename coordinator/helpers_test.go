@@ -380,7 +380,7 @@ func (f *flakyStore) ReleaseProbeLease(ctx context.Context, sc cache.Scope, hold
 // pinSynced pins id to s and waits until the pin is in the store (or
 // skipped, the store being unreachable): Pin writes in the background.
 func pinSynced(ctx context.Context, c *coordinator.Coordinator, id string, s cache.Strategy) error {
-	if err := c.Pin(ctx, id, s); err != nil {
+	if err := c.Pin(id, s); err != nil {
 		return err
 	}
 	return c.Sync(ctx)
@@ -390,7 +390,7 @@ func pinSynced(ctx context.Context, c *coordinator.Coordinator, id string, s cac
 // the release remembered, the store being unreachable).
 func releaseSynced(t *testing.T, ctx context.Context, c *coordinator.Coordinator, id string) {
 	t.Helper()
-	c.Release(ctx, id)
+	c.Release(id)
 	if err := c.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}

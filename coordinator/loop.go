@@ -46,7 +46,7 @@ func (c *Coordinator) loop() {
 			_ = c.Refresh(c.ctx)
 			limit := maxRecoveryBackoff
 			switch {
-			case !c.degraded.Load():
+			case !c.degraded():
 				failures, backoff = 0, c.cfg.PendingRefreshInterval
 			case StoreState(c.health.state.Load()) == StoreDenied:
 				limit = maxDeniedBackoff
@@ -69,7 +69,7 @@ func (c *Coordinator) loop() {
 // and no later than the next early refresh or expiry of the active colour.
 func (c *Coordinator) refreshDelay(backoff time.Duration) time.Duration {
 	switch {
-	case c.degraded.Load():
+	case c.degraded():
 		return backoff
 	case c.cfg.RefreshInterval < 0:
 		return 0

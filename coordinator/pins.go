@@ -19,7 +19,7 @@ import (
 // query released before its pin was written costs the store nothing. Store
 // trouble is counted and never fails the query. It returns an error only
 // for an invalid colour, or ErrClosed.
-func (c *Coordinator) Pin(ctx context.Context, id string, s cache.Strategy) error {
+func (c *Coordinator) Pin(id string, s cache.Strategy) error {
 	if !s.Valid() {
 		return fmt.Errorf("coordinator: pin %q: %w", id, cache.ErrInvalidStrategy)
 	}
@@ -39,7 +39,7 @@ func (c *Coordinator) Pin(ctx context.Context, id string, s cache.Strategy) erro
 // it does no I/O: the store is told in the background, and that call also
 // tells whether the last pin of the old colour is gone during a Drain
 // switch. Store trouble is counted, not returned.
-func (c *Coordinator) Release(ctx context.Context, id string) {
+func (c *Coordinator) Release(id string) {
 	c.mu.Lock()
 	s, ok := c.pins[id]
 	delete(c.pins, id)
@@ -209,7 +209,7 @@ func (c *Coordinator) localCounts() cache.PinCounts {
 // countPins counts the fleet's live pins, or the local ones while the store
 // is unreachable.
 func (c *Coordinator) countPins(ctx context.Context) (cache.PinCounts, error) {
-	if !c.degraded.Load() {
+	if !c.degraded() {
 		sctx, cancel := c.storeCtx(ctx)
 		n, err := c.store.Count(sctx, c.cfg.Scope)
 		cancel()
@@ -232,7 +232,7 @@ func (c *Coordinator) storeWrite(ctx context.Context, w cache.PinWrite) (cache.P
 	if len(w.Blue)+len(w.Green)+len(w.Release) == 0 {
 		return cache.PinCounts{}, false
 	}
-	if !c.degraded.Load() {
+	if !c.degraded() {
 		sctx, cancel := c.storeCtx(ctx)
 		counts, err := c.store.WritePins(sctx, c.cfg.Scope, c.cfg.PinTTL, w)
 		cancel()
@@ -294,7 +294,7 @@ func (c *Coordinator) takeReleasedOffline() []string {
 // renewPins extends the leases of the pins this process holds, in one
 // round trip, and re-pins any the store lost.
 func (c *Coordinator) renewPins(ctx context.Context) {
-	if c.degraded.Load() {
+	if c.degraded() {
 		return
 	}
 	c.mu.Lock()
@@ -332,7 +332,7 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 		}
 	}
 	c.mu.Unlock()
-	if len(repinned) == 0 || c.degraded.Load() {
+	if len(repinned) == 0 || c.degraded() {
 		return
 	}
 	c.storeWrite(ctx, w)

@@ -62,7 +62,7 @@ func TestPinsWrittenInTheBackground(t *testing.T) {
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 
-	if err := c.Pin(ctx, "first", cache.Blue); err != nil {
+	if err := c.Pin("first", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	select { // the pin loop is writing "first", held at the gate
@@ -77,16 +77,16 @@ func TestPinsWrittenInTheBackground(t *testing.T) {
 	var held []string
 	for i := range 20 {
 		id := fmt.Sprint("q", i)
-		if err := c.Pin(ctx, id, cache.Blue); err != nil {
+		if err := c.Pin(id, cache.Blue); err != nil {
 			t.Fatal(err)
 		}
 		if i%2 == 0 {
-			c.Release(ctx, id) // released before written: never written
+			c.Release(id) // released before written: never written
 		} else {
 			held = append(held, id)
 		}
 	}
-	c.Release(ctx, "first") // written (being written): released after
+	c.Release("first") // written (being written): released after
 	if n := c.Pins(); n.Blue != len(held) {
 		t.Errorf("local pins = %+v, want %d blue", n, len(held))
 	}

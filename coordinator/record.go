@@ -18,7 +18,7 @@ const maxSwapTries = 8
 // change is applied to the local record only and written back on recovery.
 // It returns the record in force afterwards and whether change was applied.
 func (c *Coordinator) update(ctx context.Context, change func(cur cache.State) (cache.State, bool)) (cache.State, bool) {
-	if c.degraded.Load() {
+	if c.degraded() {
 		return c.updateLocal(change)
 	}
 	base := c.Snapshot()
@@ -218,7 +218,7 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	released := c.takeReleasedOffline()
 	held := len(c.pins)
 	c.mu.Unlock()
-	c.degraded.Store(false)
+	c.setStoreState(StoreUp)
 	c.reconcile(ctx, st, known)
 	c.renewPins(ctx)
 	c.storeWrite(ctx, cache.PinWrite{Release: released})

@@ -13,20 +13,20 @@ type Stats struct {
 	Probes        uint64 // probe calls made to the engine
 	Detections    uint64 // detections this process ran as the fleet's prober
 	WrongStrategy uint64 // rejections (456) reported by callers, of either colour
-	// WrongStrategyOf counts the rejections by the colour the call carried,
-	// indexed by [cache.Strategy].
-	WrongStrategyOf [3]uint64
+	// WrongStrategyOf counts the rejections by the colour the call carried:
+	// blue and green.
+	WrongStrategyOf map[cache.Strategy]uint64
 	Announcements   uint64 // pending colours this process recorded
 	Switches        uint64 // changes of the active colour seen by this process
-	// SwitchesTo counts the switches by the colour switched to, indexed by
-	// [cache.Strategy]; each came from the other colour.
-	SwitchesTo        [3]uint64
+	// SwitchesTo counts the switches by the colour switched to, blue and
+	// green; each came from the other colour.
+	SwitchesTo        map[cache.Strategy]uint64
 	InvalidStrategies uint64 // invalid colours ignored, from the engine or the store
 	Refreshes         uint64 // re-confirmations ahead of expiry (and Confirm calls) that probed for the fleet
 	Withdrawn         uint64 // pending colours this process dropped as no longer announced
 	Resumes           uint64 // resume calls this process made for the fleet
 	StoreErrors       uint64 // failed store calls
-	Degraded          bool   // the store failed and has not answered since; serving from the snapshot
+	Degraded          bool   // Store is StoreUnreachable or StoreDenied: serving from the snapshot
 
 	// Store is the store's health as last seen, StoreSince when it became
 	// so (zero while unknown), and StoreReached whether any store call has
@@ -81,6 +81,7 @@ type counters struct {
 
 // Stats returns a snapshot of the counters.
 func (c *Coordinator) Stats() Stats {
+	store := StoreState(c.health.state.Load())
 	st := Stats{
 		Probes:            c.stats.probes.Load(),
 		Detections:        c.stats.detections.Load(),
@@ -90,8 +91,8 @@ func (c *Coordinator) Stats() Stats {
 		Withdrawn:         c.stats.withdrawn.Load(),
 		Resumes:           c.stats.resumes.Load(),
 		StoreErrors:       c.stats.storeErrors.Load(),
-		Degraded:          c.degraded.Load(),
-		Store:             StoreState(c.health.state.Load()),
+		Degraded:          store.degraded(),
+		Store:             store,
 		StoreSince:        unixTime(c.health.since.Load()),
 		StoreReached:      c.health.reached.Load(),
 		LastStoreError:    c.health.lastError(),
@@ -100,6 +101,8 @@ func (c *Coordinator) Stats() Stats {
 		LastMessage:       unixTime(c.stats.lastMessage.Load()),
 		AdoptLag:          histogram(c.stats.adoptLag),
 		Cluster:           c.Snapshot().Cluster,
+		WrongStrategyOf:   make(map[cache.Strategy]uint64, len(cache.Strategies)),
+		SwitchesTo:        make(map[cache.Strategy]uint64, len(cache.Strategies)),
 	}
 	for _, s := range cache.Strategies {
 		st.WrongStrategyOf[s] = c.stats.wrongStrategy[s].Load()

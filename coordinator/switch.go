@@ -121,7 +121,7 @@ func (c *Coordinator) tryAccept(ctx context.Context) {
 		}
 		if won {
 			// Double-check: the previous holder may have settled it.
-			if !c.degraded.Load() {
+			if !c.degraded() {
 				if cur, err := c.load(ctx); err == nil {
 					c.adopt(cur)
 				}
@@ -230,7 +230,7 @@ func switchToPending(st *cache.State, now time.Time) {
 // while a switch is pending or the store is unreachable) and when the active
 // colour is due for an early refresh or expires.
 func (c *Coordinator) Refresh(ctx context.Context) error {
-	if c.degraded.Load() {
+	if c.degraded() {
 		if err := c.recoverStore(ctx); err != nil {
 			c.expire()
 			return err
@@ -320,7 +320,7 @@ func (c *Coordinator) confirmUnderLease(ctx context.Context, due func(*snapshot)
 		return err
 	}
 	defer c.releaseLease()
-	if !c.degraded.Load() {
+	if !c.degraded() {
 		if st, err := c.load(ctx); err == nil {
 			c.adopt(st)
 		}

@@ -74,7 +74,7 @@ func TestInvalidAnnouncementIgnored(t *testing.T) {
 	if st := c.Snapshot(); st.Generation != gen || st.Pending.Valid() {
 		t.Errorf("record changed to %s", st)
 	}
-	if err := c.Pin(context.Background(), "q", cache.Unknown); err == nil {
+	if err := c.Pin("q", cache.Unknown); err == nil {
 		t.Error("Pin with no colour succeeded")
 	}
 }

@@ -221,14 +221,14 @@ func TestValues(t *testing.T) {
 
 	// Pins, counted in the store: b's count with a's.
 	for id, c := range map[string]cache.Strategy{"q1": cache.Green, "q2": cache.Green, "q3": cache.Blue} {
-		if err := a.Pin(ctx, id, c); err != nil {
+		if err := a.Pin(id, c); err != nil {
 			t.Fatal(err)
 		}
 		if err := a.Sync(ctx); err != nil { // one store call per pin
 			t.Fatal(err)
 		}
 	}
-	if err := b.Pin(ctx, "q4", cache.Green); err != nil {
+	if err := b.Pin("q4", cache.Green); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Sync(ctx); err != nil {
@@ -243,7 +243,7 @@ func TestValues(t *testing.T) {
 	sb = scrapeOf(t, regB) // b's own pins: no Options.Pins
 	sb.want(t, 0, "e6coord_pins_in_flight", "colour", "blue")
 	sb.want(t, 1, "e6coord_pins_in_flight", "colour", "green")
-	a.Release(ctx, "q1")
+	a.Release("q1")
 	if err := a.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestPinsTimeout(t *testing.T) {
 func TestPinsBeforeAnySuccess(t *testing.T) {
 	e := newEnv(t, cache.Blue)
 	c := e.coordOn(e.store)
-	if err := c.Pin(ctxT(t), "q", cache.Blue); err != nil {
+	if err := c.Pin("q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	reg := register(t, metrics.NewCollector(c, metrics.Options{

@@ -66,7 +66,7 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 	if got := slow.Snapshot().ConfirmedAt; !got.Equal(t0) {
 		t.Errorf("ConfirmedAt stamped by the slow host = %v, want the server's %v", got, t0)
 	}
-	if err := slow.Pin(ctx, "q", cache.Blue); err != nil {
+	if err := slow.Pin("q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
 	if err := slow.Sync(ctx); err != nil { // the pin is written in the background
@@ -95,7 +95,7 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 			t.Fatalf("after 40 s with a live pin: %s; want blue held by the drain", st)
 		}
 	}
-	slow.Release(ctx, "q")
+	slow.Release("q")
 	if err := slow.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
