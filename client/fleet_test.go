@@ -13,6 +13,7 @@ import (
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 )
 
 // fleet is workers on two Conns sharing one store, as two processes would,
@@ -160,7 +161,7 @@ func TestFleetAcrossSwitches(t *testing.T) {
 							// Let the fleet hear of it, then end the overlap.
 							for _, c := range f.conns {
 								ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-								_, err := c.Coordinator().WaitFor(ctx, func(st cache.State) bool {
+								_, err := coordinatortest.WaitFor(ctx, c.Coordinator(), func(st cache.State) bool {
 									return st.Pending == to || st.Active == to
 								})
 								cancel()
@@ -220,7 +221,7 @@ func TestStartDuringAnnouncedSwitch(t *testing.T) {
 					t.Errorf("first query pinned to %v, want blue (green is announced, not accepted)", got)
 				}
 				// The announcement is recorded in the background.
-				st, err := conn.Coordinator().WaitFor(ctx, func(st cache.State) bool { return st.Pending == cache.Green })
+				st, err := coordinatortest.WaitFor(ctx, conn.Coordinator(), func(st cache.State) bool { return st.Pending == cache.Green })
 				if err != nil || !st.AcceptedAt.IsZero() {
 					t.Errorf("record %s (%v), want green pending, not accepted", st, err)
 				}

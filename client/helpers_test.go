@@ -13,6 +13,7 @@ import (
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 )
 
 // TestMain checks that no goroutine outlives the tests, but go-redis's
@@ -94,7 +95,7 @@ func waitColour(t testing.TB, conn *client.Conn, s cache.Strategy) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if _, err := conn.Coordinator().WaitFor(ctx, func(st cache.State) bool {
+	if _, err := coordinatortest.WaitFor(ctx, conn.Coordinator(), func(st cache.State) bool {
 		return st.Active == s
 	}); err != nil {
 		t.Fatalf("waiting for %s active: %v (record %s)", s, err, conn.Coordinator().Snapshot())

@@ -140,7 +140,7 @@ type Config struct {
 	// the background. A negative value turns all timed background work off:
 	// the periodic refresh, the early refresh and the expiry of the active
 	// colour, and the expiry of a pending one then happen only when
-	// [Coordinator.Refresh] is called (tests call it themselves).
+	// a test calls coordinatortest.Refresh.
 	// Default: 5 seconds.
 	RefreshInterval time.Duration
 

@@ -50,7 +50,7 @@ type Coordinator struct {
 	wake      chan struct{}       // the loop's timing may have changed; buffer 1
 	probing   chan struct{}       // held with the probe lease: one prober per process too; buffer 1
 	pinsDirty chan struct{}       // unwritten or unreleased has entries for the pin loop; buffer 1
-	syncs     chan chan struct{}  // Sync's requests to the pin loop, closed when served
+	syncs     chan chan struct{}  // syncPins' requests to the pin loop, closed when served
 
 	// storeGen is the highest generation read from or written to the
 	// store: a store found below it has lost writes.
@@ -208,10 +208,10 @@ func (c *Coordinator) Strategy() cache.Strategy { return c.snap.Load().colour }
 // Snapshot returns the local copy of the shared record.
 func (c *Coordinator) Snapshot() cache.State { return c.snap.Load().state }
 
-// WaitFor blocks until cond holds for the local record, and returns that
+// waitFor blocks until cond holds for the local record, and returns that
 // record, or ctx's error. cond is called with each new record and must not
 // block.
-func (c *Coordinator) WaitFor(ctx context.Context, cond func(cache.State) bool) (cache.State, error) {
+func (c *Coordinator) waitFor(ctx context.Context, cond func(cache.State) bool) (cache.State, error) {
 	for {
 		c.mu.Lock()
 		ch := c.changed

@@ -43,7 +43,7 @@ func (c *Coordinator) loop() {
 		case <-c.wake: // the record or the store's health changed: re-time
 		case <-timer.C:
 			due = time.Time{}
-			_ = c.Refresh(c.ctx)
+			_ = c.refresh(c.ctx)
 			limit := maxRecoveryBackoff
 			switch {
 			case !c.degraded():

@@ -14,8 +14,8 @@ import (
 //
 // Pin does no I/O: the pin is written to the store in the background,
 // within [Config].PinDelay (longer on a store slower than that), in one
-// call with the other pins made meanwhile
-// (see [Coordinator.Sync]), so a query never waits on the store, and a
+// call with the other pins made meanwhile, so a query never waits on the
+// store (tests wait for the write with coordinatortest.Sync), and a
 // query released before its pin was written costs the store nothing. Store
 // trouble is counted and never fails the query. It returns an error only
 // for an invalid colour, or ErrClosed.
@@ -72,11 +72,11 @@ func (c *Coordinator) releasedOf(s cache.Strategy) {
 	}
 }
 
-// Sync waits until the pins and releases made before it have been written
-// to the store (or skipped, while the store is unreachable), or ctx is
-// done. Queries never need it; tests and tools that read the store's pins
-// do.
-func (c *Coordinator) Sync(ctx context.Context) error {
+// syncPins waits until the pins and releases made before it have been
+// written to the store (or skipped, while the store is unreachable), or ctx
+// is done. Queries never need it; tests that read the store's pins do
+// (coordinatortest.Sync).
+func (c *Coordinator) syncPins(ctx context.Context) error {
 	done := make(chan struct{})
 	select {
 	case c.syncs <- done:
@@ -105,7 +105,7 @@ func (c *Coordinator) pokePins() {
 
 // pinLoop writes the pins and releases made since its last write, all in
 // one store call, PinDelay after the first of them (or as long as
-// the last write took, if longer; at once for Sync), while the next batch
+// the last write took, if longer; at once for syncPins), while the next batch
 // gathers. It also renews the pins every
 // PinTTL/3. One goroutine does all pin traffic, so a process needs one
 // store connection for it however many queries run.

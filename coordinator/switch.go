@@ -218,7 +218,7 @@ func switchToPending(st *cache.State, now time.Time) {
 	clearPending(st)
 }
 
-// Refresh re-reads the shared record and acts on it: it adopts a newer
+// refresh re-reads the shared record and acts on it: it adopts a newer
 // record, writes the local one back if the store lost it, leaves degraded
 // mode when the store answers again, re-confirms the active colour when it
 // is due for an early refresh (one process for the fleet, under the probe
@@ -228,8 +228,9 @@ func switchToPending(st *cache.State, now time.Time) {
 // colour again when that is due, and commits a Drain switch that is due.
 // The background loop calls it every RefreshInterval (PendingRefreshInterval
 // while a switch is pending or the store is unreachable) and when the active
-// colour is due for an early refresh or expires.
-func (c *Coordinator) Refresh(ctx context.Context) error {
+// colour is due for an early refresh or expires; tests call it through
+// coordinatortest.Refresh.
+func (c *Coordinator) refresh(ctx context.Context) error {
 	if c.degraded() {
 		if err := c.recoverStore(ctx); err != nil {
 			c.expire()

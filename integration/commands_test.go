@@ -13,6 +13,7 @@ import (
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
@@ -101,7 +102,7 @@ func TestRedisCommandsPerQuery(t *testing.T) {
 		}
 	}
 	sync := func() {
-		if err := conn.Coordinator().Sync(ctx); err != nil { // pins are written in the background
+		if err := coordinatortest.Sync(ctx, conn.Coordinator()); err != nil { // pins are written in the background
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 )
 
 // openConn opens a Conn in the test process that shares the fleet's state
@@ -39,7 +40,7 @@ func waitRecord(t *testing.T, conn *client.Conn, what string, timeout time.Durat
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if _, err := conn.Coordinator().WaitFor(ctx, cond); err != nil {
+	if _, err := coordinatortest.WaitFor(ctx, conn.Coordinator(), cond); err != nil {
 		t.Fatalf("waiting for %s: %v (record %s)", what, err, conn.Coordinator().Snapshot())
 	}
 }
@@ -83,7 +84,7 @@ func announceHeld(t *testing.T, srv *enginetest.Server, watcher *client.Conn, la
 	waitRecord(t, watcher, "green accepted", 20*time.Second, func(st cache.State) bool {
 		return st.Pending == cache.Green && !st.AcceptedAt.IsZero()
 	})
-	if err := watcher.Coordinator().Refresh(ctx); err != nil {
+	if err := coordinatortest.Refresh(ctx, watcher.Coordinator()); err != nil {
 		t.Fatal(err)
 	}
 	if got := watcher.Coordinator().Snapshot().Active; got != cache.Blue {

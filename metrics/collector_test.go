@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 	"github.com/e6coord/e6coord/metrics"
 )
 
@@ -224,14 +225,14 @@ func TestValues(t *testing.T) {
 		if err := a.Pin(id, c); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Sync(ctx); err != nil { // one store call per pin
+		if err := coordinatortest.Sync(ctx, a); err != nil { // one store call per pin
 			t.Fatal(err)
 		}
 	}
 	if err := b.Pin("q4", cache.Green); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Sync(ctx); err != nil {
+	if err := coordinatortest.Sync(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	s = scrapeOf(t, regA)
@@ -244,7 +245,7 @@ func TestValues(t *testing.T) {
 	sb.want(t, 0, "e6coord_pins_in_flight", "colour", "blue")
 	sb.want(t, 1, "e6coord_pins_in_flight", "colour", "green")
 	a.Release("q1")
-	if err := a.Sync(ctx); err != nil {
+	if err := coordinatortest.Sync(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	scrapeOf(t, regA).want(t, 2, "e6coord_pins_in_flight", "colour", "green")
@@ -264,7 +265,7 @@ func TestValues(t *testing.T) {
 	// b adopts the newest record 10s after a committed it: above every
 	// bucket.
 	e.clock.Advance(10 * time.Second)
-	if err := b.Refresh(ctx); err != nil {
+	if err := coordinatortest.Refresh(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	lag = scrapeOf(t, regB).histogram(t, "e6coord_adoption_lag_seconds")

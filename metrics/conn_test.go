@@ -14,6 +14,7 @@ import (
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 	"github.com/e6coord/e6coord/metrics"
 )
 
@@ -57,7 +58,7 @@ func TestConn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Query: %v", err)
 	}
-	if err := conn.Coordinator().Sync(ctx); err != nil { // the pin, written in the background
+	if err := coordinatortest.Sync(ctx, conn.Coordinator()); err != nil { // the pin, written in the background
 		t.Fatal(err)
 	}
 	s := scrapeOf(t, reg)
@@ -67,7 +68,7 @@ func TestConn(t *testing.T) {
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Coordinator().Sync(ctx); err != nil { // the release
+	if err := coordinatortest.Sync(ctx, conn.Coordinator()); err != nil { // the release
 		t.Fatal(err)
 	}
 

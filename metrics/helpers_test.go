@@ -26,6 +26,7 @@ import (
 	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/memory"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 	"github.com/e6coord/e6coord/metrics"
 )
 
@@ -136,7 +137,7 @@ func resolve(t *testing.T, c *coordinator.Coordinator, want cache.Strategy) {
 // waitFor waits until cond holds for c's record, or fails the test.
 func waitFor(t *testing.T, c *coordinator.Coordinator, what string, cond func(cache.State) bool) {
 	t.Helper()
-	if st, err := c.WaitFor(ctxT(t), cond); err != nil {
+	if st, err := coordinatortest.WaitFor(ctxT(t), c, cond); err != nil {
 		t.Fatalf("waiting for %s: %v (record %s)", what, err, st)
 	}
 }

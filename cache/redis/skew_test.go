@@ -13,6 +13,7 @@ import (
 	"github.com/e6coord/e6coord/cache/cachetest"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/coordinator"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 )
 
 // Coordinators on hosts whose clocks are 30 s ahead of and behind the Redis
@@ -69,14 +70,14 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 	if err := slow.Pin("q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
-	if err := slow.Sync(ctx); err != nil { // the pin is written in the background
+	if err := coordinatortest.Sync(ctx, slow); err != nil { // the pin is written in the background
 		t.Fatal(err)
 	}
 	mu.Lock()
 	accept[cache.Green] = true
 	mu.Unlock()
 	slow.Announce("green")
-	st, err := slow.WaitFor(ctx, func(st cache.State) bool { return st.Pending == cache.Green && !st.AcceptedAt.IsZero() })
+	st, err := coordinatortest.WaitFor(ctx, slow, func(st cache.State) bool { return st.Pending == cache.Green && !st.AcceptedAt.IsZero() })
 	if err != nil {
 		t.Fatalf("green not accepted: %v (%s)", err, st)
 	}
@@ -88,7 +89,7 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 	// the slow host's acceptance, beyond DrainTimeout.
 	clock.Advance(40 * time.Second)
 	for _, c := range []*coordinator.Coordinator{fast, exact, slow} {
-		if err := c.Refresh(ctx); err != nil {
+		if err := coordinatortest.Refresh(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		if st := c.Snapshot(); st.Active != cache.Blue || st.Pending != cache.Green {
@@ -96,13 +97,13 @@ func TestCoordinatorsWithSkewedClocks(t *testing.T) {
 		}
 	}
 	slow.Release("q")
-	if err := slow.Sync(ctx); err != nil {
+	if err := coordinatortest.Sync(ctx, slow); err != nil {
 		t.Fatal(err)
 	}
-	if err := fast.Refresh(ctx); err != nil {
+	if err := coordinatortest.Refresh(ctx, fast); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := slow.WaitFor(ctx, func(st cache.State) bool { return st.Active == cache.Green }); err != nil {
+	if st, err := coordinatortest.WaitFor(ctx, slow, func(st cache.State) bool { return st.Active == cache.Green }); err != nil {
 		t.Fatalf("green not active after the pin went: %v (%s)", err, st)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 	"github.com/e6coord/e6coord/internal/redistest"
 	"github.com/e6coord/e6coord/internal/view"
 )
@@ -57,7 +58,7 @@ func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	defer cancel()
 	last := b.Coordinator().Snapshot().ConfirmedAt
 	var confirmed []time.Time
-	if _, err := b.Coordinator().WaitFor(ctx, func(st cache.State) bool {
+	if _, err := coordinatortest.WaitFor(ctx, b.Coordinator(), func(st cache.State) bool {
 		if st.ConfirmedAt.After(last) {
 			confirmed = append(confirmed, st.ConfirmedAt)
 			last = st.ConfirmedAt
@@ -106,7 +107,7 @@ func TestTwoWatchersOneProbePerInterval(t *testing.T) {
 	confirmed = nil
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*3*interval)
 	defer cancel2()
-	if _, err := b.Coordinator().WaitFor(ctx2, func(st cache.State) bool {
+	if _, err := coordinatortest.WaitFor(ctx2, b.Coordinator(), func(st cache.State) bool {
 		if st.ConfirmedAt.After(last) {
 			confirmed = append(confirmed, st.ConfirmedAt)
 			last = st.ConfirmedAt
@@ -163,7 +164,7 @@ func TestState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Coordinator().Sync(ctx); err != nil { // the pin reaches Redis in the background
+	if err := coordinatortest.Sync(ctx, conn.Coordinator()); err != nil { // the pin reaches Redis in the background
 		t.Fatal(err)
 	}
 	v := state()
@@ -177,7 +178,7 @@ func TestState(t *testing.T) {
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Coordinator().Sync(ctx); err != nil {
+	if err := coordinatortest.Sync(ctx, conn.Coordinator()); err != nil {
 		t.Fatal(err)
 	}
 	if v := state(); v.Pins != (view.Pins{}) {
