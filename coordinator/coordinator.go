@@ -32,25 +32,16 @@ type Coordinator struct {
 	// generation order. It is taken before mu, never after.
 	notifyMu sync.Mutex
 
-	mu     sync.Mutex                // guards the fields below and replacing snap
-	closed bool                      // Close has begun; no new background work
-	pins   map[string]cache.Strategy // pins this process holds
-	// unwritten holds the pins not yet given to the pin loop, unreleased
-	// the releases of pins it may have written; see pinLoop.
-	unwritten, unreleased map[string]cache.Strategy
-	changed               chan struct{} // closed and replaced when snap changes
-	// releasedOffline holds the pins released while the store was
-	// unreachable, with when (Config.Now); pruneAt is the size at which it
-	// is next pruned. See rememberReleased.
-	releasedOffline map[string]time.Time
-	pruneAt         int
+	mu      sync.Mutex    // guards the fields below and replacing snap
+	closed  bool          // Close has begun; no new background work
+	changed chan struct{} // closed and replaced when snap changes
+
+	pins *pinner // the pins of this process's queries
 
 	announced chan cache.Strategy // latest announced colour for the loop; buffer 1
 	drained   chan struct{}       // an old-colour pin went away during a drain; buffer 1
 	wake      chan struct{}       // the loop's timing may have changed; buffer 1
 	probing   chan struct{}       // held with the probe lease: one prober per process too; buffer 1
-	pinsDirty chan struct{}       // unwritten or unreleased has entries for the pin loop; buffer 1
-	syncs     chan chan struct{}  // syncPins' requests to the pin loop, closed when served
 
 	// storeGen is the highest generation read from or written to the
 	// store: a store found below it has lost writes.
@@ -117,29 +108,25 @@ func New(store cache.Store, probe ProbeFunc, cfg Config) (*Coordinator, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Coordinator{
-		cfg:        cfg,
-		store:      store,
-		probe:      probe,
-		log:        cfg.Logger.With("scope", cfg.Scope.String()),
-		pins:       make(map[string]cache.Strategy),
-		unwritten:  make(map[string]cache.Strategy),
-		unreleased: make(map[string]cache.Strategy),
-		pinsDirty:  make(chan struct{}, 1),
-		syncs:      make(chan chan struct{}),
-		changed:    make(chan struct{}),
-		announced:  make(chan cache.Strategy, 1),
-		drained:    make(chan struct{}, 1),
-		wake:       make(chan struct{}, 1),
-		probing:    make(chan struct{}, 1),
-		jitter:     mrand.Float64(),
-		ctx:        ctx,
-		cancel:     cancel,
+		cfg:       cfg,
+		store:     store,
+		probe:     probe,
+		log:       cfg.Logger.With("scope", cfg.Scope.String()),
+		changed:   make(chan struct{}),
+		announced: make(chan cache.Strategy, 1),
+		drained:   make(chan struct{}, 1),
+		wake:      make(chan struct{}, 1),
+		probing:   make(chan struct{}, 1),
+		jitter:    mrand.Float64(),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
+	c.pins = newPinner(c)
 	c.stats.adoptLag = hist.New(adoptLagBounds)
 	c.snap.Store(newSnapshot(cache.State{}, false, false))
 	c.wg.Add(2)
 	go c.loop()
-	go c.pinLoop()
+	go c.pins.loop()
 	if w, ok := store.(cache.Watcher); ok {
 		c.wg.Add(1)
 		go c.watchLoop(w)
@@ -161,20 +148,10 @@ func (c *Coordinator) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.pins.close()
 	c.cancel()
 	c.wg.Wait()
-	c.mu.Lock()
-	ids := make([]string, 0, len(c.pins)+len(c.unreleased))
-	for id := range c.pins {
-		ids = append(ids, id)
-	}
-	for id := range c.unreleased {
-		ids = append(ids, id)
-	}
-	clear(c.pins)
-	clear(c.unwritten)
-	clear(c.unreleased)
-	c.mu.Unlock()
+	ids := c.pins.drop()
 	if len(ids) > 0 && !c.degraded() {
 		ctx, cancel := c.storeCtx(context.Background())
 		_, _ = c.store.WritePins(ctx, c.cfg.Scope, c.cfg.PinTTL, cache.PinWrite{Release: ids}) // expiry covers a failure

@@ -13,6 +13,6 @@ func (c *Coordinator) WaitFor(ctx context.Context, cond func(cache.State) bool) 
 	return c.waitFor(ctx, cond)
 }
 
-func (c *Coordinator) Sync(ctx context.Context) error { return c.syncPins(ctx) }
+func (c *Coordinator) Sync(ctx context.Context) error { return c.pins.sync(ctx) }
 
 func (c *Coordinator) Refresh(ctx context.Context) error { return c.refresh(ctx) }

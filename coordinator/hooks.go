@@ -12,6 +12,6 @@ func init() {
 	hooks.WaitFor = func(c any, ctx context.Context, cond func(cache.State) bool) (cache.State, error) {
 		return c.(*Coordinator).waitFor(ctx, cond)
 	}
-	hooks.Sync = func(c any, ctx context.Context) error { return c.(*Coordinator).syncPins(ctx) }
+	hooks.Sync = func(c any, ctx context.Context) error { return c.(*Coordinator).pins.sync(ctx) }
 	hooks.Refresh = func(c any, ctx context.Context) error { return c.(*Coordinator).refresh(ctx) }
 }

@@ -3,10 +3,45 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
 )
+
+// pinner holds the pins of a coordinator's queries: the pins themselves,
+// the batch its loop writes to the store next, the lease renewal, and the
+// releases the store could not be told of while unreachable. It has its
+// own lock; it reaches the store, its health and the record through c.
+type pinner struct {
+	c *Coordinator
+
+	mu     sync.Mutex                // guards the fields below
+	closed bool                      // the coordinator is closing: no new pins
+	held   map[string]cache.Strategy // pins this process holds
+	// unwritten holds the pins not yet given to the pin loop, unreleased
+	// the releases of pins it may have written; see loop.
+	unwritten, unreleased map[string]cache.Strategy
+	// releasedOffline holds the pins released while the store was
+	// unreachable, with when (Config.Now); pruneAt is the size at which it
+	// is next pruned. See rememberReleased.
+	releasedOffline map[string]time.Time
+	pruneAt         int
+
+	dirty chan struct{}      // unwritten or unreleased has entries for the loop; buffer 1
+	syncs chan chan struct{} // sync's requests to the loop, closed when served
+}
+
+func newPinner(c *Coordinator) *pinner {
+	return &pinner{
+		c:          c,
+		held:       make(map[string]cache.Strategy),
+		unwritten:  make(map[string]cache.Strategy),
+		unreleased: make(map[string]cache.Strategy),
+		dirty:      make(chan struct{}, 1),
+		syncs:      make(chan chan struct{}),
+	}
+}
 
 // Pin ties query id to colour s for the fleet: a Drain switch waits for it.
 // The pin is a lease of PinTTL that the coordinator renews in the background
@@ -19,19 +54,21 @@ import (
 // query released before its pin was written costs the store nothing. Store
 // trouble is counted and never fails the query. It returns an error only
 // for an invalid colour, or ErrClosed.
-func (c *Coordinator) Pin(id string, s cache.Strategy) error {
+func (c *Coordinator) Pin(id string, s cache.Strategy) error { return c.pins.pin(id, s) }
+
+func (p *pinner) pin(id string, s cache.Strategy) error {
 	if !s.Valid() {
 		return fmt.Errorf("coordinator: pin %q: %w", id, cache.ErrInvalidStrategy)
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return ErrClosed
 	}
-	c.pins[id] = s
-	c.unwritten[id] = s
-	c.mu.Unlock()
-	c.pokePins()
+	p.held[id] = s
+	p.unwritten[id] = s
+	p.mu.Unlock()
+	p.poke()
 	return nil
 }
 
@@ -39,24 +76,26 @@ func (c *Coordinator) Pin(id string, s cache.Strategy) error {
 // it does no I/O: the store is told in the background, and that call also
 // tells whether the last pin of the old colour is gone during a Drain
 // switch. Store trouble is counted, not returned.
-func (c *Coordinator) Release(id string) {
-	c.mu.Lock()
-	s, ok := c.pins[id]
-	delete(c.pins, id)
+func (c *Coordinator) Release(id string) { c.pins.release(id) }
+
+func (p *pinner) release(id string) {
+	p.mu.Lock()
+	s, ok := p.held[id]
+	delete(p.held, id)
 	written := ok
-	if _, queued := c.unwritten[id]; queued {
-		delete(c.unwritten, id) // never written: nothing to tell the store
+	if _, queued := p.unwritten[id]; queued {
+		delete(p.unwritten, id) // never written: nothing to tell the store
 		written = false
 	}
 	if written {
-		c.unreleased[id] = s
+		p.unreleased[id] = s
 	}
-	c.mu.Unlock()
+	p.mu.Unlock()
 	switch {
 	case written:
-		c.pokePins()
+		p.poke()
 	case ok:
-		c.releasedOf(s) // the store never knew it: the loop counts the fleet's pins
+		p.c.releasedOf(s) // the store never knew it: the loop counts the fleet's pins
 	}
 }
 
@@ -72,14 +111,15 @@ func (c *Coordinator) releasedOf(s cache.Strategy) {
 	}
 }
 
-// syncPins waits until the pins and releases made before it have been
+// sync waits until the pins and releases made before it have been
 // written to the store (or skipped, while the store is unreachable), or ctx
 // is done. Queries never need it; tests that read the store's pins do
 // (coordinatortest.Sync).
-func (c *Coordinator) syncPins(ctx context.Context) error {
+func (p *pinner) sync(ctx context.Context) error {
+	c := p.c
 	done := make(chan struct{})
 	select {
-	case c.syncs <- done:
+	case p.syncs <- done:
 	case <-c.ctx.Done():
 		return ErrClosed
 	case <-ctx.Done():
@@ -95,21 +135,22 @@ func (c *Coordinator) syncPins(ctx context.Context) error {
 	}
 }
 
-// pokePins tells the pin loop there is something to write.
-func (c *Coordinator) pokePins() {
+// poke tells the pin loop there is something to write.
+func (p *pinner) poke() {
 	select {
-	case c.pinsDirty <- struct{}{}:
+	case p.dirty <- struct{}{}:
 	default:
 	}
 }
 
-// pinLoop writes the pins and releases made since its last write, all in
+// loop writes the pins and releases made since its last write, all in
 // one store call, PinDelay after the first of them (or as long as
-// the last write took, if longer; at once for syncPins), while the next batch
+// the last write took, if longer; at once for sync), while the next batch
 // gathers. It also renews the pins every
 // PinTTL/3. One goroutine does all pin traffic, so a process needs one
 // store connection for it however many queries run.
-func (c *Coordinator) pinLoop() {
+func (p *pinner) loop() {
+	c := p.c
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.PinTTL / 3)
 	defer t.Stop()
@@ -123,14 +164,14 @@ func (c *Coordinator) pinLoop() {
 		}
 		waiting = false
 		start := time.Now()
-		c.writePins(c.ctx)
+		p.write(c.ctx)
 		took = time.Since(start)
 	}
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-c.pinsDirty:
+		case <-p.dirty:
 			switch {
 			case c.cfg.PinDelay < 0:
 				write()
@@ -144,26 +185,26 @@ func (c *Coordinator) pinLoop() {
 		case <-delay.C:
 			waiting = false
 			write()
-		case done := <-c.syncs:
+		case done := <-p.syncs:
 			write()
 			close(done)
 		case <-t.C:
-			c.renewPins(c.ctx)
+			p.renew(c.ctx)
 		}
 	}
 }
 
-// writePins writes the queued pins and releases in one store call.
-func (c *Coordinator) writePins(ctx context.Context) {
-	c.mu.Lock()
-	pins, released := c.unwritten, c.unreleased
+// write writes the queued pins and releases in one store call.
+func (p *pinner) write(ctx context.Context) {
+	p.mu.Lock()
+	pins, released := p.unwritten, p.unreleased
 	if len(pins) == 0 && len(released) == 0 {
-		c.mu.Unlock()
+		p.mu.Unlock()
 		return
 	}
-	c.unwritten = make(map[string]cache.Strategy)
-	c.unreleased = make(map[string]cache.Strategy)
-	c.mu.Unlock()
+	p.unwritten = make(map[string]cache.Strategy)
+	p.unreleased = make(map[string]cache.Strategy)
+	p.mu.Unlock()
 
 	var w cache.PinWrite
 	for id, s := range pins {
@@ -176,26 +217,24 @@ func (c *Coordinator) writePins(ctx context.Context) {
 	for id := range released {
 		w.Release = append(w.Release, id)
 	}
-	counts, ok := c.storeWrite(ctx, w)
-	if !ok || len(released) == 0 || counts.Of(c.Snapshot().Active) > 0 {
+	counts, ok := p.storeWrite(ctx, w)
+	if !ok || len(released) == 0 || counts.Of(p.c.Snapshot().Active) > 0 {
 		return
 	}
 	for _, s := range released { // the last old-colour pin may be gone: let the loop switch
-		c.releasedOf(s)
+		p.c.releasedOf(s)
 	}
 }
 
 // Pins returns the number of pins this process holds, per colour.
-func (c *Coordinator) Pins() cache.PinCounts {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.localCounts()
-}
+func (c *Coordinator) Pins() cache.PinCounts { return c.pins.counts() }
 
-// localCounts counts the local pins. The caller holds mu.
-func (c *Coordinator) localCounts() cache.PinCounts {
+// counts counts the local pins.
+func (p *pinner) counts() cache.PinCounts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var n cache.PinCounts
-	for _, s := range c.pins {
+	for _, s := range p.held {
 		switch s {
 		case cache.Blue:
 			n.Blue++
@@ -206,9 +245,10 @@ func (c *Coordinator) localCounts() cache.PinCounts {
 	return n
 }
 
-// countPins counts the fleet's live pins, or the local ones while the store
-// is unreachable.
-func (c *Coordinator) countPins(ctx context.Context) (cache.PinCounts, error) {
+// countFleet counts the fleet's live pins, or the local ones while the
+// store is unreachable.
+func (p *pinner) countFleet(ctx context.Context) (cache.PinCounts, error) {
+	c := p.c
 	if !c.degraded() {
 		sctx, cancel := c.storeCtx(ctx)
 		n, err := c.store.Count(sctx, c.cfg.Scope)
@@ -221,14 +261,15 @@ func (c *Coordinator) countPins(ctx context.Context) (cache.PinCounts, error) {
 		}
 		c.storeFailed("count pins", err)
 	}
-	return c.Pins(), nil
+	return p.counts(), nil
 }
 
 // storeWrite makes the pin changes of w in one store call, and returns the
 // live pins left. While the store is unreachable it writes no pins (they
 // are written when it is back, by renewPins) and remembers the releases
 // for then.
-func (c *Coordinator) storeWrite(ctx context.Context, w cache.PinWrite) (cache.PinCounts, bool) {
+func (p *pinner) storeWrite(ctx context.Context, w cache.PinWrite) (cache.PinCounts, bool) {
+	c := p.c
 	if len(w.Blue)+len(w.Green)+len(w.Release) == 0 {
 		return cache.PinCounts{}, false
 	}
@@ -245,9 +286,9 @@ func (c *Coordinator) storeWrite(ctx context.Context, w cache.PinWrite) (cache.P
 		}
 	}
 	if len(w.Release) > 0 {
-		c.mu.Lock()
-		c.rememberReleased(w.Release)
-		c.mu.Unlock()
+		p.mu.Lock()
+		p.rememberReleased(w.Release)
+		p.mu.Unlock()
 	}
 	return cache.PinCounts{}, false
 }
@@ -256,55 +297,57 @@ func (c *Coordinator) storeWrite(ctx context.Context, w cache.PinWrite) (cache.P
 // told. Only releases younger than PinTTL matter: an older one's pin has
 // expired in the store, since pins are not renewed while the store is
 // unreachable. So the list is pruned of those as it grows, and holds at
-// most what this process releases within PinTTL. The caller holds mu.
-func (c *Coordinator) rememberReleased(ids []string) {
-	if c.releasedOffline == nil {
-		c.releasedOffline = make(map[string]time.Time)
+// most what this process releases within PinTTL. The caller holds p.mu.
+func (p *pinner) rememberReleased(ids []string) {
+	if p.releasedOffline == nil {
+		p.releasedOffline = make(map[string]time.Time)
 	}
-	now := c.cfg.Now()
+	now := p.c.cfg.Now()
 	for _, id := range ids {
-		c.releasedOffline[id] = now
+		p.releasedOffline[id] = now
 	}
-	if len(c.releasedOffline) < c.pruneAt {
+	if len(p.releasedOffline) < p.pruneAt {
 		return
 	}
-	for id, at := range c.releasedOffline {
-		if now.Sub(at) >= c.cfg.PinTTL {
-			delete(c.releasedOffline, id)
+	for id, at := range p.releasedOffline {
+		if now.Sub(at) >= p.c.cfg.PinTTL {
+			delete(p.releasedOffline, id)
 		}
 	}
-	c.pruneAt = 2*len(c.releasedOffline) + 64
+	p.pruneAt = 2*len(p.releasedOffline) + 64
 }
 
 // takeReleasedOffline empties the list of pins released while the store was
-// unreachable, and returns those that may still be live in the store. The
-// caller holds mu.
-func (c *Coordinator) takeReleasedOffline() []string {
-	now := c.cfg.Now()
-	var ids []string
-	for id, at := range c.releasedOffline {
-		if _, held := c.pins[id]; !held && now.Sub(at) < c.cfg.PinTTL {
+// unreachable, and returns those that may still be live in the store,
+// with the number of pins held.
+func (p *pinner) takeReleasedOffline() (ids []string, held int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.c.cfg.Now()
+	for id, at := range p.releasedOffline {
+		if _, held := p.held[id]; !held && now.Sub(at) < p.c.cfg.PinTTL {
 			ids = append(ids, id)
 		}
 	}
-	c.releasedOffline, c.pruneAt = nil, 0
-	return ids
+	p.releasedOffline, p.pruneAt = nil, 0
+	return ids, len(p.held)
 }
 
-// renewPins extends the leases of the pins this process holds, in one
+// renew extends the leases of the pins this process holds, in one
 // round trip, and re-pins any the store lost.
-func (c *Coordinator) renewPins(ctx context.Context) {
+func (p *pinner) renew(ctx context.Context) {
+	c := p.c
 	if c.degraded() {
 		return
 	}
-	c.mu.Lock()
-	ids := make([]string, 0, len(c.pins))
-	for id := range c.pins {
-		if _, queued := c.unwritten[id]; !queued { // the pin loop writes it
+	p.mu.Lock()
+	ids := make([]string, 0, len(p.held))
+	for id := range p.held {
+		if _, queued := p.unwritten[id]; !queued { // the pin loop writes it
 			ids = append(ids, id)
 		}
 	}
-	c.mu.Unlock()
+	p.mu.Unlock()
 	if len(ids) == 0 {
 		return
 	}
@@ -319,9 +362,9 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 	}
 	repinned := make(map[string]cache.Strategy, len(missing))
 	var w cache.PinWrite
-	c.mu.Lock()
+	p.mu.Lock()
 	for _, id := range missing {
-		switch s, ok := c.pins[id]; {
+		switch s, ok := p.held[id]; {
 		case !ok:
 		case s == cache.Blue:
 			w.Blue = append(w.Blue, id)
@@ -331,24 +374,49 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 			repinned[id] = s
 		}
 	}
-	c.mu.Unlock()
+	p.mu.Unlock()
 	if len(repinned) == 0 || c.degraded() {
 		return
 	}
-	c.storeWrite(ctx, w)
-	c.unpinGone(ctx, repinned)
+	p.storeWrite(ctx, w)
+	p.unpinGone(ctx, repinned)
 }
 
 // unpinGone releases from the store, in one call, those of written, pins
 // just written from a copy, that were released locally meanwhile.
-func (c *Coordinator) unpinGone(ctx context.Context, written map[string]cache.Strategy) {
+func (p *pinner) unpinGone(ctx context.Context, written map[string]cache.Strategy) {
 	var gone []string
-	c.mu.Lock()
+	p.mu.Lock()
 	for id := range written {
-		if _, held := c.pins[id]; !held {
+		if _, held := p.held[id]; !held {
 			gone = append(gone, id)
 		}
 	}
-	c.mu.Unlock()
-	c.storeWrite(ctx, cache.PinWrite{Release: gone})
+	p.mu.Unlock()
+	p.storeWrite(ctx, cache.PinWrite{Release: gone})
+}
+
+// close refuses new pins from now on.
+func (p *pinner) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+// drop forgets every pin, and returns the ids the store may still hold:
+// the pins held, and the releases not written yet. Close releases them.
+func (p *pinner) drop() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.held)+len(p.unreleased))
+	for id := range p.held {
+		ids = append(ids, id)
+	}
+	for id := range p.unreleased {
+		ids = append(ids, id)
+	}
+	clear(p.held)
+	clear(p.unwritten)
+	clear(p.unreleased)
+	return ids
 }

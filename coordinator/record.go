@@ -214,14 +214,11 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	c.storeAnswered()
 	known := c.storeGen.Load()
 	c.sawStored(st.Generation)
-	c.mu.Lock()
-	released := c.takeReleasedOffline()
-	held := len(c.pins)
-	c.mu.Unlock()
+	released, held := c.pins.takeReleasedOffline()
 	c.setStoreState(StoreUp)
 	c.reconcile(ctx, st, known)
-	c.renewPins(ctx)
-	c.storeWrite(ctx, cache.PinWrite{Release: released})
+	c.pins.renew(ctx)
+	c.pins.storeWrite(ctx, cache.PinWrite{Release: released})
 	c.log.Info("store reachable again", "record", c.Snapshot().String(), "pins", held,
 		"released meanwhile", len(released))
 	return nil

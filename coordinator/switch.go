@@ -185,7 +185,7 @@ func (c *Coordinator) maybeSwitch(ctx context.Context, counts *cache.PinCounts) 
 			reason = "drain timeout"
 		} else {
 			if counts == nil {
-				n, err := c.countPins(ctx)
+				n, err := c.pins.countFleet(ctx)
 				if err != nil {
 					return
 				}
