@@ -135,8 +135,8 @@ func TestReplaysStayWithinMaxAttempts(t *testing.T) {
 	if !errors.Is(err, client.ErrWrongStrategy) {
 		t.Fatalf("Query() = %v, want a rejection", err)
 	}
-	if n := srv.Counts().Prepared; n != coordinator.DefaultMaxAttempts {
-		t.Errorf("prepared %d times, want %d", n, coordinator.DefaultMaxAttempts)
+	if n := srv.Counts().Prepared; n != conn.Coordinator().Config().MaxAttempts {
+		t.Errorf("prepared %d times, want %d", n, conn.Coordinator().Config().MaxAttempts)
 	}
 	if p := conn.Coordinator().Pins(); p.Total() != 0 {
 		t.Errorf("pins left: %+v", p)

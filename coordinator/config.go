@@ -192,21 +192,24 @@ type Config struct {
 	OnChange func(old, new cache.State)
 }
 
-// Defaults of [Config].
+// DefaultCacheTTL is the default of Config.CacheTTL, for tools that judge
+// a shared record's age without a coordinator.
+const DefaultCacheTTL = 5 * time.Minute
+
+// The other defaults of [Config], which its fields' docs give.
 const (
-	DefaultCacheTTL               = 5 * time.Minute
-	DefaultPendingTTL             = time.Minute
-	DefaultResumeTimeout          = 300 * time.Second
-	DefaultDrainTimeout           = 60 * time.Second
-	DefaultMaxAttempts            = 5
-	DefaultPinTTL                 = 15 * time.Second
-	DefaultPinDelay               = 250 * time.Millisecond
-	DefaultProbeLeaseTTL          = 5 * time.Second
-	DefaultStoreTimeout           = 250 * time.Millisecond
-	DefaultRefreshInterval        = 5 * time.Second
-	DefaultPendingRefreshInterval = 100 * time.Millisecond
-	DefaultWaitPoll               = 50 * time.Millisecond
-	DefaultPendingProbeInterval   = 5 * time.Second
+	defaultPendingTTL             = time.Minute
+	defaultResumeTimeout          = 300 * time.Second
+	defaultDrainTimeout           = 60 * time.Second
+	defaultMaxAttempts            = 5
+	defaultPinTTL                 = 15 * time.Second
+	defaultPinDelay               = 250 * time.Millisecond
+	defaultProbeLeaseTTL          = 5 * time.Second
+	defaultStoreTimeout           = 250 * time.Millisecond
+	defaultRefreshInterval        = 5 * time.Second
+	defaultPendingRefreshInterval = 100 * time.Millisecond
+	defaultWaitPoll               = 50 * time.Millisecond
+	defaultPendingProbeInterval   = 5 * time.Second
 )
 
 // withDefaults returns cfg with every zero field set to its default, or an
@@ -250,20 +253,20 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	def(&cfg.CacheTTL, DefaultCacheTTL)
 	def(&cfg.RefreshAhead, cfg.CacheTTL/10)
-	def(&cfg.PendingTTL, DefaultPendingTTL)
-	def(&cfg.ResumeTimeout, DefaultResumeTimeout)
-	def(&cfg.DrainTimeout, DefaultDrainTimeout)
-	def(&cfg.PinTTL, DefaultPinTTL)
-	def(&cfg.PinDelay, DefaultPinDelay)
-	def(&cfg.ProbeLeaseTTL, DefaultProbeLeaseTTL)
+	def(&cfg.PendingTTL, defaultPendingTTL)
+	def(&cfg.ResumeTimeout, defaultResumeTimeout)
+	def(&cfg.DrainTimeout, defaultDrainTimeout)
+	def(&cfg.PinTTL, defaultPinTTL)
+	def(&cfg.PinDelay, defaultPinDelay)
+	def(&cfg.ProbeLeaseTTL, defaultProbeLeaseTTL)
 	def(&cfg.ProbeTimeout, cfg.ProbeLeaseTTL/3)
-	def(&cfg.StoreTimeout, DefaultStoreTimeout)
-	def(&cfg.RefreshInterval, DefaultRefreshInterval)
-	def(&cfg.PendingRefreshInterval, DefaultPendingRefreshInterval)
-	def(&cfg.WaitPoll, DefaultWaitPoll)
-	def(&cfg.PendingProbeInterval, DefaultPendingProbeInterval)
+	def(&cfg.StoreTimeout, defaultStoreTimeout)
+	def(&cfg.RefreshInterval, defaultRefreshInterval)
+	def(&cfg.PendingRefreshInterval, defaultPendingRefreshInterval)
+	def(&cfg.WaitPoll, defaultWaitPoll)
+	def(&cfg.PendingProbeInterval, defaultPendingProbeInterval)
 	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.ID == "" {
 		cfg.ID = defaultID()
