@@ -340,3 +340,21 @@ func TestDoRetriesWithoutInvalidating(t *testing.T) {
 		t.Errorf("WrongStrategy = %d after a stopped rejection, want 0", got)
 	}
 }
+
+// Do makes no attempt once its context is done, even with a trusted
+// colour.
+func TestDoMakesNoAttemptOnceCtxIsDone(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	c := e.coord()
+	resolve(t, c, cache.Blue)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	err := c.Do(ctx, func(context.Context, cache.Strategy) error {
+		calls++
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || calls != 0 {
+		t.Errorf("Do() on a done context = %v after %d calls, want Canceled and none", err, calls)
+	}
+}

@@ -49,11 +49,14 @@ func (v *verdict) Unwrap() error { return v.err }
 //   - wrapping [ErrWrongStrategy] (the engine rejected the colour): the
 //     colour is invalidated, detected again for the fleet, and call runs
 //     again, on the new colour.
-//   - wrapping [ErrSuspended] (a 503): the colour is detected again too,
-//     which resumes a suspended cluster (see Config.Cluster), and call runs
-//     again.
-//   - made with [Retry]: call runs again, nothing invalidated.
-//   - made with [Stop], or any other error: Do returns it as it is.
+//   - wrapping [ErrSuspended] (a 503), and not [ErrResumeFailed]: the
+//     colour is detected again too, which resumes a suspended cluster (see
+//     Config.Cluster), and call runs again.
+//   - Retry(err): call runs again, nothing invalidated.
+//   - Stop(err): Do returns err, whatever it wraps.
+//   - any other error: Do returns it as it is.
+//
+// Retry and Stop are read first: Retry of a rejection invalidates nothing.
 //
 // Resolving the colour may fail too: while the engine rejects both
 // colours, or answers 503 that no resume explains, Do tries again; other
@@ -93,10 +96,12 @@ func (c *Coordinator) attempt(ctx context.Context, attempts int,
 ) (gaveUp bool, last error) {
 	prev := cache.Unknown
 	for n := 1; n <= attempts; n++ {
+		var wait time.Duration
 		if n > 2 {
-			if err := sleep(ctx, Backoff(n-3, doBackoffBase, doBackoffCeiling)); err != nil {
-				return false, err
-			}
+			wait = Backoff(n-3, doBackoffBase, doBackoffCeiling)
+		}
+		if err := sleep(ctx, wait); err != nil { // no attempt once ctx is done
+			return false, err
 		}
 		s, err := pick(ctx, n, prev)
 		if err != nil {
