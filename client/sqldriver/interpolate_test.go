@@ -15,7 +15,6 @@ import (
 
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 type valuer struct{ v any }
@@ -52,7 +51,7 @@ func TestParameters(t *testing.T) {
 	}
 	want := []any{
 		"it's a '?' -- not /* a */ comment\\", "", int64(math.MinInt64),
-		resultenc.Decimal{Unscaled: new(big.Int).SetUint64(math.MaxUint64)}.String(), int64(-8), int64(7),
+		new(big.Int).SetUint64(math.MaxUint64).String(), int64(-8), int64(7),
 		-0.1, 0.5, math.SmallestNonzeroFloat64, true, false, nil, []byte{0, '\'', 0xff}, ts.UTC(),
 		int64(-5), nil, "v", "-123.45", "-123.45", nil, "0.5", nil,
 	}
