@@ -52,8 +52,8 @@ func TestConfigsHideSecrets(t *testing.T) {
 			"client.Config":      client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
 			"sqldriver.Config":   sqldriver.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
 			"daemon.Config":      daemon.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
-			"demo.Options":       demo.Options{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
-			"fleet.Config":       fleet.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u, FloorURL: u},
+			"demo.Options":       demo.Options{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
+			"fleet.Config":       fleet.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}, FloorURL: u},
 			"bench.Options":      bench.Options{RedisURL: u},
 			"enginetest.Options": enginetest.Options{User: "u", Password: pw},
 		}
