@@ -50,7 +50,7 @@ func TestConfigsHideSecrets(t *testing.T) {
 		}
 		configs := map[string]any{
 			"client.Config":      client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
-			"sqldriver.Config":   sqldriver.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
+			"sqldriver.Config":   sqldriver.Config{Config: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
 			"daemon.Config":      daemon.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
 			"demo.Options":       demo.Options{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
 			"fleet.Config":       fleet.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}, FloorURL: u},
