@@ -46,9 +46,10 @@ type Config struct {
 	// the fleet through Redis: redis://[user:password@]host:port/db,
 	// rediss://... with optional ca= and server_name= parameters,
 	// unix:///path, or the Sentinel and Cluster forms
-	// (redis+sentinel://, redis+cluster://) that cache/redis's Open
-	// documents. Close closes the connection. The password is never
-	// shown in errors or logs.
+	// (redis+sentinel://, redis+cluster://) that cache/redis's package
+	// doc documents, each with an optional prefix= that sets the key
+	// prefix (default "e6coord"). Close closes the connection. The
+	// password is never shown in errors or logs.
 	RedisURL string
 	// Store shares the engine's state with the fleet. Default: a Redis
 	// store for RedisURL, else an in-process memory store; Close closes

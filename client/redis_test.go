@@ -49,3 +49,31 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// The key prefix of a Redis URL (prefix=) holds for a Conn: Conns of two
+// prefixes on one Redis do not share the colour, and every key the first
+// writes starts with its prefix.
+func TestRedisURLPrefix(t *testing.T) {
+	mr := miniredis.RunT(t)
+	srv := newEngine(t, enginetest.Options{Start: cache.Green})
+	a := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = "redis://" + mr.Addr() + "/0?prefix=tenant-a" })
+	b := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = "redis://" + mr.Addr() + "/0?prefix=tenant-b" })
+	ctx := ctxT(t)
+	if _, _, err := readAll(ctx, a, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range mr.Keys() {
+		if !strings.HasPrefix(k, "tenant-a:") {
+			t.Errorf("key %q in Redis, want every key under tenant-a:", k)
+		}
+	}
+	if len(mr.Keys()) == 0 {
+		t.Error("no key in Redis after a query on a shared store")
+	}
+	if _, _, err := readAll(ctx, b, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Stats().Coordinator.Probes; n == 0 {
+		t.Error("the Conn of tenant-b made no probe: it saw tenant-a's colour")
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/demo"
@@ -36,24 +37,24 @@ func demoWorker(args []string) int {
 	var cfg fleet.Config
 	policy := fs.String("policy", coordinator.Eager.String(), "")
 	fetch := fs.Bool("fetch", true, "")
-	fs.StringVar(&cfg.Engine, "engine", "", "")
-	fs.StringVar(&cfg.User, "user", "", "")
-	fs.StringVar(&cfg.Catalog, "catalog", "", "")
-	fs.StringVar(&cfg.Schema, "schema", "", "")
-	fs.StringVar(&cfg.Cluster, "cluster", "", "")
+	fs.StringVar(&cfg.Client.Addr, "engine", "", "")
+	fs.StringVar(&cfg.Client.User, "user", "", "")
+	fs.StringVar(&cfg.Client.Catalog, "catalog", "", "")
+	fs.StringVar(&cfg.Client.Schema, "schema", "", "")
+	fs.StringVar(&cfg.Client.Cluster, "cluster", "", "")
 	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "")
 	fs.IntVar(&cfg.Workers, "workers", 1, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var err error
-	if cfg.Coordination.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
+	if cfg.Client.Coordination.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	cfg.NoFetch = !*fetch
-	cfg.Password = os.Getenv("E6COORD_PASSWORD")
-	cfg.RedisURL = os.Getenv("E6COORD_REDIS_URL")
+	cfg.Client.Password = os.Getenv("E6COORD_PASSWORD")
+	cfg.Client.RedisURL = os.Getenv("E6COORD_REDIS_URL")
 	stop := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -102,9 +103,11 @@ func TestDemoWorkersCommandLines(t *testing.T) {
 	go func() {
 		sum, err := demo.Run(ctx, demo.Options{
 			Processes: n, Workers: 1, Duration: time.Minute, Policy: coordinator.Eager,
-			Engine: srv.Addr(), User: user, Password: enginePassword,
-			Catalog: enginetest.Catalog, Schema: enginetest.Schema,
-			RedisURL: redisURL,
+			Client: client.Config{
+				Addr: srv.Addr(), User: user, Password: enginePassword,
+				Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+				RedisURL: redisURL,
+			},
 			WorkerCommand: func(args []string) *exec.Cmd {
 				cmd := exec.Command(os.Args[0], args...)
 				cmd.Env = append(os.Environ(), demoWorkerEnv+"=1")

@@ -170,8 +170,8 @@ type sideReport struct {
 // once the workers are done. It also names the process in its log
 // records, if it logs.
 func (sp spec) injectFaults(cfg *fleet.Config) (func(), error) {
-	if cfg.Logger != nil {
-		cfg.Logger = cfg.Logger.With("pid", os.Getpid())
+	if cfg.Client.Logger != nil {
+		cfg.Client.Logger = cfg.Client.Logger.With("pid", os.Getpid())
 	}
 	if sp.HangOnSignal {
 		return sp.injectHang(cfg)
@@ -190,7 +190,7 @@ func (sp spec) injectFaults(cfg *fleet.Config) (func(), error) {
 	}
 	enc := json.NewEncoder(side)
 	d := &deafStore{Store: rs}
-	cfg.Store, cfg.RedisURL = d, ""
+	cfg.Client.Store, cfg.Client.RedisURL = d, ""
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
 	done := make(chan struct{})
@@ -231,7 +231,7 @@ func (sp spec) injectHang(cfg *fleet.Config) (func(), error) {
 	}
 	enc := json.NewEncoder(side)
 	h := &hangStore{Store: rs}
-	cfg.Store, cfg.RedisURL = h, ""
+	cfg.Client.Store, cfg.Client.RedisURL = h, ""
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
 	done := make(chan struct{})

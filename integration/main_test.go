@@ -21,6 +21,7 @@ import (
 
 	"github.com/e6coord/e6coord/internal/redistest"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -86,16 +87,19 @@ func worker(raw string) int {
 		close(stop)
 	}()
 	cfg := fleet.Config{
-		Engine: sp.Engine, User: user, Password: password,
-		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
-		Query: sp.Query, Workers: sp.Workers, RedisURL: sp.RedisURL, StatusEvery: sp.StatusEvery,
-		Coordination: coordinator.Config{Policy: policy, PinTTL: sp.PinTTL, CacheTTL: sp.CacheTTL},
+		Client: client.Config{
+			Addr: sp.Engine, User: user, Password: password,
+			Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+			RedisURL:     sp.RedisURL,
+			Coordination: coordinator.Config{Policy: policy, PinTTL: sp.PinTTL, CacheTTL: sp.CacheTTL},
+		},
+		Query: sp.Query, Workers: sp.Workers, StatusEvery: sp.StatusEvery,
 	}
 	if sp.ClockSkew != 0 {
-		cfg.Coordination.Now = func() time.Time { return time.Now().Add(sp.ClockSkew) }
+		cfg.Client.Coordination.Now = func() time.Time { return time.Now().Add(sp.ClockSkew) }
 	}
 	if os.Getenv("E6COORD_WORKER_LOG") != "" { // debugging a scenario: the workers' records on stderr
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Client.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	done, err := sp.injectFaults(&cfg)
 	if err != nil {

@@ -11,8 +11,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/daemon"
 	"github.com/e6coord/e6coord/internal/fleet"
 	"github.com/e6coord/e6coord/internal/redistest"
@@ -24,9 +26,13 @@ import (
 func startWatcher(t *testing.T, srv *enginetest.Server, redisURL string, interval, cacheTTL time.Duration) (*daemon.Daemon, func()) {
 	t.Helper()
 	d, err := daemon.New(daemon.Config{
-		Engine: srv.Addr(), User: user, Password: password,
-		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
-		RedisURL: redisURL, Listen: "127.0.0.1:0", Interval: interval, CacheTTL: cacheTTL,
+		Client: client.Config{
+			Addr: srv.Addr(), User: user, Password: password,
+			Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+			RedisURL:     redisURL,
+			Coordination: coordinator.Config{CacheTTL: cacheTTL},
+		},
+		Listen: "127.0.0.1:0", Interval: interval,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,60 @@
 // makes the client of a single server, of Sentinel or of a Cluster from a
 // URL.
 //
+// # URLs
+//
+// [Open] takes a URL that names a single server, a primary that Redis
+// Sentinel watches, or a Redis Cluster. A single server is a go-redis URL:
+// redis://[user:password@]host[:port][/db], rediss:// for TLS, or
+// unix://[user:password@]/path/to.sock, with the query parameters of
+// [goredis.ParseURL] (db=, dial_timeout=, ...). Two more parameters
+// configure TLS, with rediss:// only (and the rediss+ schemes below):
+//
+//	ca=<path>           a PEM file (at most 4 MiB) of the CAs that verify the server
+//	server_name=<name>  the name to verify the certificate against
+//
+// A primary that Sentinel watches, through a [goredis.NewFailoverClient],
+// which asks the sentinels for the primary's address and follows a
+// failover:
+//
+//	redis+sentinel://[user:password@]host[:port][,host[:port]...]/master[/db][?...]
+//
+// The hosts are the sentinels' (port 26379 unless given), master the name
+// they know the primary by, and user and password those of the primary
+// and its replicas. The sentinels' own credentials, when they have some,
+// are the parameters sentinel_username= and sentinel_password=. The other
+// parameters are those of [goredis.ParseFailoverURL] (addr= adds a
+// sentinel), except master_name, username and password, which the URL
+// gives otherwise, and route_by_latency, route_randomly, replica_only and
+// use_disconnected_replicas: the store reads what it writes, so it uses
+// the primary alone.
+//
+// A Redis Cluster, through a [goredis.NewClusterClient], which learns the
+// rest of the cluster from the nodes it is given:
+//
+//	redis+cluster://[user:password@]host[:port][,host[:port]...][/][?...]
+//
+// The hosts are some of the cluster's nodes (port 6379 unless given), and
+// user and password those of every node. There is no database: a cluster
+// has only database 0. The parameters are those of
+// [goredis.ParseClusterURL] (addr= adds a node), except read_only,
+// route_by_latency and route_randomly, which would read from replicas.
+//
+// rediss+sentinel:// and rediss+cluster:// use TLS to every server, each
+// verified against its own host name (as the sentinels or the cluster
+// name it), or against server_name= when it is given.
+//
+// Every form takes one more parameter, the key prefix of the store
+// ([Options.Prefix]), so that tenants that share a Redis, each with an
+// ACL on its own prefix, can say theirs in the URL alone:
+//
+//	prefix=<name>       1 to 64 ASCII letters, digits, '-', '_', '.' or ':'
+//
+// such as redis://tenant-a:password@redis.internal:6379/0?prefix=tenant-a.
+// The name never holds a '{' or '}', which would move the hash tag of the
+// keys, nor a character of an ACL key pattern ('*', '?', '[', ']', '\').
+// Without it the prefix is Options.Prefix, by default "e6coord".
+//
 // # Keys
 //
 // Every key of a scope shares one hash tag, so that every script touches one

@@ -29,46 +29,10 @@ const maxIOTimeout = time.Second
 // dial idle connections at once): a server that is down surfaces on the
 // first call.
 //
-// rawURL names a single server, a primary that Redis Sentinel watches, or
-// a Redis Cluster. A single server is a go-redis URL:
-// redis://[user:password@]host[:port][/db], rediss:// for TLS, or
-// unix://[user:password@]/path/to.sock, with the query parameters of
-// [goredis.ParseURL] (db=, dial_timeout=, ...). Two more parameters
-// configure TLS, with rediss:// only (and the rediss+ schemes below):
-//
-//	ca=<path>           a PEM file (at most 4 MiB) of the CAs that verify the server
-//	server_name=<name>  the name to verify the certificate against
-//
-// A primary that Sentinel watches, through a [goredis.NewFailoverClient],
-// which asks the sentinels for the primary's address and follows a
-// failover:
-//
-//	redis+sentinel://[user:password@]host[:port][,host[:port]...]/master[/db][?...]
-//
-// The hosts are the sentinels' (port 26379 unless given), master the name
-// they know the primary by, and user and password those of the primary
-// and its replicas. The sentinels' own credentials, when they have some,
-// are the parameters sentinel_username= and sentinel_password=. The other
-// parameters are those of [goredis.ParseFailoverURL] (addr= adds a
-// sentinel), except master_name, username and password, which the URL
-// gives otherwise, and route_by_latency, route_randomly, replica_only and
-// use_disconnected_replicas: the store reads what it writes, so it uses
-// the primary alone.
-//
-// A Redis Cluster, through a [goredis.NewClusterClient], which learns the
-// rest of the cluster from the nodes it is given:
-//
-//	redis+cluster://[user:password@]host[:port][,host[:port]...][/][?...]
-//
-// The hosts are some of the cluster's nodes (port 6379 unless given), and
-// user and password those of every node. There is no database: a cluster
-// has only database 0. The parameters are those of
-// [goredis.ParseClusterURL] (addr= adds a node), except read_only,
-// route_by_latency and route_randomly, which would read from replicas.
-//
-// rediss+sentinel:// and rediss+cluster:// use TLS to every server, each
-// verified against its own host name (as the sentinels or the cluster
-// name it), or against server_name= when it is given.
+// rawURL takes one of the forms that the package doc lists (URLs): a
+// single server, a primary that Redis Sentinel watches, or a Redis
+// Cluster, with the key prefix in prefix= or opts.Prefix (giving both,
+// different, is an error).
 //
 // A query that does not parse (a bad %-escape, a ';') is an error, where
 // go-redis would drop the parameter, and so is a fragment, which go-redis
@@ -113,6 +77,12 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.prefix != "" {
+		if opts.Prefix != "" && opts.Prefix != t.prefix {
+			return nil, openError(rawURL, "the url's prefix differs from Options.Prefix: give it once")
+		}
+		opts.Prefix = t.prefix
+	}
 	s := New(t.client(), opts)
 	s.owned = true
 	return s, nil
@@ -120,8 +90,9 @@ func Open(rawURL string, opts Options) (*Store, error) {
 
 // OpenClient returns a new go-redis client for rawURL, made as [Open]
 // makes its own, for a program that needs Redis beside the store (a
-// subscriber of its own, a tool). Its errors are [Open]'s. The caller
-// closes the client.
+// subscriber of its own, a tool). Its errors are [Open]'s; a prefix= is
+// checked and otherwise ignored, since the client names no key. The
+// caller closes the client.
 func OpenClient(rawURL string) (goredis.UniversalClient, error) {
 	t, err := parseURL(rawURL)
 	if err != nil {
@@ -141,11 +112,13 @@ func poolSize(t target) *int {
 	return &t.single.PoolSize
 }
 
-// target is the client options of a URL: one of the three is set.
+// target is the client options of a URL, one of the three set, and the
+// key prefix the URL gives ("" when it gives none).
 type target struct {
 	single   *goredis.Options
 	failover *goredis.FailoverOptions
 	cluster  *goredis.ClusterOptions
+	prefix   string
 }
 
 // client returns a new client of t.
@@ -191,6 +164,11 @@ func parseURL(rawURL string) (target, error) {
 	if err := checkNumbers(rawURL, q, form.kind); err != nil {
 		return target{}, err
 	}
+	prefix, err := prefixOf(rawURL, q)
+	if err != nil {
+		return target{}, err
+	}
+	q.Del("prefix")
 	ca, serverName := q.Get("ca"), q.Get("server_name")
 	hasTLSParams := q.Has("ca") || q.Has("server_name")
 	q.Del("ca")
@@ -272,7 +250,45 @@ func parseURL(rawURL string) (target, error) {
 			*d = maxIOTimeout
 		}
 	}
+	t.prefix = prefix
 	return t, nil
+}
+
+// maxPrefix bounds the length of a key prefix given in a URL.
+const maxPrefix = 64
+
+// prefixOf returns the key prefix of query q ("" when it has no prefix=),
+// or an error when it is given twice or is not a valid prefix: 1 to 64
+// ASCII letters, digits, '-', '_', '.' and ':'. So it never holds a '{'
+// or '}', which would move the hash tag of the keys, nor a character of
+// an ACL key pattern ('*', '?', '[', ']', '\'). The error quotes no value.
+func prefixOf(rawURL string, q url.Values) (string, error) {
+	vs, ok := q["prefix"]
+	if !ok {
+		return "", nil
+	}
+	if len(vs) > 1 {
+		return "", openError(rawURL, "prefix given more than once")
+	}
+	if !validPrefix(vs[0]) {
+		return "", openError(rawURL, "invalid prefix: want 1 to %d ASCII letters, digits, '-', '_', '.' or ':'", maxPrefix)
+	}
+	return vs[0], nil
+}
+
+// validPrefix reports whether p is a key prefix a URL may give.
+func validPrefix(p string) bool {
+	if p == "" || len(p) > maxPrefix {
+		return false
+	}
+	for _, c := range p {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // maxCAFile bounds the ca= file that Open reads: a path to a device
@@ -553,7 +569,7 @@ func knownParam(name string) bool {
 // otherParams are the parameters, neither integers nor durations, that
 // Open or go-redis reads from a URL.
 var otherParams = []string{
-	"ca", "server_name", "sentinel_username", "sentinel_password", "username", "password",
+	"prefix", "ca", "server_name", "sentinel_username", "sentinel_password", "username", "password",
 	"client_name", "addr", "skip_verify", "pool_fifo", "read_only", "readonly",
 	"route_by_latency", "route_randomly", "context_timeout_enabled",
 	"disable_identity", "disable_indentity", "identity_suffix", "unstable_resp3",

@@ -42,6 +42,7 @@ func FuzzOpenURL(f *testing.F) {
 		{"redis+sentinel", "", "s1:26379/m", 5},
 		{"redis", "127.0.0.1", "", 5},
 		{"redis+sentinel", "", "s1/m", 6},
+		{"redis", "u", "h/0?prefix=tenant-a&prefix=%7B", 0},
 	}
 	for _, s := range seeds {
 		f.Add(s.scheme, s.user, s.rest, s.mode)

@@ -37,6 +37,7 @@ func TestRedact(t *testing.T) {
 		{"rediss://u:hunter2@h:1/0?ca=%2Ftmp%2Fca.pem&server_name=x", "rediss://xxxxx@h:1/0?ca=xxxxx&server_name=xxxxx"},
 		{"unix://u:hunter2@/run/redis.sock?db=2", "unix://xxxxx@/run/redis.sock?db=xxxxx"},
 		{"redis://host?pool_fifo&db=", "redis://host?pool_fifo&db=xxxxx"},
+		{"redis://u:hunter2@host/0?prefix=tenant-a", "redis://xxxxx@host/0?prefix=xxxxx"},
 		{"redis://host?a=1;password=hunter2&b=%zz", "redis://host?xxxxx=xxxxx&xxxxx=xxxxx"},
 		{"redis://host/0?password=hun#ter2", "redis://host/0?password=xxxxx#xxxxx"},
 		{"redis://host/0#hunter2", "redis://host/0#xxxxx"},

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"math/big"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,10 +83,10 @@ func fetch(t *testing.T, s *Server, v1 bool, sql string) ([]resultenc.Column, []
 				if row[j], err = c.Vectors[j].Value(i); err != nil {
 					t.Fatal(err)
 				}
-				if d, ok := row[j].(resultenc.Decimal); ok {
-					// resultenc's decimal, in the client's type that
-					// TypesRow uses.
-					if row[j], err = client.NewDecimal(d.Unscaled, d.Scale); err != nil {
+				if u, ok := row[j].(*big.Int); ok {
+					// A decimal's unscaled value and its vector's scale,
+					// in the client's type that TypesRow uses.
+					if row[j], err = client.NewDecimal(u, c.Vectors[j].Data.Scale); err != nil {
 						t.Fatal(err)
 					}
 				}

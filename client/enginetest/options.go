@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -108,6 +109,10 @@ type Options struct {
 	DialOptions []grpc.DialOption
 	// ServerOptions are passed to grpc.NewServer. Default none.
 	ServerOptions []grpc.ServerOption
+	// TLS, if set, makes the server speak TLS with it (its Certificates
+	// name the server): see [SelfSigned]. [Server.Conn] then trusts the
+	// certificates of TLS.Certificates alone. Default nil: plaintext.
+	TLS *tls.Config
 
 	// Start is the colour served at start. Default cache.Blue.
 	Start cache.Strategy

@@ -3,6 +3,7 @@ package enginetest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -99,7 +100,15 @@ func NewServer(opts Options) (*Server, error) {
 	e6xpb.RegisterQueryEngineServiceServer(s.grpc, &engine{s: s})
 	e6xpb.RegisterClusterServiceServer(s.grpc, &cluster{s: s})
 
-	dialOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts.DialOptions...)
+	creds := insecure.NewCredentials()
+	if opts.TLS != nil {
+		if creds, err = ownCredentials(opts.TLS); err != nil {
+			s.lis.Close()
+			return nil, err
+		}
+		s.lis = tls.NewListener(s.lis, serverTLS(opts.TLS, opts.Rejection == RejectHTTP456))
+	}
+	dialOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, opts.DialOptions...)
 	if s.conn, err = grpc.NewClient("passthrough:///"+s.Addr(), dialOpts...); err != nil {
 		s.lis.Close()
 		return nil, fmt.Errorf("enginetest: client: %w", err)
@@ -109,6 +118,7 @@ func NewServer(opts Options) (*Server, error) {
 		var protocols http.Protocols
 		protocols.SetHTTP1(true)
 		protocols.SetUnencryptedHTTP2(true)
+		protocols.SetHTTP2(true) // over TLS
 		s.http = &http.Server{
 			Handler:   http.HandlerFunc(s.serveHTTP),
 			Protocols: &protocols,
@@ -141,7 +151,8 @@ func NewServer(opts Options) (*Server, error) {
 // "127.0.0.1:41235".
 func (s *Server) Addr() string { return s.lis.Addr().String() }
 
-// Conn returns a client connection to the server (plaintext, no
+// Conn returns a client connection to the server (plaintext, or TLS
+// trusting the server's own certificates under [Options.TLS]; no
 // interceptors, no strategy header). Close closes it.
 func (s *Server) Conn() *grpc.ClientConn { return s.conn }
 

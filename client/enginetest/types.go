@@ -229,7 +229,7 @@ func (c typesColumn) vector(lo, size int) (resultenc.Vector, error) {
 	if c.constant {
 		v := c.vals[0]
 		if d, ok := v.(client.Decimal); ok {
-			v = resultenc.Decimal{Unscaled: d.Unscaled(), Scale: d.Scale()}
+			return resultenc.DecimalConstant(size, d.Unscaled(), d.Scale())
 		}
 		vec, err := resultenc.Constant(c.typ, size, v)
 		if err == nil && c.zones != nil && v != nil {

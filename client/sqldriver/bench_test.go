@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 	"github.com/e6coord/e6coord/internal/resultenc"
@@ -63,7 +64,7 @@ var sink any
 //	go test -run '^$' -bench BenchmarkRead -benchtime 3x ./client/sqldriver/
 func BenchmarkRead(b *testing.B) {
 	addr := startEngine(b)
-	cfg := sqldriver.Config{Addr: addr, User: user, Password: password, Catalog: enginetest.Catalog, Schema: enginetest.Schema}
+	cfg := sqldriver.Config{Config: client.Config{Addr: addr, User: user, Password: password, Catalog: enginetest.Catalog, Schema: enginetest.Schema}}
 	c, err := sqldriver.NewConnector(cfg)
 	if err != nil {
 		b.Fatal(err)

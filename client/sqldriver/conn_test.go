@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/memory"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
@@ -284,4 +285,22 @@ func work(ctx context.Context, db *sql.DB, w int) error {
 		return fmt.Errorf("read %d rows, want %d", n, want)
 	}
 	return rows.Close()
+}
+
+// The Config is the client's: a Store given in it is the one the
+// Connector's coordinator shares the colour through.
+func TestConnectorUsesClientConfigStore(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	store := memory.New(memory.Options{})
+	defer store.Close()
+	c := connector(t, srv, func(cfg *sqldriver.Config) { cfg.Store = store })
+	db := sql.OpenDB(c)
+	defer db.Close()
+	if err := db.PingContext(ctxT(t)); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	scope := cache.Scope{Cluster: "prod", Engine: srv.Addr()}
+	if st, err := store.Load(ctxT(t), scope); err != nil || !st.Active.Valid() {
+		t.Errorf("the given store's record of %v = %+v, %v; want the colour the connector learnt", scope, st, err)
+	}
 }

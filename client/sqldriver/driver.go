@@ -78,12 +78,7 @@ func NewConnector(cfg Config) (*Connector, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	ccfg := client.Config{
-		Addr: cfg.Addr, User: cfg.User, Password: cfg.Password,
-		Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
-		TLS: cfg.TLS, RedisURL: cfg.RedisURL, PrefetchBytes: cfg.PrefetchBytes,
-		Logger: cfg.Logger,
-	}
+	ccfg := cfg.Config
 	if ccfg.TLS == nil && cfg.Secure {
 		ccfg.TLS = &tls.Config{ServerName: tlsHost(cfg.Addr), MinVersion: tls.VersionTLS12}
 	}

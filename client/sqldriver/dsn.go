@@ -1,7 +1,6 @@
 package sqldriver
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,48 +9,30 @@ import (
 	"strings"
 
 	redisstore "github.com/e6coord/e6coord/cache/redis"
+	"github.com/e6coord/e6coord/client"
 )
 
-// Config configures a [Connector]. Its DSN fields are those [ParseDSN]
-// reads and [Config.FormatDSN] writes; TLS and Logger have no place in a
-// DSN. Zero values mean the documented defaults.
+// Config configures a [Connector]: the client's [client.Config], and the
+// driver's own Secure and Decimal. Its DSN fields are those [ParseDSN]
+// reads and [Config.FormatDSN] writes: of the client's, Addr (required: a
+// host name, an IPv4 address or a bracketed IPv6 address, then an
+// optional port), User, Password, Catalog, Schema, Cluster, RedisURL and
+// PrefetchBytes. The client's other fields (TLS, used instead of Secure
+// when set; Store, Coordination, NoResume, NoReplay, DialOptions, Logger)
+// have no place in a DSN. Zero values mean the documented defaults.
 //
 // A Config prints (%v, %+v, %#v, %s, slog) as its DSN with the password,
 // and the Redis URL's password and parameter values, shown as "xxxxx".
 type Config struct {
-	// Addr is the engine's host:port (a host name, an IPv4 address or a
-	// bracketed IPv6 address, then an optional port). Required.
-	Addr string
-	// User and Password authenticate every session of the engine.
-	User, Password string
-	// Catalog and Schema are the catalog and schema of every query.
-	Catalog, Schema string
-	// Cluster is the engine's cluster name; it names, with Addr, the
-	// scope of the state the fleet shares. Default "".
-	Cluster string
+	client.Config
+
 	// Secure connects with TLS, verifying the engine's certificate
-	// against the system's roots. Default false: plaintext. TLS, if set,
-	// is used instead.
+	// against the system's roots, unless TLS is set. Default false:
+	// plaintext.
 	Secure bool
-	// RedisURL, if set, shares the engine's colour with every process of
-	// the fleet through Redis; the forms are client.Config.RedisURL's.
-	// Default "": the state is this process's only.
-	RedisURL string
 	// Decimal is the Go type of DECIMAL128 values. Default
 	// [DecimalString].
 	Decimal DecimalMode
-	// PrefetchBytes is how many bytes of result batches a query reads
-	// before it returns its rows (client.Config.PrefetchBytes); past them,
-	// rows are fetched one batch at a time as they are read. Default 0:
-	// client.DefaultPrefetchBytes.
-	PrefetchBytes int
-
-	// TLS, if set, is the TLS configuration of the connection to the
-	// engine. Not in the DSN.
-	TLS *tls.Config
-	// Logger receives the coordinator's records. Default nil: discard. Not
-	// in the DSN.
-	Logger *slog.Logger
 }
 
 // scheme begins every DSN.

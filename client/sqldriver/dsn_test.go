@@ -12,13 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
-var cmpConfig = cmpopts.IgnoreFields(sqldriver.Config{}, "TLS", "Logger")
+var cmpConfig = cmpopts.IgnoreFields(sqldriver.Config{}, "Config.TLS", "Config.Logger")
 
 func TestParseDSN(t *testing.T) {
 	redis := "rediss://:r3dis@redis.internal:6380/0?ca=/etc/ca.pem"
@@ -26,17 +27,17 @@ func TestParseDSN(t *testing.T) {
 		dsn  string
 		want sqldriver.Config
 	}{
-		{"e6data://engine:9000", sqldriver.Config{Addr: "engine:9000"}},
-		{"E6DATA://engine", sqldriver.Config{Addr: "engine"}},
-		{"e6data://alice@10.0.0.1:80/", sqldriver.Config{Addr: "10.0.0.1:80", User: "alice"}},
-		{"e6data://alice:pw@[::1]:9000/main", sqldriver.Config{Addr: "[::1]:9000", User: "alice", Password: "pw", Catalog: "main"}},
+		{"e6data://engine:9000", sqldriver.Config{Config: client.Config{Addr: "engine:9000"}}},
+		{"E6DATA://engine", sqldriver.Config{Config: client.Config{Addr: "engine"}}},
+		{"e6data://alice@10.0.0.1:80/", sqldriver.Config{Config: client.Config{Addr: "10.0.0.1:80", User: "alice"}}},
+		{"e6data://alice:pw@[::1]:9000/main", sqldriver.Config{Config: client.Config{Addr: "[::1]:9000", User: "alice", Password: "pw", Catalog: "main"}}},
 		{"e6data://alice:p%2Fw%3F%23%25%3A@e.example.com:443/main/sales?cluster=Prod&secure=true",
-			sqldriver.Config{Addr: "e.example.com:443", User: "alice", Password: "p/w?#%:", Catalog: "main", Schema: "sales", Cluster: "Prod", Secure: true}},
-		{"e6data://alice:p@ss@e:1", sqldriver.Config{Addr: "e:1", User: "alice", Password: "p@ss"}},
-		{"e6data://e:1//sales", sqldriver.Config{Addr: "e:1", Schema: "sales"}},
+			sqldriver.Config{Config: client.Config{Addr: "e.example.com:443", User: "alice", Password: "p/w?#%:", Catalog: "main", Schema: "sales", Cluster: "Prod"}, Secure: true}},
+		{"e6data://alice:p@ss@e:1", sqldriver.Config{Config: client.Config{Addr: "e:1", User: "alice", Password: "p@ss"}}},
+		{"e6data://e:1//sales", sqldriver.Config{Config: client.Config{Addr: "e:1", Schema: "sales"}}},
 		{"e6data://e:1/ma%2Fin/s%20s?redis=" + url.QueryEscape(redis) + "&decimal=rat&prefetch_bytes=4096",
-			sqldriver.Config{Addr: "e:1", Catalog: "ma/in", Schema: "s s", RedisURL: redis, Decimal: sqldriver.DecimalRat, PrefetchBytes: 4096}},
-		{"e6data://e:1?decimal=float64&secure=false&cluster=a+b", sqldriver.Config{Addr: "e:1", Decimal: sqldriver.DecimalFloat64, Cluster: "a b"}},
+			sqldriver.Config{Config: client.Config{Addr: "e:1", Catalog: "ma/in", Schema: "s s", RedisURL: redis, PrefetchBytes: 4096}, Decimal: sqldriver.DecimalRat}},
+		{"e6data://e:1?decimal=float64&secure=false&cluster=a+b", sqldriver.Config{Config: client.Config{Addr: "e:1", Cluster: "a b"}, Decimal: sqldriver.DecimalFloat64}},
 	}
 	for _, tt := range tests {
 		got, err := sqldriver.ParseDSN(tt.dsn)
@@ -107,8 +108,10 @@ func TestParseDSNErrorsHideSecrets(t *testing.T) {
 func TestConfigRedacted(t *testing.T) {
 	s := secrettest.New()
 	cfg := sqldriver.Config{
-		Addr: "e.example.com:443", User: "alice", Password: s.A + s.B, Catalog: "main", Schema: "sales",
-		RedisURL: "redis://bob:" + s.B + s.A + "@r:6379/0?client_name=" + s.A,
+		Config: client.Config{
+			Addr: "e.example.com:443", User: "alice", Password: s.A + s.B, Catalog: "main", Schema: "sales",
+			RedisURL: "redis://bob:" + s.B + s.A + "@r:6379/0?client_name=" + s.A,
+		},
 	}
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg, "ptr", &cfg)
@@ -159,8 +162,11 @@ func FuzzDSN(f *testing.F) {
 			}
 		}
 		cfg := sqldriver.Config{
-			Addr: addr, User: user, Password: pw, Catalog: catalog, Schema: schema, Cluster: cluster,
-			Secure: flags&1 != 0, RedisURL: redis, Decimal: sqldriver.DecimalMode(flags >> 1 & 3), PrefetchBytes: prefetch,
+			Config: client.Config{
+				Addr: addr, User: user, Password: pw, Catalog: catalog, Schema: schema, Cluster: cluster,
+				RedisURL: redis, PrefetchBytes: prefetch,
+			},
+			Secure: flags&1 != 0, Decimal: sqldriver.DecimalMode(flags >> 1 & 3),
 		}
 		usable := false
 		if c, err := sqldriver.NewConnector(cfg); err == nil {

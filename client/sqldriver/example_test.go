@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
@@ -65,7 +66,7 @@ func Example_values() {
 		log.Fatal(err)
 	}
 	defer engine.Close()
-	c, err := sqldriver.NewConnector(sqldriver.Config{Addr: engine.Addr(), Decimal: sqldriver.DecimalRat})
+	c, err := sqldriver.NewConnector(sqldriver.Config{Config: client.Config{Addr: engine.Addr()}, Decimal: sqldriver.DecimalRat})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -90,9 +91,12 @@ func Example_values() {
 // A Config builds the DSN, and prints it with its secrets hidden.
 func ExampleConfig_FormatDSN() {
 	cfg := sqldriver.Config{
-		Addr: "engine.example.com:443", User: "alice", Password: "p@ss/word",
-		Catalog: "main", Schema: "sales", Cluster: "prod", Secure: true,
-		RedisURL: "rediss://:r3dis@redis.internal:6380/0",
+		Config: client.Config{
+			Addr: "engine.example.com:443", User: "alice", Password: "p@ss/word",
+			Catalog: "main", Schema: "sales", Cluster: "prod",
+			RedisURL: "rediss://:r3dis@redis.internal:6380/0",
+		},
+		Secure: true,
 	}
 	fmt.Println(cfg.FormatDSN())
 	fmt.Println(cfg)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/e6coord/e6coord/internal/redistest"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
@@ -49,8 +50,10 @@ func newEngine(t testing.TB, o enginetest.Options) *enginetest.Server {
 // config returns the Config of a sql.DB on srv.
 func config(srv *enginetest.Server) sqldriver.Config {
 	return sqldriver.Config{
-		Addr: srv.Addr(), User: user, Password: password,
-		Catalog: enginetest.Catalog, Schema: enginetest.Schema, Cluster: "prod",
+		Config: client.Config{
+			Addr: srv.Addr(), User: user, Password: password,
+			Catalog: enginetest.Catalog, Schema: enginetest.Schema, Cluster: "prod",
+		},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
@@ -97,8 +98,8 @@ func readBig() {
 		if err != nil {
 			return err
 		}
-		cfg := sqldriver.Config{Addr: os.Getenv("SQLDRIVER_ADDR"), User: user, Password: password,
-			Catalog: enginetest.Catalog, Schema: enginetest.Schema, PrefetchBytes: 4 << 20}
+		cfg := sqldriver.Config{Config: client.Config{Addr: os.Getenv("SQLDRIVER_ADDR"), User: user, Password: password,
+			Catalog: enginetest.Catalog, Schema: enginetest.Schema, PrefetchBytes: 4 << 20}}
 		db, err := sql.Open("e6data", cfg.FormatDSN())
 		if err != nil {
 			return err

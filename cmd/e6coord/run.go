@@ -91,21 +91,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		policy = fs.String("policy", coordinator.Eager.String(), "when new queries move to a new colour: eager or drain")
 		fetch  = fs.Bool("fetch", true, "read every row (false: run statements with Exec)")
 		asJSON = fs.Bool("json", false, "end with the summary as one JSON line")
-		pwFile = fs.String("password-file", "", "external engine: a file holding the password (else E6_PASSWORD)")
+		cf     connFlags
 		lf     logFlags
 	)
 	lf.register(fs, "warn")
 	ef.register(fs, 3*time.Second)
+	cf.register(fs, &o.Client, "an external engine's host:port instead of the embedded fake (--user, --password-file, --catalog and --schema are for it)",
+		"Redis URL to share the state (default with --processes > 1: an embedded in-memory Redis)", false)
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long workers start queries")
 	fs.IntVar(&o.Workers, "workers", 8, "concurrent workers")
-	fs.StringVar(&o.Engine, "engine", "", "an external engine's host:port instead of the embedded fake")
-	fs.StringVar(&o.User, "user", "", "external engine: user")
-	fs.StringVar(&o.Catalog, "catalog", "", "external engine: catalog")
-	fs.StringVar(&o.Schema, "schema", "", "external engine: schema")
-	fs.StringVar(&o.Cluster, "cluster", "", "cluster name")
 	fs.StringVar(&o.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
 	fs.IntVar(&o.Processes, "processes", 1, "worker processes sharing the state through Redis")
-	fs.StringVar(&o.RedisURL, "redis", "", "Redis URL to share the state (default with --processes > 1: an embedded in-memory Redis)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -113,13 +109,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	var err error
-	if o.Password, err = enginePassword(*pwFile); err != nil {
+	if o.Client.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
-	if o.Logger, err = lf.logger(stderr); err != nil {
-		return err
-	}
-	if o.RedisURL, err = redisURL(o.RedisURL, o.Logger); err != nil {
+	if err := cf.finish(o.Client.Logger); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -227,11 +220,11 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		lf     logFlags
 	)
 	lf.register(fs, "warn")
-	fs.StringVar(&cfg.Engine, "engine", "", "engine host:port")
-	fs.StringVar(&cfg.User, "user", "", "user (the password comes in E6COORD_PASSWORD, the Redis URL in E6COORD_REDIS_URL)")
-	fs.StringVar(&cfg.Catalog, "catalog", "", "catalog")
-	fs.StringVar(&cfg.Schema, "schema", "", "schema")
-	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name")
+	fs.StringVar(&cfg.Client.Addr, "engine", "", "engine host:port")
+	fs.StringVar(&cfg.Client.User, "user", "", "user (the password comes in E6COORD_PASSWORD, the Redis URL in E6COORD_REDIS_URL)")
+	fs.StringVar(&cfg.Client.Catalog, "catalog", "", "catalog")
+	fs.StringVar(&cfg.Client.Schema, "schema", "", "schema")
+	fs.StringVar(&cfg.Client.Cluster, "cluster", "", "cluster name")
 	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
 	fs.IntVar(&cfg.Workers, "workers", 8, "concurrent workers")
 	fs.DurationVar(&cfg.StatusEvery, "status-every", 0, "report the process's status this often (0: never)")
@@ -241,15 +234,15 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return flagError(err)
 	}
 	var err error
-	if cfg.Coordination.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
+	if cfg.Client.Coordination.Policy, err = coordinator.ParsePolicy(*policy); err != nil {
 		return err
 	}
-	if cfg.Logger, err = lf.logger(stderr); err != nil {
+	if cfg.Client.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
 	cfg.NoFetch = !*fetch
-	cfg.Password = os.Getenv("E6COORD_PASSWORD")
-	cfg.RedisURL = os.Getenv("E6COORD_REDIS_URL")
+	cfg.Client.Password = os.Getenv("E6COORD_PASSWORD")
+	cfg.Client.RedisURL = os.Getenv("E6COORD_REDIS_URL")
 	if *floor {
 		cfg.FloorURL = os.Getenv("E6COORD_FLOOR_URL")
 	}

@@ -20,9 +20,11 @@ fleet's probe lease, and serves /healthz, /readyz, /metrics and /v1/state on
 The engine password comes from --password-file, else E6_PASSWORD, else
 $CREDENTIALS_DIRECTORY/e6-password; the Redis URL from --redis, else
 E6COORD_REDIS_URL, else the file named by E6COORD_REDIS_URL_FILE, else
-$CREDENTIALS_DIRECTORY/redis-url (none: an in-process memory store). Every
-other flag can also be set as E6COORD_<FLAG>, such as E6COORD_ENGINE; the
-command line wins.
+$CREDENTIALS_DIRECTORY/redis-url (none: an in-process memory store). The
+engine connection is plaintext unless --tls; --ca and --server-name, which
+need --tls, say how the engine's certificate is verified. Every other flag
+can also be set as E6COORD_<FLAG>, such as E6COORD_ENGINE; the command line
+wins.
 
 flags:
 `
@@ -35,21 +37,17 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	var (
-		cfg    daemon.Config
-		pwFile = fs.String("password-file", "", "a file holding the engine password (else E6_PASSWORD)")
-		lf     logFlags
+		cfg daemon.Config
+		cf  connFlags
+		lf  logFlags
 	)
 	lf.register(fs, "warn")
-	fs.StringVar(&cfg.Engine, "engine", "", "the engine's host:port (required)")
-	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name, as the fleet's clients set it")
-	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis URL shared with the fleet (prefer E6COORD_REDIS_URL: a flag shows in ps)")
+	cf.register(fs, &cfg.Client, "the engine's host:port (required)",
+		"Redis URL shared with the fleet (prefer E6COORD_REDIS_URL: a flag shows in ps)", true)
 	fs.StringVar(&cfg.Listen, "listen", daemon.DefaultListen, "HTTP address of /healthz, /readyz, /metrics and /v1/state")
 	fs.DurationVar(&cfg.Interval, "interval", daemon.DefaultInterval, "how often the active colour is confirmed for the fleet")
-	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", coordinator.DefaultCacheTTL,
+	fs.DurationVar(&cfg.Client.Coordination.CacheTTL, "cache-ttl", coordinator.DefaultCacheTTL,
 		"how long a confirmed colour is trusted; for tests, or for a fleet whose clients set another CacheTTL")
-	fs.StringVar(&cfg.User, "user", "", "engine user")
-	fs.StringVar(&cfg.Catalog, "catalog", "", "engine catalog")
-	fs.StringVar(&cfg.Schema, "schema", "", "engine schema")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -61,19 +59,16 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
-	if cfg.Engine == "" {
+	if cfg.Client.Addr == "" {
 		fmt.Fprintln(stderr, "e6coord watch: --engine is required")
 		fs.Usage()
 		return errFailed
 	}
 	var err error
-	if cfg.Password, err = enginePassword(*pwFile); err != nil {
-		return err
-	}
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
-	if cfg.RedisURL, err = redisURL(cfg.RedisURL, cfg.Logger); err != nil {
+	if err := cf.finish(cfg.Logger); err != nil {
 		return err
 	}
 	d, err := daemon.New(cfg)

@@ -185,11 +185,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		redisURL = url
 		fmt.Fprintf(o.Out, "redis-server on %s\n", strings.TrimPrefix(url, "redis://"))
 	}
-	rdb, err := redisstore.OpenClient(redisURL)
+	// The bench's own store, on the URL's key prefix as the fleet's: its
+	// calls wait out a busy server.
+	watcher, err := redisstore.Open(redisURL, redisstore.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return res, err
 	}
-	defer rdb.Close()
+	defer watcher.Close()
 
 	srv, err := enginetest.NewServer(enginetest.Options{User: user, Password: password, MaxLog: 1})
 	if err != nil {
@@ -211,7 +213,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := f.waitReady(ctx, 120*time.Second); err != nil {
 		return res, err
 	}
-	if err := switches(ctx, o, srv, f, rdb, &res); err != nil {
+	if err := switches(ctx, o, srv, f, watcher, &res); err != nil {
 		return res, err
 	}
 	if err := throughput(ctx, o, srv, f, &res); err != nil {
@@ -255,14 +257,13 @@ const user, password = "bench", "bench"
 func scopeOf(srv *enginetest.Server) cache.Scope { return cache.Scope{Engine: srv.Addr()} }
 
 // switches runs the switch part.
-func switches(ctx context.Context, o Options, srv *enginetest.Server, f *benchFleet, rdb goredis.UniversalClient, res *Result) error {
+func switches(ctx context.Context, o Options, srv *enginetest.Server, f *benchFleet, watcher *redisstore.Store, res *Result) error {
 	// The probes of the first detection are not a switch's.
 	before, err := f.round(ctx, time.Now())
 	if err != nil {
 		return err
 	}
-
-	watcher := redisstore.New(rdb, redisstore.Options{Timeout: 5 * time.Second}) // the bench's own calls wait out a busy server
+	rdb := watcher.Client()
 
 	// Connections, sampled while the fleet runs.
 	conns := map[string]int{}

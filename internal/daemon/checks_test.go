@@ -6,12 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/e6coord/e6coord/client"
+	"github.com/e6coord/e6coord/coordinator"
 )
 
 // newIdle returns a daemon that never runs, on an engine nobody serves.
 func newIdle(t *testing.T) *Daemon {
 	t.Helper()
-	d, err := New(Config{Engine: "127.0.0.1:1", Listen: "127.0.0.1:0", Interval: time.Second})
+	d, err := New(Config{Client: client.Config{Addr: "127.0.0.1:1"}, Listen: "127.0.0.1:0", Interval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +70,12 @@ func TestReadyzStopping(t *testing.T) {
 func TestBadConfig(t *testing.T) {
 	for _, cfg := range []Config{
 		{},
-		{Engine: "e:1", Interval: -time.Second},
-		{Engine: "e:1", Interval: 2 * time.Minute},
-		{Engine: "e:1", Interval: time.Second, CacheTTL: 2 * time.Second},
-		{Engine: "e:1", RedisURL: "ftp://u:pw@h:1/0"},
-		{Engine: "e:1", Listen: "127.0.0.1:-1"},
+		{Client: client.Config{Addr: "e:1"}, Interval: -time.Second},
+		{Client: client.Config{Addr: "e:1"}, Interval: 2 * time.Minute},
+		{Client: client.Config{Addr: "e:1", Coordination: coordinator.Config{CacheTTL: 2 * time.Second}}, Interval: time.Second},
+		{Client: client.Config{Addr: "e:1", RedisURL: "ftp://u:pw@h:1/0"}},
+		{Client: client.Config{Addr: "e:1", RedisURL: "redis://h:1/0?prefix=a%7Bb"}},
+		{Client: client.Config{Addr: "e:1"}, Listen: "127.0.0.1:-1"},
 	} {
 		if d, err := New(cfg); err == nil {
 			d.Close()

@@ -7,7 +7,8 @@ import (
 	"github.com/e6coord/e6coord/internal/redact"
 )
 
-// String returns cfg with its password and Redis URL redacted.
+// String returns cfg with the secrets of its Client (the password, the
+// Redis URL's) redacted, as client.Config's String redacts them.
 func (cfg Config) String() string { return redact.Text("daemon.Config", cfg.attrs()...) }
 
 // GoString is String, so that %#v hides the secrets too.
@@ -21,16 +22,9 @@ func (cfg Config) LogValue() slog.Value { return redact.Value(cfg.attrs()...) }
 
 func (cfg Config) attrs() []slog.Attr {
 	return []slog.Attr{
-		slog.String("Engine", cfg.Engine),
-		slog.String("User", cfg.User),
-		slog.String("Password", redact.Password(cfg.Password)),
-		slog.String("Catalog", cfg.Catalog),
-		slog.String("Schema", cfg.Schema),
-		slog.String("Cluster", cfg.Cluster),
-		slog.String("RedisURL", redact.URL(cfg.RedisURL)),
+		slog.Any("Client", cfg.Client),
 		slog.String("Listen", cfg.Listen),
 		slog.Duration("Interval", cfg.Interval),
-		slog.Duration("CacheTTL", cfg.CacheTTL),
 		slog.String("Version", cfg.Version),
 		slog.Bool("Logger", cfg.Logger != nil),
 	}
@@ -38,7 +32,7 @@ func (cfg Config) attrs() []slog.Attr {
 
 // String names the engine d watches. A Daemon holds its Config, secrets
 // and all: String and Format keep fmt from printing its fields.
-func (d *Daemon) String() string { return "daemon.Daemon(" + d.cfg.Engine + ")" }
+func (d *Daemon) String() string { return "daemon.Daemon(" + d.cfg.Client.Addr + ")" }
 
 // Format prints String for every verb and flag.
 func (d *Daemon) Format(f fmt.State, verb rune) { redact.Format(f, verb, d.String()) }

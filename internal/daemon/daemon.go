@@ -60,32 +60,28 @@ const shutdownTimeout = 5 * time.Second
 
 // Config configures a Daemon. Zero values mean the documented defaults.
 type Config struct {
-	// Engine is the engine's host:port. Required.
-	Engine string
-	// User and Password authenticate the probes. The password is never
-	// logged, put in an error, or served.
-	User, Password string
-	// Catalog and Schema are those of the engine's sessions.
-	Catalog, Schema string
-	// Cluster is the cluster name: with Engine it names the scope of the
-	// shared state, as it does for the fleet's client.Config.
-	Cluster string
-
-	// RedisURL is the Redis shared with the fleet, in the forms
-	// [redisstore.Open] takes. Default "": an in-process memory store,
-	// which shares nothing (for trying the daemon out).
-	RedisURL string
+	// Client is the connection to the engine, described as the fleet's
+	// processes describe theirs: Addr (required), User and Password (never
+	// logged, put in an error, or served), Catalog and Schema, Cluster
+	// (with Addr it names the scope of the shared state), TLS (nil:
+	// plaintext) and DialOptions. RedisURL is the Redis shared with the
+	// fleet, in the forms of cache/redis's package doc; default "": an
+	// in-process memory store, which shares nothing (for trying the daemon
+	// out). A Store, if set, is used instead of RedisURL, and not closed.
+	// Coordination configures the daemon's coordinator: set its CacheTTL,
+	// how long a confirmed colour is trusted, as the fleet sets theirs
+	// (default coordinator.DefaultCacheTTL, 5 minutes). NoResume is always
+	// set: a watcher never wakes a suspended cluster. Logger defaults to
+	// the daemon's Logger.
+	Client client.Config
 
 	// Listen is the HTTP server's address. Default "127.0.0.1:9464".
 	Listen string
 	// Interval is how often the active colour is confirmed for the fleet;
 	// while a switch is pending, every second if that is shorter. It must
-	// be at most CacheTTL/3. Default: 10 seconds.
+	// be at most a third of Client.Coordination.CacheTTL. Default: 10
+	// seconds.
 	Interval time.Duration
-	// CacheTTL is how long the daemon's coordinator trusts a confirmed
-	// colour; set it as the fleet's client.Config sets theirs.
-	// Default: coordinator.DefaultCacheTTL, 5 minutes.
-	CacheTTL time.Duration
 
 	// Version is the version reported by the metrics. Default: the
 	// module's version from the binary's build information.
@@ -102,7 +98,7 @@ type Daemon struct {
 	log          *slog.Logger
 	store        cache.Store // the store the coordinator uses, instrumented
 	storeMetrics *metrics.StoreMetrics
-	address      string    // the store's, redacted, or "memory"
+	address      string    // the Redis URL, redacted; "memory"; or a given store's type
 	closer       io.Closer // the store under the instrumentation
 	conn         *client.Conn
 	coord        *coordinator.Coordinator
@@ -129,7 +125,7 @@ type Daemon struct {
 // configuration, a Redis URL that does not parse (the error shows it
 // redacted), or an address it cannot listen on.
 func New(cfg Config) (*Daemon, error) {
-	if cfg.Engine == "" {
+	if cfg.Client.Addr == "" {
 		return nil, errors.New("daemon: no engine address")
 	}
 	if cfg.Listen == "" {
@@ -138,11 +134,11 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
 	}
-	if cfg.CacheTTL == 0 {
-		cfg.CacheTTL = coordinator.DefaultCacheTTL
+	if cfg.Client.Coordination.CacheTTL == 0 {
+		cfg.Client.Coordination.CacheTTL = coordinator.DefaultCacheTTL
 	}
-	if cfg.Interval < 0 || cfg.Interval > cfg.CacheTTL/3 {
-		return nil, fmt.Errorf("daemon: interval %v must be positive and at most a third of the cache TTL %v", cfg.Interval, cfg.CacheTTL)
+	if ttl := cfg.Client.Coordination.CacheTTL; cfg.Interval < 0 || cfg.Interval > ttl/3 {
+		return nil, fmt.Errorf("daemon: interval %v must be positive and at most a third of the cache TTL %v", cfg.Interval, ttl)
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger}
 	if d.log == nil {
@@ -151,14 +147,13 @@ func New(cfg Config) (*Daemon, error) {
 	if err := d.openStore(); err != nil {
 		return nil, err
 	}
-	conn, err := client.Open(client.Config{
-		Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
-		Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
-		Store:        d.store,
-		Coordination: coordinator.Config{CacheTTL: cfg.CacheTTL},
-		NoResume:     true, // a watcher never wakes a suspended cluster: the fleet's first query does
-		Logger:       cfg.Logger,
-	})
+	ccfg := cfg.Client
+	ccfg.Store, ccfg.RedisURL = d.store, ""
+	ccfg.NoResume = true // a watcher never wakes a suspended cluster: the fleet's first query does
+	if ccfg.Logger == nil {
+		ccfg.Logger = cfg.Logger
+	}
+	conn, err := client.Open(ccfg)
 	if err != nil {
 		d.closeStores()
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -176,19 +171,22 @@ func New(cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-// openStore opens the store of cfg.RedisURL, or a memory store, and
-// instruments it for the metrics.
+// openStore opens the store of cfg.Client (its Store, else the store of
+// its RedisURL, else a memory store), and instruments it for the metrics.
 func (d *Daemon) openStore() error {
 	var store cache.Store
-	if d.cfg.RedisURL == "" {
+	switch u := d.cfg.Client.RedisURL; {
+	case d.cfg.Client.Store != nil:
+		store, d.closer, d.address = d.cfg.Client.Store, io.NopCloser(nil), fmt.Sprintf("%T", d.cfg.Client.Store)
+	case u == "":
 		ms := memory.New(memory.Options{})
 		store, d.closer, d.address = ms, ms, "memory"
-	} else {
-		rs, err := redisstore.Open(d.cfg.RedisURL, redisstore.Options{})
+	default:
+		rs, err := redisstore.Open(u, redisstore.Options{})
 		if err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
-		store, d.closer, d.address = rs, rs, redisstore.Redact(d.cfg.RedisURL)
+		store, d.closer, d.address = rs, rs, redisstore.Redact(u)
 	}
 	d.store, d.storeMetrics = metrics.InstrumentStore(store)
 	return nil
@@ -208,7 +206,7 @@ func (d *Daemon) Coordinator() *coordinator.Coordinator { return d.coord }
 // coordinator (its probe lease and subscription) and the store are
 // closed, as [Daemon.Close] does. It returns nil when ctx ended it.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.log.Info("watching", "engine", d.cfg.Engine, "cluster", d.cfg.Cluster, "store", d.address,
+	d.log.Info("watching", "engine", d.cfg.Client.Addr, "cluster", d.cfg.Client.Cluster, "tls", d.cfg.Client.TLS != nil, "store", d.address,
 		"interval", d.cfg.Interval, "listen", d.Addr())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

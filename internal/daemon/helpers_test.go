@@ -11,6 +11,7 @@ import (
 
 	"github.com/e6coord/e6coord/internal/redistest"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/daemon"
 )
@@ -54,9 +55,12 @@ type watcher struct {
 func startDaemon(t *testing.T, engine, redisURL string, adjust ...func(*daemon.Config)) *watcher {
 	t.Helper()
 	cfg := daemon.Config{
-		Engine: engine, User: user, Password: password,
-		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
-		RedisURL: redisURL, Listen: "127.0.0.1:0", Interval: interval,
+		Client: client.Config{
+			Addr: engine, User: user, Password: password,
+			Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+			RedisURL: redisURL,
+		},
+		Listen: "127.0.0.1:0", Interval: interval,
 	}
 	for _, f := range adjust {
 		f(&cfg)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os/exec"
 	"slices"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -39,25 +39,24 @@ type Options struct {
 	Reject enginetest.Rejection  // embedded engine: how it rejects
 	Policy coordinator.Policy    // when new queries move to a new colour
 
-	// Engine, if set, is an external engine's host:port to use instead of
-	// the embedded one, with these credentials and names.
-	Engine                   string
-	User, Password           string
-	Catalog, Schema, Cluster string
-	Query                    string // default DefaultQuery
-	NoFetch                  bool   // run statements with Exec instead of reading rows
+	// Client is the workers' connection. Its Addr, if set, is an external
+	// engine's host:port to use instead of the embedded one, with its
+	// credentials and names (User, Password, Catalog, Schema, Cluster);
+	// its RedisURL, if set, shares the state (see Processes); its Logger
+	// receives the library's records (nil discards). Policy replaces its
+	// Coordination.Policy.
+	Client  client.Config
+	Query   string // default DefaultQuery
+	NoFetch bool   // run statements with Exec instead of reading rows
 
 	// Processes is the number of worker processes; with more than one, they
-	// share the state through RedisURL, or through an embedded in-memory
-	// Redis when RedisURL is empty. WorkerCommand makes the command of a
-	// worker process from the arguments of [WorkerFlags]; the worker runs
-	// [fleet.Serve]. The password and the Redis URL reach it in
+	// share the state through Client.RedisURL, or through an embedded
+	// in-memory Redis when it is empty. WorkerCommand makes the command of
+	// a worker process from the arguments of [WorkerFlags]; the worker
+	// runs [fleet.Serve]. The password and the Redis URL reach it in
 	// E6COORD_PASSWORD and E6COORD_REDIS_URL.
 	Processes     int
-	RedisURL      string
 	WorkerCommand func(args []string) *exec.Cmd
-
-	Logger *slog.Logger // the library's records; nil discards
 }
 
 // Summary is the outcome of a run; its JSON form is the last line of
@@ -108,9 +107,9 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	o = o.withDefaults()
 	sum := Summary{Mixed: -1, Processes: int64(o.Processes)}
-	addr := o.Engine
+	cc := o.Client
 	var srv *enginetest.Server
-	if addr == "" {
+	if cc.Addr == "" {
 		var err error
 		srv, err = enginetest.NewServer(enginetest.Options{
 			Mode:      o.Mode,
@@ -124,23 +123,17 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 			return sum, fmt.Errorf("demo: start the fake engine: %w", err)
 		}
 		defer srv.Close()
-		addr = srv.Addr()
-		o.User, o.Password, o.Catalog, o.Schema = "demo", "demo", enginetest.Catalog, enginetest.Schema
+		cc.Addr = srv.Addr()
+		cc.User, cc.Password, cc.Catalog, cc.Schema = "demo", "demo", enginetest.Catalog, enginetest.Schema
 		flips := "flips every " + o.FlipEvery.String()
 		if o.FlipEvery < 0 {
 			flips = "never flips"
 		}
 		fmt.Fprintf(out, "fake engine on %s: start blue, %s, rejects with %s, %s\n",
-			addr, o.Mode, o.Reject, flips)
+			cc.Addr, o.Mode, o.Reject, flips)
 	}
-	cfg := fleet.Config{
-		Engine: addr, User: o.User, Password: o.Password,
-		Catalog: o.Catalog, Schema: o.Schema, Cluster: o.Cluster,
-		Query: o.Query, NoFetch: o.NoFetch, Workers: o.Workers,
-		RedisURL:     o.RedisURL,
-		Coordination: coordinator.Config{Policy: o.Policy},
-		Logger:       o.Logger,
-	}
+	cc.Coordination.Policy = o.Policy
+	cfg := fleet.Config{Client: cc, Query: o.Query, NoFetch: o.NoFetch, Workers: o.Workers}
 	t := newTracker(out)
 	var st fleet.Stats
 	var err error
@@ -206,7 +199,7 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 	if o.WorkerCommand == nil {
 		return st, fmt.Errorf("demo: no way to start worker processes")
 	}
-	url := o.RedisURL
+	url := cfg.Client.RedisURL
 	if url == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.Start(); err != nil {
@@ -216,12 +209,12 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 		url = "redis://" + mr.Addr()
 		t.printf("in-memory redis on %s\n", mr.Addr())
 	}
-	cfg.RedisURL = url
+	cfg.Client.RedisURL = url
 	args := WorkerFlags(cfg)
 	procs, err := fleet.Start(o.Processes, func(int) *exec.Cmd {
 		cmd := o.WorkerCommand(args)
 		// Secrets go in the environment, not on the command line.
-		cmd.Env = append(cmd.Environ(), "E6COORD_PASSWORD="+cfg.Password, "E6COORD_REDIS_URL="+cfg.RedisURL)
+		cmd.Env = append(cmd.Environ(), "E6COORD_PASSWORD="+cfg.Client.Password, "E6COORD_REDIS_URL="+cfg.Client.RedisURL)
 		return cmd
 	})
 	if err != nil {
@@ -254,11 +247,11 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 // (E6COORD_PASSWORD, E6COORD_REDIS_URL), out of sight of ps.
 func WorkerFlags(cfg fleet.Config) []string {
 	return []string{
-		"--engine", cfg.Engine, "--user", cfg.User,
-		"--catalog", cfg.Catalog, "--schema", cfg.Schema, "--cluster", cfg.Cluster,
+		"--engine", cfg.Client.Addr, "--user", cfg.Client.User,
+		"--catalog", cfg.Client.Catalog, "--schema", cfg.Client.Schema, "--cluster", cfg.Client.Cluster,
 		"--query", cfg.Query, "--fetch=" + strconv.FormatBool(!cfg.NoFetch),
 		"--workers", strconv.Itoa(cfg.Workers),
-		"--policy", cfg.Coordination.Policy.String(),
+		"--policy", cfg.Client.Coordination.Policy.String(),
 	}
 }
 

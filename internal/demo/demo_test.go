@@ -11,6 +11,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"go.uber.org/goleak"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/demo"
@@ -72,7 +73,7 @@ func TestDemoWrongRedisPassword(t *testing.T) {
 	var out bytes.Buffer
 	sum, err := demo.Run(context.Background(), demo.Options{
 		Duration: 300 * time.Millisecond, FlipEvery: time.Hour, Workers: 2,
-		RedisURL: "redis://:wrong@" + mr.Addr() + "/0",
+		Client: client.Config{RedisURL: "redis://:wrong@" + mr.Addr() + "/0"},
 	}, &out)
 	if err != nil {
 		t.Fatal(err)

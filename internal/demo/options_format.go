@@ -7,7 +7,8 @@ import (
 	"github.com/e6coord/e6coord/internal/redact"
 )
 
-// String returns o with its password and Redis URL redacted.
+// String returns o with the secrets of its Client (the password, the
+// Redis URL's) redacted, as client.Config's String redacts them.
 func (o Options) String() string { return redact.Text("demo.Options", o.attrs()...) }
 
 // GoString is String, so that %#v hides the secrets too.
@@ -27,17 +28,10 @@ func (o Options) attrs() []slog.Attr {
 		slog.Any("Mode", o.Mode),
 		slog.Any("Reject", o.Reject),
 		slog.Any("Policy", o.Policy),
-		slog.String("Engine", o.Engine),
-		slog.String("User", o.User),
-		slog.String("Password", redact.Password(o.Password)),
-		slog.String("Catalog", o.Catalog),
-		slog.String("Schema", o.Schema),
-		slog.String("Cluster", o.Cluster),
+		slog.Any("Client", o.Client),
 		slog.String("Query", o.Query),
 		slog.Bool("NoFetch", o.NoFetch),
 		slog.Int("Processes", o.Processes),
-		slog.String("RedisURL", redact.URL(o.RedisURL)),
 		slog.Bool("WorkerCommand", o.WorkerCommand != nil),
-		slog.Bool("Logger", o.Logger != nil),
 	}
 }

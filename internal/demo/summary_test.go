@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/demo"
 	"github.com/e6coord/e6coord/internal/redistest"
@@ -71,8 +72,10 @@ func TestDemoReadOnlyReplica(t *testing.T) {
 	var logs syncBuffer
 	sum, err := demo.Run(context.Background(), demo.Options{
 		Duration: 1500 * time.Millisecond, FlipEvery: 300 * time.Millisecond, Workers: 2,
-		RedisURL: replica.URL(),
-		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Client: client.Config{
+			RedisURL: replica.URL(),
+			Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		},
 	}, &out)
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +115,10 @@ func TestDemoEndsWhileClusterResumes(t *testing.T) {
 	go func() {
 		_, err := demo.Run(context.Background(), demo.Options{
 			Duration: 6 * time.Second, Workers: 1,
-			Engine: srv.Addr(), User: "u", Password: "p", Catalog: enginetest.Catalog, Schema: enginetest.Schema,
-			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Client: client.Config{
+				Addr: srv.Addr(), User: "u", Password: "p", Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			},
 		}, &out)
 		done <- err
 	}()

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -36,7 +37,11 @@ type bareSession struct {
 }
 
 func openBare(cfg Config) (*bareEngine, error) {
-	cc, err := grpc.NewClient(cfg.Engine, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if cfg.Client.TLS != nil {
+		creds = credentials.NewTLS(cfg.Client.TLS)
+	}
+	cc, err := grpc.NewClient(cfg.Client.Addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, fmt.Errorf("fleet: bare stubs: %w", err)
 	}
@@ -54,10 +59,10 @@ func (b *bareEngine) use(ctx context.Context, colour string) error {
 		return nil
 	}
 	md := metadata.Pairs("strategy", colour)
-	if b.cfg.Cluster != "" {
-		md.Set("cluster-name", b.cfg.Cluster)
+	if b.cfg.Client.Cluster != "" {
+		md.Set("cluster-name", b.cfg.Client.Cluster)
 	}
-	resp, err := b.engine.Authenticate(metadata.NewOutgoingContext(ctx, md), &e6xpb.AuthenticateRequest{User: b.cfg.User, Password: b.cfg.Password})
+	resp, err := b.engine.Authenticate(metadata.NewOutgoingContext(ctx, md), &e6xpb.AuthenticateRequest{User: b.cfg.Client.User, Password: b.cfg.Client.Password})
 	if err != nil {
 		return fmt.Errorf("fleet: bare stubs: authenticate with %s: %w", colour, err)
 	}
@@ -74,7 +79,7 @@ func (b *bareEngine) query(ctx context.Context) (int64, error) {
 		return 0, errors.New("fleet: bare stubs: no session")
 	}
 	prep, err := b.engine.PrepareStatementV2(metadata.NewOutgoingContext(ctx, sess.md), &e6xpb.PrepareStatementV2Request{
-		SessionId: sess.id, Schema: b.cfg.Schema, Catalog: b.cfg.Catalog, QueryString: b.cfg.Query,
+		SessionId: sess.id, Schema: b.cfg.Client.Schema, Catalog: b.cfg.Client.Catalog, QueryString: b.cfg.Query,
 	})
 	if err != nil {
 		return 0, err

@@ -7,7 +7,9 @@ import (
 	"github.com/e6coord/e6coord/internal/redact"
 )
 
-// String returns cfg with its password and Redis URLs redacted.
+// String returns cfg with the secrets of its Client (the password, the
+// Redis URL's), as client.Config's String redacts them, and FloorURL
+// redacted.
 func (cfg Config) String() string { return redact.Text("fleet.Config", cfg.attrs()...) }
 
 // GoString is String, so that %#v hides the secrets too.
@@ -21,20 +23,12 @@ func (cfg Config) LogValue() slog.Value { return redact.Value(cfg.attrs()...) }
 
 func (cfg Config) attrs() []slog.Attr {
 	return []slog.Attr{
-		slog.String("Engine", cfg.Engine),
-		slog.String("User", cfg.User),
-		slog.String("Password", redact.Password(cfg.Password)),
-		slog.String("Catalog", cfg.Catalog),
-		slog.String("Schema", cfg.Schema),
-		slog.String("Cluster", cfg.Cluster),
+		slog.Any("Client", cfg.Client),
 		slog.String("Query", cfg.Query),
 		slog.Bool("NoFetch", cfg.NoFetch),
 		slog.Int("Workers", cfg.Workers),
 		slog.Duration("StatusEvery", cfg.StatusEvery),
 		slog.String("FloorURL", redact.URL(cfg.FloorURL)),
 		slog.Bool("Commands", cfg.Commands != nil),
-		slog.String("Store", fmt.Sprintf("%T", cfg.Store)),
-		slog.String("RedisURL", redact.URL(cfg.RedisURL)),
-		slog.Bool("Logger", cfg.Logger != nil),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/fleet"
 )
@@ -31,8 +32,7 @@ func TestCommandsModes(t *testing.T) {
 	var runErr error
 	wg.Go(func() {
 		_, runErr = fleet.Run(ctx, fleet.Config{
-			Engine:  srv.Addr(),
-			Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+			Client:   client.Config{Addr: srv.Addr(), Catalog: enginetest.Catalog, Schema: enginetest.Schema},
 			Query:    "SELECT * FROM demo.numbers LIMIT 10",
 			Workers:  3,
 			Commands: cmds,

@@ -142,19 +142,15 @@ func (c *commandCounter) sentAt(gen uint64) int64 {
 }
 
 // openCounted opens the Redis store of rawURL, as client.Open does, on a
-// client that counts its commands; close closes both.
-func openCounted(rawURL string) (store *redisstore.Store, counter *commandCounter, close func(), err error) {
-	rdb, err := redisstore.OpenClient(rawURL)
+// client that counts its commands. Closing the store closes the client.
+func openCounted(rawURL string) (store *redisstore.Store, counter *commandCounter, err error) {
+	store, err = redisstore.Open(rawURL, redisstore.Options{})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	counter = &commandCounter{}
-	rdb.AddHook(counter)
-	store = redisstore.New(rdb, redisstore.Options{})
-	return store, counter, func() {
-		store.Close()
-		rdb.Close()
-	}, nil
+	store.Client().AddHook(counter)
+	return store, counter, nil
 }
 
 // count returns the commands counted; 0 for a nil counter.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -29,15 +28,16 @@ var ErrStoppedConnecting = errors.New("fleet: stopped before the engine answered
 
 // Config configures the workers of one process.
 type Config struct {
-	Engine                   string // the engine's host:port
-	User, Password           string
-	Catalog, Schema, Cluster string
-	Query                    string        // the SQL each worker runs
-	NoFetch                  bool          // Exec instead of reading every row
-	Workers                  int           // concurrent workers; 0 only connects (learns the colour, authenticates), then waits
-	StatusEvery              time.Duration // how often to report status; 0: never
-	// FloorURL, if set while the state is shared through RedisURL, is
-	// the Redis URL of a bare go-redis client with which this process
+	// Client is the connection every worker shares: the engine and its
+	// credentials, and the store (Store, else RedisURL, else the
+	// process's memory).
+	Client      client.Config
+	Query       string        // the SQL each worker runs
+	NoFetch     bool          // Exec instead of reading every row
+	Workers     int           // concurrent workers; 0 only connects (learns the colour, authenticates), then waits
+	StatusEvery time.Duration // how often to report status; 0: never
+	// FloorURL, if set while the state is shared through Client.RedisURL,
+	// is the Redis URL of a bare go-redis client with which this process
 	// also subscribes to the channel on which the store's compare-and-swap
 	// publishes the scope's record (the message the coordinator's watch
 	// receives), reporting each arrival as a "floor" event: the floor of
@@ -48,11 +48,7 @@ type Config struct {
 	// [Commands]); the process then also opens a connection on an
 	// in-memory store of its own and the bare generated stubs, and runs
 	// its workers in the mode the commands say.
-	Commands     <-chan string
-	Store        cache.Store
-	RedisURL     string // when Store is nil: share the state through this Redis
-	Coordination coordinator.Config
-	Logger       *slog.Logger
+	Commands <-chan string
 }
 
 // Report is one line a worker process writes: that it is ready, a change
@@ -156,9 +152,9 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	var switches atomic.Int64
 	var redisCommands *commandCounter
 	pid := os.Getpid()
-	ccfg := cfg.Coordination
-	userChange := ccfg.OnChange
-	ccfg.OnChange = func(old, next cache.State) {
+	ccfg := cfg.Client
+	userChange := ccfg.Coordination.OnChange
+	ccfg.Coordination.OnChange = func(old, next cache.State) {
 		if userChange != nil {
 			userChange(old, next)
 		}
@@ -184,20 +180,15 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 		report(r)
 	}
 	var redisStore *redisstore.Store
-	if cfg.Store == nil && cfg.RedisURL != "" {
-		store, counter, closeStore, err := openCounted(cfg.RedisURL)
+	if ccfg.Store == nil && ccfg.RedisURL != "" {
+		store, counter, err := openCounted(ccfg.RedisURL)
 		if err != nil {
 			return Stats{}, fmt.Errorf("fleet: %w", err)
 		}
-		defer closeStore()
-		cfg.Store, redisCommands, redisStore = store, counter, store
+		defer store.Close()
+		ccfg.Store, redisCommands, redisStore = store, counter, store
 	}
-	conn, err := client.Open(client.Config{
-		Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
-		Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
-		Store: cfg.Store, RedisURL: cfg.RedisURL,
-		Coordination: ccfg, Logger: cfg.Logger,
-	})
+	conn, err := client.Open(ccfg)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -244,13 +235,10 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Repo
 	var memConn *client.Conn
 	var bare *bareEngine
 	if cfg.Commands != nil {
-		mcfg := cfg.Coordination
-		mcfg.OnChange = nil
-		if memConn, err = client.Open(client.Config{
-			Addr: cfg.Engine, User: cfg.User, Password: cfg.Password,
-			Catalog: cfg.Catalog, Schema: cfg.Schema, Cluster: cfg.Cluster,
-			Coordination: mcfg, Logger: cfg.Logger,
-		}); err != nil {
+		mcfg := cfg.Client
+		mcfg.Store, mcfg.RedisURL = nil, "" // a memory store of its own
+		mcfg.Coordination.OnChange = nil
+		if memConn, err = client.Open(mcfg); err != nil {
 			return Stats{}, err
 		}
 		defer memConn.Close()

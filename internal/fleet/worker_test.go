@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/internal/fleet"
@@ -42,8 +43,7 @@ func TestRunWithoutHealthCheck(t *testing.T) {
 	var failures []string
 	var ready bool
 	st, err := fleet.Run(ctx, fleet.Config{
-		Engine:  srv.Addr(),
-		Catalog: enginetest.Catalog, Schema: enginetest.Schema,
+		Client:  client.Config{Addr: srv.Addr(), Catalog: enginetest.Catalog, Schema: enginetest.Schema},
 		Query:   "SELECT * FROM demo.numbers LIMIT 10",
 		Workers: 4,
 	}, stop, func(r fleet.Report) {

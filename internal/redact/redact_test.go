@@ -50,10 +50,10 @@ func TestConfigsHideSecrets(t *testing.T) {
 		}
 		configs := map[string]any{
 			"client.Config":      client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
-			"sqldriver.Config":   sqldriver.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u},
-			"daemon.Config":      daemon.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
-			"demo.Options":       demo.Options{Engine: "h:1", User: "u", Password: pw, RedisURL: u},
-			"fleet.Config":       fleet.Config{Engine: "h:1", User: "u", Password: pw, RedisURL: u, FloorURL: u},
+			"sqldriver.Config":   sqldriver.Config{Config: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
+			"daemon.Config":      daemon.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
+			"demo.Options":       demo.Options{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
+			"fleet.Config":       fleet.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}, FloorURL: u},
 			"bench.Options":      bench.Options{RedisURL: u},
 			"enginetest.Options": enginetest.Options{User: "u", Password: pw},
 		}
@@ -63,7 +63,7 @@ func TestConfigsHideSecrets(t *testing.T) {
 		}
 		defer conn.Close()
 		configs["*client.Conn"] = conn
-		d, err := daemon.New(daemon.Config{Engine: "127.0.0.1:1", User: "u", Password: pw, Listen: "127.0.0.1:0"})
+		d, err := daemon.New(daemon.Config{Client: client.Config{Addr: "127.0.0.1:1", User: "u", Password: pw}, Listen: "127.0.0.1:0"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,10 +107,26 @@ func TestConfigsShowWhatIsNotSecret(t *testing.T) {
 			t.Errorf("%%+v of client.Config = %s, want it to show %q", got, want)
 		}
 	}
-	got = fmt.Sprintf("%v", daemon.Config{Engine: "engine.example:443", User: "alice"})
+	got = fmt.Sprintf("%v", daemon.Config{Client: client.Config{Addr: "engine.example:443", User: "alice"}})
 	for _, want := range []string{"engine.example:443", "alice", "Password: "} {
 		if !bytes.Contains([]byte(got), []byte(want)) {
 			t.Errorf("%%v of daemon.Config = %s, want it to show %q", got, want)
+		}
+	}
+	// The configurations that take a client.Config show it as its own
+	// String does, once.
+	want := fmt.Sprintf("Client:%v ", cfg)
+	for name, c := range map[string]any{
+		"daemon.Config": daemon.Config{Client: cfg},
+		"demo.Options":  demo.Options{Client: cfg},
+		"fleet.Config":  fleet.Config{Client: cfg},
+	} {
+		got := fmt.Sprintf("%+v", c)
+		if n := bytes.Count([]byte(got), []byte(want)); n != 1 {
+			t.Errorf("%%+v of %s = %s, want it to show %q once", name, got, want)
+		}
+		if n := bytes.Count([]byte(got), []byte("Password:")); n != 1 {
+			t.Errorf("%%+v of %s = %s, want one Password field", name, got)
 		}
 	}
 }
