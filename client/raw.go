@@ -1,6 +1,6 @@
 package client
 
-import "github.com/e6coord/e6coord/internal/resultenc"
+import "github.com/e6coord/e6coord/client/internal/resultenc"
 
 // RawResult decodes a query's result from the bytes the engine's generated
 // stubs return, as [Rows] does, but makes no Go values of the rows: it is

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/e6coord/e6coord/client"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // RawResult decodes and checks what Rows does: the metadata, then each

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/client"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // bigColumns are the columns of demo.big.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/client"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // typesColumn is a column of demo.types: its values as the client's

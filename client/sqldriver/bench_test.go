@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/client/sqldriver"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // benchRows is the number of rows each query of the benchmarks reads.
