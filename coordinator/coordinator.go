@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/hist"
+	"github.com/e6coord/e6coord/coordinator/internal/hist"
 )
 
 // Coordinator decides the colour of every call to one engine and shares it
