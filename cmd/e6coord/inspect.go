@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,7 +116,7 @@ func (f *scopeFlags) reader(fs *flag.FlagSet, cacheTTL time.Duration, stderr io.
 	r := inspect.NewReader(store, inspect.Options{
 		Scope:    cache.Scope{Cluster: strings.ToLower(f.cluster), Engine: f.engine}, // as client.Open names it
 		Address:  redisstore.Redact(u),
-		CacheTTL: cacheTTL,
+		CacheTTL: cmp.Or(max(cacheTTL, 0), coordinator.DefaultCacheTTL), // 0 or less: the default, as the coordinator's
 		Logger:   log,
 	})
 	return r, func() {
