@@ -14,8 +14,8 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
+	"github.com/e6coord/e6coord/cmd/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/coordinator"
-	"github.com/e6coord/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/internal/view"
 )
 

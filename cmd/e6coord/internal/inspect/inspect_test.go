@@ -12,7 +12,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/cache/memory"
-	"github.com/e6coord/e6coord/internal/inspect"
+	"github.com/e6coord/e6coord/cmd/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/view"
 	"go.uber.org/goleak"
