@@ -15,7 +15,7 @@ import (
 // colour from the first without probing.
 func TestRedisURLSharesState(t *testing.T) {
 	mr := miniredis.RunT(t)
-	srv := newEngine(t, enginetest.Options{Start: cache.Green})
+	srv := newEngine(t, enginetest.Options{Start: enginetest.Green})
 	url := "redis://" + mr.Addr() + "/0"
 	a := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = url })
 	b := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = url })

@@ -58,7 +58,7 @@ func driveSwitches(t *testing.T, srv *enginetest.Server, mode enginetest.SwitchM
 				if !wait(overlap) {
 					return
 				}
-				from := to.Other()
+				from := strategy(to.Other())
 				if !waitDrained(from, clockOf(srv).drained, s.stop) {
 					_, running := clockOf(srv).drained(from)
 					t.Errorf("the engine's queries on %s did not drain within %v: %s", from, drainTimeout, running)
@@ -132,7 +132,7 @@ func TestF0Baseline(t *testing.T) {
 			if sched.made != switches {
 				t.Fatalf("invalid scenario: the engine made %d of %d switches", sched.made, switches)
 			}
-			final := srv.State().Active
+			final := strategy(srv.State().Active)
 			at := convergedOn(t, obs, pids, sched.lastBegin, final, 0, hangAfter(converge))
 			t.Logf("every process on %s %v after the last switch began (budget %v)", final, at.Sub(sched.lastBegin), converge)
 

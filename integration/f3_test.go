@@ -65,7 +65,7 @@ func TestF3SilentCutEveryProcess(t *testing.T) {
 	waitClosed(t, obs, "the engine's switches during the cut", cutFor+10*time.Second, scheduled)
 	// Cut off from the store, each process learns the last colour from
 	// the engine alone; the cut lasts until then, and cutFor at least.
-	final := srv.State().Active
+	final := strategy(srv.State().Active)
 	last := (*begins)[len(*begins)-1]
 	obs.waitUntil(t, "every process on "+final.String()+" during the cut", 10*time.Second, func() bool {
 		_, ok := firstAdoptions(obs, pids, last, final)

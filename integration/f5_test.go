@@ -75,10 +75,10 @@ func TestF5LostSubscriptions(t *testing.T) {
 	// overlap).
 	var begins, finishes []time.Time
 	for range switches {
-		from := srv.State().Active
+		from := strategy(srv.State().Active)
 		began := time.Now()
 		begins = append(begins, began)
-		if err := srv.BeginSwitch(from.Other()); err != nil {
+		if err := srv.BeginSwitch(colourOf(from.Other())); err != nil {
 			t.Fatal(err)
 		}
 		obs.waitUntil(t, "every process on "+from.Other().String()+" while the engine serves both colours",
@@ -91,7 +91,7 @@ func TestF5LostSubscriptions(t *testing.T) {
 		}
 		finishes = append(finishes, time.Now())
 	}
-	final := srv.State().Active
+	final := strategy(srv.State().Active)
 	last := begins[len(begins)-1]
 	at := convergedOn(t, obs, pids, last, final, 0, 20*time.Second)
 	t.Logf("every process on the store and on %s %v after the last switch began", final, at.Sub(last))

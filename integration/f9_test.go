@@ -65,7 +65,7 @@ func testLateDuringSwitch(t *testing.T) {
 	obs.waitUntil(t, "workers ready", 30*time.Second, func() bool { return len(obs.ready) == n })
 
 	began := time.Now()
-	if err := srv.BeginSwitch(cache.Green); err != nil {
+	if err := srv.BeginSwitch(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	var gen uint64
@@ -79,7 +79,7 @@ func testLateDuringSwitch(t *testing.T) {
 		}
 		return ok
 	})
-	if st := srv.State(); !st.Overlapping || st.Pending != cache.Green {
+	if st := srv.State(); !st.Overlapping || st.Pending != enginetest.Green {
 		t.Fatalf("invalid scenario: the engine is not in its switch to green: %s", st)
 	}
 
@@ -117,7 +117,7 @@ func testLateDuringSwitch(t *testing.T) {
 		t.Fatalf("no switch to finish: %s", srv.State())
 	}
 	began = time.Now()
-	if err := srv.BeginSwitch(cache.Blue); err != nil {
+	if err := srv.BeginSwitch(enginetest.Blue); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []struct {
@@ -189,7 +189,7 @@ func testLateWithoutStore(t *testing.T, down bool) {
 	clock.arm()
 	scheduled, begins := schedule(t, srv, switches, period, overlap, clock.drained)
 	waitClosed(t, obs, "the engine's switches", switches*period+20*time.Second, scheduled)
-	final := srv.State().Active
+	final := strategy(srv.State().Active)
 	// Cut off from the store, each process learns the last colour from
 	// the engine alone.
 	last := (*begins)[len(*begins)-1]

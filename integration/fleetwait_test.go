@@ -46,8 +46,8 @@ func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.
 				return
 			}
 			*begins = append(*begins, time.Now())
-			from := srv.State().Active
-			if err := srv.BeginSwitch(from.Other()); err != nil {
+			from := strategy(srv.State().Active)
+			if err := srv.BeginSwitch(colourOf(from.Other())); err != nil {
 				t.Error(err)
 				return
 			}

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/google/go-cmp/cmp"
@@ -83,11 +81,8 @@ func fetch(t *testing.T, s *Server, v1 bool, sql string) ([]resultenc.Column, []
 					t.Fatal(err)
 				}
 				if d, ok := row[j].(resultenc.Decimal); ok {
-					// resultenc's decimal, in the client's type that
-					// TypesRow uses.
-					if row[j], err = client.NewDecimal(d.Unscaled, d.Scale); err != nil {
-						t.Fatal(err)
-					}
+					// resultenc's decimal, in the type TypesRow uses.
+					row[j] = Decimal{Unscaled: d.Unscaled.String(), Scale: d.Scale}
 				}
 			}
 			rows = append(rows, row)
@@ -282,7 +277,7 @@ func TestSessions(t *testing.T) {
 	t.Run("bound to colour", func(t *testing.T) {
 		s := newServer(t, Options{BindSessions: true, SessionErrorCode: codes.Unauthenticated})
 		sess := auth(t, s, "blue")
-		if err := s.BeginSwitch(cache.Green); err != nil {
+		if err := s.BeginSwitch(Green); err != nil {
 			t.Fatal(err)
 		}
 		ctx := testCtx(t)
@@ -354,7 +349,7 @@ func TestEveryResponseAnnounces(t *testing.T) {
 	e := s.Engine()
 	sess := auth(t, s, "blue")
 	q := prepare(t, s, "blue", sess, "SELECT 1")
-	if err := s.BeginSwitch(cache.Green); err != nil {
+	if err := s.BeginSwitch(Green); err != nil {
 		t.Fatal(err)
 	}
 	ctx := as(testCtx(t), "blue")

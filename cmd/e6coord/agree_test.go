@@ -20,7 +20,7 @@ import (
 func TestStatusAndStateAgreeOnRejectedColour(t *testing.T) {
 	cleanEnv(t)
 	rs, _ := startRedis(t)
-	srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: "p", Start: cache.Blue})
+	srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: "p", Start: enginetest.Blue})
 	if err != nil {
 		t.Fatal(err)
 	}
