@@ -175,7 +175,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var want cache.Strategy
 	if *waitFor != "" {
 		var err error
-		if want, err = parseColour(*waitFor); err != nil {
+		if want, err = cache.ParseStrategy(*waitFor); err != nil {
 			return usageError(fs, "bad --wait-for: %v", err)
 		}
 	}
