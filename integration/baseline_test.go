@@ -94,13 +94,13 @@ func (s *switchSchedule) finished() bool {
 	}
 }
 
-// TestF0Baseline: 16 worker processes of 2 workers loop a short query
+// TestBaseline: 16 worker processes of 2 workers loop a short query
 // through 30 switches of the engine, in each switch mode, sharing the
 // state through one Redis:
 // the invariants hold (checkFleet), every process adopts every switch, and
 // the fleet converges after the last one (the time it takes is reported
 // against a budget of 2 s).
-func TestF0Baseline(t *testing.T) {
+func TestBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}

@@ -19,9 +19,10 @@ import (
 	"github.com/e6coord/e6coord/internal/fleet"
 )
 
-// This file holds what the scenarios F3 to F9 share: the engine's own
-// switch schedule, a clock of the fleet's queries as the engine sees them,
-// and waits on the fleet's agreement.
+// This file holds what the fleet scenarios (silent cut, lost
+// subscriptions, brownout, killed with pins, late starters) share: the
+// engine's own switch schedule, a clock of the fleet's queries as the
+// engine sees them, and waits on the fleet's agreement.
 
 // schedule switches the engine k times on its own clock, independent of
 // the fleet: one switch every period, each overlapping for overlap at

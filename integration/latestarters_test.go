@@ -16,7 +16,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF9LateStarters (F9): processes that start late join the fleet
+// TestLateStarters: processes that start late join the fleet
 // without failing a query.
 //
 // announced-switch: a fleet has adopted green during an Overlap switch the
@@ -39,7 +39,7 @@ import (
 // healBudget.
 //
 // None of them fails a query, runs one on two colours, or flips back.
-func TestF9LateStarters(t *testing.T) {
+func TestLateStarters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}

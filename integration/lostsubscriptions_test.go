@@ -16,7 +16,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF5LostSubscriptions (F5): a quarter of the fleet silently loses its
+// TestLostSubscriptions: a quarter of the fleet silently loses its
 // change subscription (it stays up and answers heartbeats, but delivers
 // nothing), then the engine switches four times, under the default Eager
 // policy on an Overlap engine. The deaf processes still adopt every colour
@@ -26,7 +26,7 @@ import (
 // fails, none carries two colours, and no process sees more than one 456
 // per switch. How long after a switch began each process adopted it is
 // reported against adoptBudget.
-func TestF5LostSubscriptions(t *testing.T) {
+func TestLostSubscriptions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF3SilentCutEveryProcess (F3): every process's link to Redis is cut
+// TestSilentCutEveryProcess: every process's link to Redis is cut
 // silently for 5 s while the engine switches four times on its own
 // schedule (each switch overlapping until the queries on the old colour
 // are done), then healed. Every process detects the cut, learns each
@@ -20,7 +20,7 @@ import (
 // The times of detection and of agreement after the heal are reported
 // against detectBudget and healBudget. No query fails, none
 // carries two colours, no process flips back or goes back a generation.
-func TestF3SilentCutEveryProcess(t *testing.T) {
+func TestSilentCutEveryProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}
