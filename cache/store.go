@@ -40,10 +40,12 @@ type RecordStore interface {
 
 // PinStore keeps leases that tie queries to colours.
 type PinStore interface {
-	// Pin creates or replaces the pins of queryIDs with colour s, live for
-	// ttl from now, in one round trip however many ids it is given. An
-	// invalid colour is an error wrapping ErrInvalidStrategy.
-	Pin(ctx context.Context, scope Scope, s Strategy, ttl time.Duration, queryIDs ...string) error
+	// WritePins makes the changes of w in one round trip however many ids
+	// it holds: it creates or replaces the pins of w.Blue and w.Green with
+	// their colour, live for ttl from now; then it removes the pins of
+	// w.Release (so an id in both ends released); and it returns the live
+	// pins left in the scope. Releasing an absent pin is not an error.
+	WritePins(ctx context.Context, scope Scope, ttl time.Duration, w PinWrite) (PinCounts, error)
 
 	// Lookup returns the live pin of queryID, or ErrNotFound when there is
 	// none or it has expired.
@@ -53,14 +55,16 @@ type PinStore interface {
 	// trip. It returns the ids that had no live pin (they stay absent).
 	Renew(ctx context.Context, scope Scope, ttl time.Duration, queryIDs ...string) (missing []string, err error)
 
-	// Release removes the pins of queryIDs, if any, and returns the live
-	// pins left in the scope, in one round trip however many ids it is
-	// given. Releasing an absent pin is not an error.
-	Release(ctx context.Context, scope Scope, queryIDs ...string) (PinCounts, error)
-
 	// Count returns the live pins of scope per colour. Expired pins are not
 	// counted, and a backend may purge them on the way.
 	Count(ctx context.Context, scope Scope) (PinCounts, error)
+}
+
+// PinWrite is one write of a process's pins: the queries it pins to each
+// colour and those whose pins end.
+type PinWrite struct {
+	Blue, Green []string
+	Release     []string
 }
 
 // ProbeLeaser hands out the probe lease of a scope: one holder at a time

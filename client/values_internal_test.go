@@ -11,13 +11,14 @@ import (
 )
 
 // sameValue reports whether the client's value got is resultenc's value
-// want of the same cell, exactly: types, bytes, instants and zones.
-func sameValue(t *testing.T, got, want any) bool {
+// want of the same cell of v, exactly: types, bytes, instants and zones,
+// and for a decimal the unscaled value and v's scale.
+func sameValue(t *testing.T, v *resultenc.Vector, got, want any) bool {
 	switch w := want.(type) {
 	case nil:
 		return got == nil
-	case resultenc.Decimal:
-		d, err := NewDecimal(w.Unscaled, w.Scale)
+	case *big.Int:
+		d, err := NewDecimal(w, v.Data.Scale)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +55,7 @@ func checkColumns(t *testing.T, c *resultenc.Chunk) {
 			if err != nil {
 				t.Fatalf("vector %d row %d: Value of a checked chunk: %v", i, row, err)
 			}
-			if got := col.value(row); !sameValue(t, got, want) {
+			if got := col.value(row); !sameValue(t, v, got, want) {
 				t.Fatalf("vector %d (%v) row %d: client value %#v, resultenc %#v", i, v.Type, row, got, want)
 			}
 		}
@@ -76,6 +77,10 @@ func sampleColumnChunks(t testing.TB) []resultenc.Chunk {
 			t.Fatal(err)
 		}
 		return vec
+	}
+	decConst, err := resultenc.DecimalConstant(3, big.NewInt(-12345), 2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	tzc := constant(resultenc.TypeTimestampTZ, t0)
 	tzc.Data.Zones = []string{"-03:30"}
@@ -104,7 +109,7 @@ func sampleColumnChunks(t testing.TB) []resultenc.Chunk {
 			constant(resultenc.TypeDate, t0),
 			constant(resultenc.TypeDateTime, t0),
 			tzc,
-			constant(resultenc.TypeDecimal128, resultenc.Decimal{Unscaled: big.NewInt(-12345), Scale: 2}),
+			decConst,
 			constant(resultenc.TypeString, nil),
 			constant(resultenc.TypeNull, nil),
 		}},

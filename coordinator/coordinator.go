@@ -178,7 +178,7 @@ func (c *Coordinator) Close() error {
 	c.mu.Unlock()
 	if len(ids) > 0 && !c.degraded.Load() {
 		ctx, cancel := c.storeCtx(context.Background())
-		_, _ = c.store.Release(ctx, c.cfg.Scope, ids...) // one round trip; expiry covers a failure
+		_, _ = c.store.WritePins(ctx, c.cfg.Scope, c.cfg.PinTTL, cache.PinWrite{Release: ids}) // expiry covers a failure
 		cancel()
 	}
 	return nil

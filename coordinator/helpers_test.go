@@ -204,7 +204,7 @@ type flakyStore struct {
 	mu      sync.Mutex
 	cur     *memory.Store // guarded by mu
 	swaps   []cache.State // every record stored, in order; guarded by mu
-	// releases lists the ids of each Release call; guarded by mu.
+	// releases lists the ids each pin write released; guarded by mu.
 	releases [][]string
 	now      func() time.Time
 
@@ -303,12 +303,17 @@ func (f *flakyStore) CompareAndSwap(ctx context.Context, sc cache.Scope, old uin
 	return got, err
 }
 
-func (f *flakyStore) Pin(ctx context.Context, sc cache.Scope, st cache.Strategy, ttl time.Duration, ids ...string) error {
+func (f *flakyStore) WritePins(ctx context.Context, sc cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
 	s, err := f.get()
 	if err != nil {
-		return err
+		return cache.PinCounts{}, err
 	}
-	return s.Pin(ctx, sc, st, ttl, ids...)
+	if len(w.Release) > 0 {
+		f.mu.Lock()
+		f.releases = append(f.releases, slices.Clone(w.Release))
+		f.mu.Unlock()
+	}
+	return s.WritePins(ctx, sc, ttl, w)
 }
 
 func (f *flakyStore) Lookup(ctx context.Context, sc cache.Scope, id string) (cache.Pin, error) {
@@ -346,17 +351,6 @@ func (f *flakyStore) waitRenew(t *testing.T) {
 			t.Fatal("no pin renewal")
 		}
 	}
-}
-
-func (f *flakyStore) Release(ctx context.Context, sc cache.Scope, ids ...string) (cache.PinCounts, error) {
-	s, err := f.get()
-	if err != nil {
-		return cache.PinCounts{}, err
-	}
-	f.mu.Lock()
-	f.releases = append(f.releases, slices.Clone(ids))
-	f.mu.Unlock()
-	return s.Release(ctx, sc, ids...)
 }
 
 func (f *flakyStore) Count(ctx context.Context, sc cache.Scope) (cache.PinCounts, error) {

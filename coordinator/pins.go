@@ -103,8 +103,8 @@ func (c *Coordinator) pokePins() {
 	}
 }
 
-// pinLoop writes the pins and releases made since its last write, each
-// kind in one store call, PinDelay after the first of them (or as long as
+// pinLoop writes the pins and releases made since its last write, all in
+// one store call, PinDelay after the first of them (or as long as
 // the last write took, if longer; at once for Sync), while the next batch
 // gathers. It also renews the pins every
 // PinTTL/3. One goroutine does all pin traffic, so a process needs one
@@ -153,8 +153,7 @@ func (c *Coordinator) pinLoop() {
 	}
 }
 
-// writePins writes the queued pins, per colour, and the queued releases,
-// each in one call.
+// writePins writes the queued pins and releases in one store call.
 func (c *Coordinator) writePins(ctx context.Context) {
 	c.mu.Lock()
 	pins, released := c.unwritten, c.unreleased
@@ -166,32 +165,19 @@ func (c *Coordinator) writePins(ctx context.Context) {
 	c.unreleased = make(map[string]cache.Strategy)
 	c.mu.Unlock()
 
-	var blue, green []string
+	var w cache.PinWrite
 	for id, s := range pins {
 		if s == cache.Blue {
-			blue = append(blue, id)
+			w.Blue = append(w.Blue, id)
 		} else {
-			green = append(green, id)
+			w.Green = append(w.Green, id)
 		}
 	}
-	c.storePin(ctx, cache.Blue, blue...)
-	c.storePin(ctx, cache.Green, green...)
-	// Releases made meanwhile, of pins just written among them, go too.
-	c.mu.Lock()
-	for id, s := range c.unreleased {
-		released[id] = s
-	}
-	clear(c.unreleased)
-	c.mu.Unlock()
-	if len(released) == 0 {
-		return
-	}
-	ids := make([]string, 0, len(released))
 	for id := range released {
-		ids = append(ids, id)
+		w.Release = append(w.Release, id)
 	}
-	counts, ok := c.storeRelease(ctx, ids...)
-	if !ok || counts.Of(c.Snapshot().Active) > 0 {
+	counts, ok := c.storeWrite(ctx, w)
+	if !ok || len(released) == 0 || counts.Of(c.Snapshot().Active) > 0 {
 		return
 	}
 	for _, s := range released { // the last old-colour pin may be gone: let the loop switch
@@ -238,42 +224,31 @@ func (c *Coordinator) countPins(ctx context.Context) (cache.PinCounts, error) {
 	return c.Pins(), nil
 }
 
-// storePin writes pins of colour s to the store, in one call, unless it is
-// unreachable or there are none.
-func (c *Coordinator) storePin(ctx context.Context, s cache.Strategy, ids ...string) {
-	if len(ids) == 0 || c.degraded.Load() {
-		return
+// storeWrite makes the pin changes of w in one store call, and returns the
+// live pins left. While the store is unreachable it writes no pins (they
+// are written when it is back, by renewPins) and remembers the releases
+// for then.
+func (c *Coordinator) storeWrite(ctx context.Context, w cache.PinWrite) (cache.PinCounts, bool) {
+	if len(w.Blue)+len(w.Green)+len(w.Release) == 0 {
+		return cache.PinCounts{}, false
 	}
-	sctx, cancel := c.storeCtx(ctx)
-	err := c.store.Pin(sctx, c.cfg.Scope, s, c.cfg.PinTTL, ids...)
-	cancel()
-	switch {
-	case err == nil:
-		c.storeAnswered()
-	case ctx.Err() == nil:
-		c.storeFailed("pin", err)
-	}
-}
-
-// storeRelease removes pins from the store, in one call, and returns the
-// live pins left; while the store is unreachable it remembers them for when
-// it is back.
-func (c *Coordinator) storeRelease(ctx context.Context, ids ...string) (cache.PinCounts, bool) {
 	if !c.degraded.Load() {
 		sctx, cancel := c.storeCtx(ctx)
-		counts, err := c.store.Release(sctx, c.cfg.Scope, ids...)
+		counts, err := c.store.WritePins(sctx, c.cfg.Scope, c.cfg.PinTTL, w)
 		cancel()
 		if err == nil {
 			c.storeAnswered()
 			return counts, true
 		}
 		if ctx.Err() == nil {
-			c.storeFailed("release", err)
+			c.storeFailed("write pins", err)
 		}
 	}
-	c.mu.Lock()
-	c.rememberReleased(ids)
-	c.mu.Unlock()
+	if len(w.Release) > 0 {
+		c.mu.Lock()
+		c.rememberReleased(w.Release)
+		c.mu.Unlock()
+	}
 	return cache.PinCounts{}, false
 }
 
@@ -343,22 +318,24 @@ func (c *Coordinator) renewPins(ctx context.Context) {
 		return
 	}
 	repinned := make(map[string]cache.Strategy, len(missing))
-	var blue, green []string
+	var w cache.PinWrite
 	c.mu.Lock()
 	for _, id := range missing {
 		switch s, ok := c.pins[id]; {
 		case !ok:
 		case s == cache.Blue:
-			blue = append(blue, id)
+			w.Blue = append(w.Blue, id)
 			repinned[id] = s
 		default:
-			green = append(green, id)
+			w.Green = append(w.Green, id)
 			repinned[id] = s
 		}
 	}
 	c.mu.Unlock()
-	c.storePin(ctx, cache.Blue, blue...)
-	c.storePin(ctx, cache.Green, green...)
+	if len(repinned) == 0 || c.degraded.Load() {
+		return
+	}
+	c.storeWrite(ctx, w)
 	c.unpinGone(ctx, repinned)
 }
 
@@ -373,7 +350,5 @@ func (c *Coordinator) unpinGone(ctx context.Context, written map[string]cache.St
 		}
 	}
 	c.mu.Unlock()
-	if len(gone) > 0 {
-		c.storeRelease(ctx, gone...)
-	}
+	c.storeWrite(ctx, cache.PinWrite{Release: gone})
 }

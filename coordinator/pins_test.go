@@ -12,12 +12,13 @@ import (
 	"github.com/e6coord/e6coord/coordinator"
 )
 
-// gatedStore holds every Pin call until the test lets it go, and records
-// the ids of every Pin and Release call.
+// gatedStore holds every pin write that pins queries until the test lets
+// it go, and records the ids of every write: those pinned and those
+// released.
 type gatedStore struct {
 	cache.Store
-	entered chan []string // a Pin call began, with its ids
-	gate    chan struct{} // a Pin call may proceed; closed: all may
+	entered chan []string // a write of pins began, with the ids it pins
+	gate    chan struct{} // a write of pins may proceed; closed: all may
 	mu      sync.Mutex
 	pins    [][]string
 	rels    [][]string
@@ -27,24 +28,21 @@ func newGatedStore(inner cache.Store) *gatedStore {
 	return &gatedStore{Store: inner, entered: make(chan []string, 16), gate: make(chan struct{})}
 }
 
-func (g *gatedStore) Pin(ctx context.Context, sc cache.Scope, s cache.Strategy, ttl time.Duration, ids ...string) error {
-	g.entered <- slices.Clone(ids)
-	select {
-	case <-g.gate:
-	case <-ctx.Done():
-		return ctx.Err()
+func (g *gatedStore) WritePins(ctx context.Context, sc cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
+	ids := append(slices.Clone(w.Blue), w.Green...)
+	if len(ids) > 0 {
+		g.entered <- ids
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return cache.PinCounts{}, ctx.Err()
+		}
 	}
 	g.mu.Lock()
-	g.pins = append(g.pins, slices.Clone(ids))
+	g.pins = append(g.pins, ids)
+	g.rels = append(g.rels, slices.Clone(w.Release))
 	g.mu.Unlock()
-	return g.Store.Pin(ctx, sc, s, ttl, ids...)
-}
-
-func (g *gatedStore) Release(ctx context.Context, sc cache.Scope, ids ...string) (cache.PinCounts, error) {
-	g.mu.Lock()
-	g.rels = append(g.rels, slices.Clone(ids))
-	g.mu.Unlock()
-	return g.Store.Release(ctx, sc, ids...)
+	return g.Store.WritePins(ctx, sc, ttl, w)
 }
 
 func (g *gatedStore) calls() (pins, rels [][]string) {
@@ -99,17 +97,21 @@ func TestPinsWrittenInTheBackground(t *testing.T) {
 	if err := <-synced; err != nil {
 		t.Fatal(err)
 	}
+	// Two writes: "first", then the held pins with the release of "first".
 	pins, rels := g.calls()
 	if len(pins) != 2 {
-		t.Fatalf("Pin calls %v, want 2: [first] and the %d held", pins, len(held))
+		t.Fatalf("writes pinning %v, want 2: [first] and the %d held", pins, len(held))
+	}
+	if !slices.Equal(pins[0], []string{"first"}) || len(rels[0]) != 0 {
+		t.Errorf("first write pins %v and releases %v, want [first] and none", pins[0], rels[0])
 	}
 	slices.Sort(pins[1])
 	slices.Sort(held)
 	if !slices.Equal(pins[1], held) {
-		t.Errorf("second Pin call %v, want the held queries %v", pins[1], held)
+		t.Errorf("second write pins %v, want the held queries %v", pins[1], held)
 	}
-	if len(rels) != 1 || !slices.Equal(rels[0], []string{"first"}) {
-		t.Errorf("Release calls %v, want [[first]]", rels)
+	if !slices.Equal(rels[1], []string{"first"}) {
+		t.Errorf("second write releases %v, want [first]", rels[1])
 	}
 	if n, err := e.store.Count(ctx, scope); err != nil || n.Blue != len(held) {
 		t.Errorf("store counts %+v, %v; want %d blue", n, err, len(held))

@@ -221,9 +221,7 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	c.degraded.Store(false)
 	c.reconcile(ctx, st, known)
 	c.renewPins(ctx)
-	if len(released) > 0 {
-		c.storeRelease(ctx, released...)
-	}
+	c.storeWrite(ctx, cache.PinWrite{Release: released})
 	c.log.Info("store reachable again", "record", c.Snapshot().String(), "pins", held,
 		"released meanwhile", len(released))
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/coordinator"
 )
 
@@ -200,7 +201,7 @@ func TestCrashedHolderPinsExpire(t *testing.T) {
 	resolve(t, c, cache.Blue)
 	ctx := context.Background()
 	// A process pinned a query and died: nobody renews or releases it.
-	if err := e.store.Pin(ctx, scope, cache.Blue, 30*time.Second, "dead-1"); err != nil {
+	if err := cachetest.Pin(ctx, e.store, scope, cache.Blue, 30*time.Second, "dead-1"); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.set(cache.Blue, cache.Green)

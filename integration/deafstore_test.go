@@ -115,9 +115,9 @@ func (h *hangStore) CompareAndSwap(ctx context.Context, scope cache.Scope, old u
 	return h.Store.CompareAndSwap(ctx, scope, old, next)
 }
 
-func (h *hangStore) Pin(ctx context.Context, scope cache.Scope, s cache.Strategy, ttl time.Duration, queryIDs ...string) error {
+func (h *hangStore) WritePins(ctx context.Context, scope cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
 	h.wait(ctx)
-	return h.Store.Pin(ctx, scope, s, ttl, queryIDs...)
+	return h.Store.WritePins(ctx, scope, ttl, w)
 }
 
 func (h *hangStore) Lookup(ctx context.Context, scope cache.Scope, queryID string) (cache.Pin, error) {
@@ -128,11 +128,6 @@ func (h *hangStore) Lookup(ctx context.Context, scope cache.Scope, queryID strin
 func (h *hangStore) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration, queryIDs ...string) ([]string, error) {
 	h.wait(ctx)
 	return h.Store.Renew(ctx, scope, ttl, queryIDs...)
-}
-
-func (h *hangStore) Release(ctx context.Context, scope cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
-	h.wait(ctx)
-	return h.Store.Release(ctx, scope, queryIDs...)
 }
 
 func (h *hangStore) Count(ctx context.Context, scope cache.Scope) (cache.PinCounts, error) {

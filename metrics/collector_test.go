@@ -19,7 +19,7 @@ import (
 )
 
 // ops are the values of the op label, as doc.go lists them.
-var ops = []string{"load", "swap", "pin", "lookup", "renew", "release", "count",
+var ops = []string{"load", "swap", "write_pins", "lookup", "renew", "count",
 	"acquire_lease", "release_lease", "watch", "time"}
 
 // wantShape returns the families, types and label sets every scrape has,
@@ -237,8 +237,8 @@ func TestValues(t *testing.T) {
 	s = scrapeOf(t, regA)
 	s.want(t, 1, "e6coord_pins_in_flight", "colour", "blue")
 	s.want(t, 3, "e6coord_pins_in_flight", "colour", "green")
-	if n := s.histogram(t, "e6coord_store_command_duration_seconds", "op", "pin").GetSampleCount(); n != 3 {
-		t.Errorf("pin calls timed = %d, want 3 (b's store is not instrumented)", n)
+	if n := s.histogram(t, "e6coord_store_command_duration_seconds", "op", "write_pins").GetSampleCount(); n != 3 {
+		t.Errorf("pin writes timed = %d, want 3 (b's store is not instrumented)", n)
 	}
 	sb = scrapeOf(t, regB) // b's own pins: no Options.Pins
 	sb.want(t, 0, "e6coord_pins_in_flight", "colour", "blue")

@@ -48,8 +48,9 @@
 //	| e6coord_adoption_lag_seconds | | histogram | Time from a record's commit by another process to its adoption here, by the fleet's clock. |
 //	| e6coord_store_command_duration_seconds | op | histogram | Duration of store calls, by operation (instrumented store); no observations otherwise. |
 //
-// The values of op are load, swap (compare-and-swap of the record), pin,
-// lookup, renew, release, count, acquire_lease and release_lease (the
+// The values of op are load, swap (compare-and-swap of the record),
+// write_pins (a batch of pins and releases), lookup, renew, count,
+// acquire_lease and release_lease (the
 // probe lease), watch (the subscription to changes) and time (a read of
 // the store's clock).
 //

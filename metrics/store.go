@@ -16,10 +16,9 @@ import (
 const (
 	opLoad         = iota // RecordStore.Load
 	opSwap                // RecordStore.CompareAndSwap
-	opPin                 // PinStore.Pin
+	opWritePins           // PinStore.WritePins
 	opLookup              // PinStore.Lookup
 	opRenew               // PinStore.Renew
-	opRelease             // PinStore.Release
 	opCount               // PinStore.Count
 	opAcquireLease        // ProbeLeaser.AcquireProbeLease
 	opReleaseLease        // ProbeLeaser.ReleaseProbeLease
@@ -30,7 +29,7 @@ const (
 
 // opNames are the op label values, indexed by op.
 var opNames = [numOps]string{
-	"load", "swap", "pin", "lookup", "renew", "release", "count",
+	"load", "swap", "write_pins", "lookup", "renew", "count",
 	"acquire_lease", "release_lease", "watch", "time",
 }
 
@@ -173,11 +172,11 @@ func (i *instrumented) CompareAndSwap(ctx context.Context, scope cache.Scope, ol
 	return st, err
 }
 
-func (i *instrumented) Pin(ctx context.Context, scope cache.Scope, s cache.Strategy, ttl time.Duration, queryIDs ...string) error {
+func (i *instrumented) WritePins(ctx context.Context, scope cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
 	start := time.Now()
-	err := i.s.Pin(ctx, scope, s, ttl, queryIDs...)
-	i.m.observe(ctx, opPin, start, err)
-	return err
+	n, err := i.s.WritePins(ctx, scope, ttl, w)
+	i.m.observe(ctx, opWritePins, start, err)
+	return n, err
 }
 
 func (i *instrumented) Lookup(ctx context.Context, scope cache.Scope, queryID string) (cache.Pin, error) {
@@ -192,13 +191,6 @@ func (i *instrumented) Renew(ctx context.Context, scope cache.Scope, ttl time.Du
 	missing, err := i.s.Renew(ctx, scope, ttl, queryIDs...)
 	i.m.observe(ctx, opRenew, start, err)
 	return missing, err
-}
-
-func (i *instrumented) Release(ctx context.Context, scope cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
-	start := time.Now()
-	n, err := i.s.Release(ctx, scope, queryIDs...)
-	i.m.observe(ctx, opRelease, start, err)
-	return n, err
 }
 
 func (i *instrumented) Count(ctx context.Context, scope cache.Scope) (cache.PinCounts, error) {

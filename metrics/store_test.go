@@ -113,13 +113,15 @@ var storeCalls = []struct {
 		_, err := s.CompareAndSwap(ctx, scope, 0, cache.State{Active: cache.Blue, Generation: 1})
 		return err
 	}},
-	{"pin", func(ctx context.Context, s cache.Store) error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") }},
+	{"write_pins", func(ctx context.Context, s cache.Store) error {
+		_, err := s.WritePins(ctx, scope, time.Minute, cache.PinWrite{Blue: []string{"q"}, Release: []string{"r"}})
+		return err
+	}},
 	{"lookup", func(ctx context.Context, s cache.Store) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 	{"renew", func(ctx context.Context, s cache.Store) error {
 		_, err := s.Renew(ctx, scope, time.Minute, "q")
 		return err
 	}},
-	{"release", func(ctx context.Context, s cache.Store) error { _, err := s.Release(ctx, scope, "q"); return err }},
 	{"count", func(ctx context.Context, s cache.Store) error { _, err := s.Count(ctx, scope); return err }},
 	{"acquire_lease", func(ctx context.Context, s cache.Store) error {
 		return s.AcquireProbeLease(ctx, scope, "me", time.Second)
@@ -265,8 +267,8 @@ func (s *scripted) CompareAndSwap(_ context.Context, _ cache.Scope, _ uint64, ne
 	return next, s.result("swap")
 }
 
-func (s *scripted) Pin(context.Context, cache.Scope, cache.Strategy, time.Duration, ...string) error {
-	return s.result("pin")
+func (s *scripted) WritePins(context.Context, cache.Scope, time.Duration, cache.PinWrite) (cache.PinCounts, error) {
+	return cache.PinCounts{}, s.result("write_pins")
 }
 
 func (s *scripted) Lookup(context.Context, cache.Scope, string) (cache.Pin, error) {
@@ -275,10 +277,6 @@ func (s *scripted) Lookup(context.Context, cache.Scope, string) (cache.Pin, erro
 
 func (s *scripted) Renew(context.Context, cache.Scope, time.Duration, ...string) ([]string, error) {
 	return nil, s.result("renew")
-}
-
-func (s *scripted) Release(context.Context, cache.Scope, ...string) (cache.PinCounts, error) {
-	return cache.PinCounts{}, s.result("release")
 }
 
 func (s *scripted) Count(context.Context, cache.Scope) (cache.PinCounts, error) {
@@ -343,11 +341,11 @@ func (f *failingStore) CompareAndSwap(ctx context.Context, sc cache.Scope, old u
 	return f.Store.CompareAndSwap(ctx, sc, old, next)
 }
 
-func (f *failingStore) Pin(ctx context.Context, sc cache.Scope, s cache.Strategy, ttl time.Duration, ids ...string) error {
+func (f *failingStore) WritePins(ctx context.Context, sc cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
 	if err := f.failure(); err != nil {
-		return err
+		return cache.PinCounts{}, err
 	}
-	return f.Store.Pin(ctx, sc, s, ttl, ids...)
+	return f.Store.WritePins(ctx, sc, ttl, w)
 }
 
 func (f *failingStore) Lookup(ctx context.Context, sc cache.Scope, id string) (cache.Pin, error) {
@@ -362,13 +360,6 @@ func (f *failingStore) Renew(ctx context.Context, sc cache.Scope, ttl time.Durat
 		return nil, err
 	}
 	return f.Store.Renew(ctx, sc, ttl, ids...)
-}
-
-func (f *failingStore) Release(ctx context.Context, sc cache.Scope, ids ...string) (cache.PinCounts, error) {
-	if err := f.failure(); err != nil {
-		return cache.PinCounts{}, err
-	}
-	return f.Store.Release(ctx, sc, ids...)
 }
 
 func (f *failingStore) Count(ctx context.Context, sc cache.Scope) (cache.PinCounts, error) {

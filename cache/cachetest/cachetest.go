@@ -238,7 +238,7 @@ func run(t *testing.T, mk MakeStore, now func(context.Context) (time.Time, error
 		{"PinsByColour", testPinsByColour},
 		{"PinMany", testPinMany},
 		{"PinExpiry", testPinExpiry},
-		{"PinInvalidColour", testPinInvalidColour},
+		{"PinAndReleaseInOneWrite", testPinAndReleaseInOneWrite},
 		{"ReleaseMany", testReleaseMany},
 		{"ReleaseNone", testReleaseNone},
 		{"ProbeLeaseExclusive", testProbeLeaseExclusive},
@@ -405,9 +405,9 @@ func (s span) String() string {
 func (e *env) pin(scope cache.Scope, id string, s cache.Strategy, ttl time.Duration) span {
 	e.t.Helper()
 	var err error
-	now := e.during(func() { err = e.store.Pin(e.ctx, scope, s, ttl, id) })
+	now := e.during(func() { _, err = e.store.WritePins(e.ctx, scope, ttl, pinsOf(s, id)) })
 	if err != nil {
-		e.t.Fatalf("Pin(%q, %v, %v) error = %v", id, s, ttl, err)
+		e.t.Fatalf("WritePins(%q to %v, %v) error = %v", id, s, ttl, err)
 	}
 	return now.add(ttl)
 }
@@ -452,13 +452,21 @@ func (e *env) wantRelease(scope cache.Scope, id string, want cache.PinCounts) {
 // returns want.
 func (e *env) wantReleaseIDs(scope cache.Scope, ids []string, want cache.PinCounts) {
 	e.t.Helper()
-	got, err := e.store.Release(e.ctx, scope, ids...)
+	got, err := e.store.WritePins(e.ctx, scope, time.Minute, cache.PinWrite{Release: ids})
 	if err != nil {
-		e.t.Fatalf("Release(%s) error = %v", quoteIDs(ids), err)
+		e.t.Fatalf("WritePins(release %s) error = %v", quoteIDs(ids), err)
 	}
 	if got != want {
-		e.t.Fatalf("Release(%s) = %+v, want %+v", quoteIDs(ids), got, want)
+		e.t.Fatalf("WritePins(release %s) = %+v, want %+v", quoteIDs(ids), got, want)
 	}
+}
+
+// pinsOf is the write that pins ids to s.
+func pinsOf(s cache.Strategy, ids ...string) cache.PinWrite {
+	if s == cache.Green {
+		return cache.PinWrite{Green: ids}
+	}
+	return cache.PinWrite{Blue: ids}
 }
 
 // quoteIDs prints ids for a message, eliding the middle of a long list.

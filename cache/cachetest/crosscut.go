@@ -88,10 +88,12 @@ func testContextDone(t *testing.T, e *env) {
 			_, err := s.CompareAndSwap(ctx, e.scope, 0, record(e.clock, 1, cache.Blue, 0, "cancelled"))
 			return err
 		}},
-		{"Pin", func(ctx context.Context) error { return s.Pin(ctx, e.scope, cache.Green, time.Minute, "new") }},
+		{"WritePins", func(ctx context.Context) error {
+			_, err := s.WritePins(ctx, e.scope, time.Minute, cache.PinWrite{Green: []string{"new"}, Release: []string{"kept"}})
+			return err
+		}},
 		{"Lookup", func(ctx context.Context) error { _, err := s.Lookup(ctx, e.scope, "kept"); return err }},
 		{"Renew", func(ctx context.Context) error { _, err := s.Renew(ctx, e.scope, time.Hour, "kept"); return err }},
-		{"Release", func(ctx context.Context) error { _, err := s.Release(ctx, e.scope, "kept"); return err }},
 		{"Count", func(ctx context.Context) error { _, err := s.Count(ctx, e.scope); return err }},
 		{"AcquireProbeLease", func(ctx context.Context) error { return s.AcquireProbeLease(ctx, e.scope, "other", time.Minute) }},
 		{"ReleaseProbeLease", func(ctx context.Context) error { return s.ReleaseProbeLease(ctx, e.scope, "holder") }},

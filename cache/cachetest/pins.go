@@ -1,7 +1,6 @@
 package cachetest
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -47,16 +46,16 @@ func testPinMany(t *testing.T, e *env) {
 	const ttl = time.Minute
 	e.pin(e.scope, "g1", cache.Green, ttl)
 	var err error
-	at := e.during(func() { err = e.store.Pin(e.ctx, e.scope, cache.Blue, ttl, "b1", "b2", "g1", "b1") })
+	at := e.during(func() { _, err = e.store.WritePins(e.ctx, e.scope, ttl, pinsOf(cache.Blue, "b1", "b2", "g1", "b1")) })
 	if err != nil {
-		t.Fatalf("Pin of 4 ids: %v", err)
+		t.Fatalf("WritePins of 4 ids: %v", err)
 	}
 	e.wantCount(e.scope, cache.PinCounts{Blue: 3})
 	for _, id := range []string{"b1", "b2", "g1"} {
 		e.wantPin(e.scope, id, cache.Blue, at.add(ttl))
 	}
-	if err := e.store.Pin(e.ctx, e.scope, cache.Green, ttl); err != nil {
-		t.Fatalf("Pin of no ids: %v", err)
+	if got, err := e.store.WritePins(e.ctx, e.scope, ttl, cache.PinWrite{}); err != nil || got != (cache.PinCounts{Blue: 3}) {
+		t.Fatalf("WritePins of no ids = %+v, %v; want the counts {Blue:3}", got, err)
 	}
 	e.wantCount(e.scope, cache.PinCounts{Blue: 3})
 	e.wantReleaseIDs(e.scope, []string{"b1", "b2", "g1"}, cache.PinCounts{})
@@ -175,20 +174,32 @@ func testReleaseNone(t *testing.T, e *env) {
 	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 1})
 }
 
-func testPinInvalidColour(t *testing.T, e *env) {
-	for _, s := range []cache.Strategy{cache.Unknown, cache.Strategy(3), cache.Strategy(255)} {
-		if err := e.store.Pin(e.ctx, e.scope, s, time.Minute, "q"); !errors.Is(err, cache.ErrInvalidStrategy) {
-			t.Fatalf("Pin(colour %d) error = %v, want one wrapping %v", s, err, cache.ErrInvalidStrategy)
-		}
+// testPinAndReleaseInOneWrite pins to both colours and releases in one
+// write: the pins are made before the releases, so an id in both ends
+// released, and the counts returned are those left.
+func testPinAndReleaseInOneWrite(t *testing.T, e *env) {
+	const ttl = time.Minute
+	e.pin(e.scope, "old", cache.Blue, ttl)
+	e.pin(e.scope, "moves", cache.Blue, ttl)
+	var got cache.PinCounts
+	var err error
+	at := e.during(func() {
+		got, err = e.store.WritePins(e.ctx, e.scope, ttl, cache.PinWrite{
+			Blue:    []string{"b1", "both"},
+			Green:   []string{"g1", "moves"},
+			Release: []string{"old", "both", "never-pinned"},
+		})
+	})
+	if err != nil {
+		t.Fatalf("WritePins error = %v", err)
 	}
-	e.wantNoPin(e.scope, "q")
-	e.wantCount(e.scope, cache.PinCounts{})
-
-	// A rejected pin leaves the existing one alone.
-	exp := e.pin(e.scope, "q", cache.Blue, time.Minute)
-	if err := e.store.Pin(e.ctx, e.scope, cache.Strategy(3), time.Hour, "q"); !errors.Is(err, cache.ErrInvalidStrategy) {
-		t.Fatalf("Pin(colour 3) over a pin error = %v, want one wrapping %v", err, cache.ErrInvalidStrategy)
+	if want := (cache.PinCounts{Blue: 1, Green: 2}); got != want {
+		t.Fatalf("WritePins = %+v, want %+v", got, want)
 	}
-	e.wantPin(e.scope, "q", cache.Blue, exp)
-	e.wantCount(e.scope, cache.PinCounts{Blue: 1})
+	e.wantPin(e.scope, "b1", cache.Blue, at.add(ttl))
+	e.wantPin(e.scope, "g1", cache.Green, at.add(ttl))
+	e.wantPin(e.scope, "moves", cache.Green, at.add(ttl))
+	e.wantNoPin(e.scope, "old")
+	e.wantNoPin(e.scope, "both")
+	e.wantCount(e.scope, cache.PinCounts{Blue: 1, Green: 2})
 }

@@ -220,25 +220,34 @@ func (s *Store) Watch(ctx context.Context, key cache.Scope) (<-chan cache.State,
 	return w.ch, nil
 }
 
-// Pin implements [cache.PinStore]. A ttl of zero or less leaves no live pin.
-func (s *Store) Pin(ctx context.Context, key cache.Scope, st cache.Strategy, ttl time.Duration, queryIDs ...string) error {
+// WritePins implements [cache.PinStore]. A ttl of zero or less leaves no
+// live pin.
+func (s *Store) WritePins(ctx context.Context, key cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !st.Valid() {
-		return fmt.Errorf("memory: pin %d queries in %s: %w: %d", len(queryIDs), key, cache.ErrInvalidStrategy, st)
+		return cache.PinCounts{}, err
 	}
 	if err := s.lock(); err != nil {
-		return err
+		return cache.PinCounts{}, err
 	}
 	defer s.mu.Unlock()
 	now := s.now()
-	sc := s.scopeOf(key, true)
-	for _, id := range queryIDs {
-		sc.unpin(id)
-		sc.pin(cache.Pin{QueryID: id, Strategy: st, Expires: now.Add(ttl)}, now)
+	sc := s.scopeOf(key, len(w.Blue)+len(w.Green) > 0)
+	if sc == nil {
+		return cache.PinCounts{}, nil
 	}
-	return nil
+	for _, p := range [...]struct {
+		st  cache.Strategy
+		ids []string
+	}{{cache.Blue, w.Blue}, {cache.Green, w.Green}} {
+		for _, id := range p.ids {
+			sc.unpin(id)
+			sc.pin(cache.Pin{QueryID: id, Strategy: p.st, Expires: now.Add(ttl)}, now)
+		}
+	}
+	for _, id := range w.Release {
+		sc.unpin(id)
+	}
+	return sc.count(now), nil
 }
 
 // Lookup implements [cache.PinStore].
@@ -289,25 +298,6 @@ func (s *Store) Renew(ctx context.Context, key cache.Scope, ttl time.Duration, q
 		sc.pin(p, now)
 	}
 	return missing, nil
-}
-
-// Release implements [cache.PinStore].
-func (s *Store) Release(ctx context.Context, key cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
-	if err := ctx.Err(); err != nil {
-		return cache.PinCounts{}, err
-	}
-	if err := s.lock(); err != nil {
-		return cache.PinCounts{}, err
-	}
-	defer s.mu.Unlock()
-	sc := s.scopeOf(key, false)
-	if sc == nil {
-		return cache.PinCounts{}, nil
-	}
-	for _, id := range queryIDs {
-		sc.unpin(id)
-	}
-	return sc.count(s.now()), nil
 }
 
 // Count implements [cache.PinStore]. It purges expired pins.

@@ -83,10 +83,10 @@ func TestClose(t *testing.T) {
 			return err
 		},
 		"Watch":             func() error { _, err := s.Watch(ctx, scope); return err },
-		"Pin":               func() error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") },
+		"Pin":               func() error { return cachetest.Pin(ctx, s, scope, cache.Blue, time.Minute, "q") },
 		"Lookup":            func() error { _, err := s.Lookup(ctx, scope, "q"); return err },
 		"Renew":             func() error { _, err := s.Renew(ctx, scope, time.Minute, "q"); return err },
-		"Release":           func() error { _, err := s.Release(ctx, scope, "q"); return err },
+		"Release":           func() error { _, err := cachetest.Release(ctx, s, scope, "q"); return err },
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
 		"ReleaseProbeLease": func() error { return s.ReleaseProbeLease(ctx, scope, "a") },
@@ -152,7 +152,7 @@ func TestDefaultClock(t *testing.T) {
 	s := memory.New(memory.Options{})
 	defer s.Close()
 	before := time.Now()
-	if err := s.Pin(t.Context(), scope, cache.Blue, time.Hour, "q"); err != nil {
+	if err := cachetest.Pin(t.Context(), s, scope, cache.Blue, time.Hour, "q"); err != nil {
 		t.Fatalf("Pin() error = %v", err)
 	}
 	after := time.Now()
@@ -197,7 +197,7 @@ func TestCountAcrossExpiries(t *testing.T) {
 		id := fmt.Sprintf("q%d", i)
 		colour := cache.Strategies[i%2]
 		ttl := time.Duration(1+(i*37)%60) * time.Second
-		if err := s.Pin(ctx, scope, colour, ttl, id); err != nil {
+		if err := cachetest.Pin(ctx, s, scope, colour, ttl, id); err != nil {
 			t.Fatalf("Pin(%s) error = %v", id, err)
 		}
 		model[id] = pin{colour, clock.Now().Add(ttl)}
@@ -220,12 +220,12 @@ func TestCountAcrossExpiries(t *testing.T) {
 			}
 		case 1: // replace with the other colour and a short lease
 			colour := cache.Strategies[step%2]
-			if err := s.Pin(ctx, scope, colour, 2*time.Second, id); err != nil {
+			if err := cachetest.Pin(ctx, s, scope, colour, 2*time.Second, id); err != nil {
 				t.Fatalf("Pin(%s) error = %v", id, err)
 			}
 			model[id] = pin{colour, clock.Now().Add(2 * time.Second)}
 		case 2: // release
-			got, err := s.Release(ctx, scope, id)
+			got, err := cachetest.Release(ctx, s, scope, id)
 			if err != nil {
 				t.Fatalf("Release(%s) error = %v", id, err)
 			}
@@ -310,16 +310,16 @@ func BenchmarkPinRelease(b *testing.B) {
 			s := memory.New(memory.Options{})
 			defer s.Close()
 			for i := range live {
-				if err := s.Pin(ctx, scope, cache.Green, time.Hour, fmt.Sprintf("other-%d", i)); err != nil {
+				if err := cachetest.Pin(ctx, s, scope, cache.Green, time.Hour, fmt.Sprintf("other-%d", i)); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := s.Pin(ctx, scope, cache.Blue, time.Minute, "q"); err != nil {
+				if err := cachetest.Pin(ctx, s, scope, cache.Blue, time.Minute, "q"); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := s.Release(ctx, scope, "q"); err != nil {
+				if _, err := cachetest.Release(ctx, s, scope, "q"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/internal/redistest"
 )
@@ -49,14 +50,17 @@ var storeCalls = []storeCall{
 		return err
 	}},
 	{"Pin", func(ctx context.Context, s *redis.Store) error {
-		return s.Pin(ctx, scope, cache.Blue, time.Minute, "q")
+		return cachetest.Pin(ctx, s, scope, cache.Blue, time.Minute, "q")
 	}},
 	{"Lookup", func(ctx context.Context, s *redis.Store) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 	{"Renew", func(ctx context.Context, s *redis.Store) error {
 		_, err := s.Renew(ctx, scope, time.Minute, "q")
 		return err
 	}},
-	{"Release", func(ctx context.Context, s *redis.Store) error { _, err := s.Release(ctx, scope, "q", "r"); return err }},
+	{"Release", func(ctx context.Context, s *redis.Store) error {
+		_, err := cachetest.Release(ctx, s, scope, "q", "r")
+		return err
+	}},
 	{"Count", func(ctx context.Context, s *redis.Store) error { _, err := s.Count(ctx, scope); return err }},
 	{"AcquireProbeLease", func(ctx context.Context, s *redis.Store) error {
 		return s.AcquireProbeLease(ctx, scope, "me", time.Minute)

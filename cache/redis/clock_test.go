@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/redis"
 )
 
@@ -42,10 +43,10 @@ func TestLeasesFollowServerClock(t *testing.T) {
 			if err := a.AcquireProbeLease(ctx, scope, "A", ttl); err != nil {
 				t.Fatalf("A: AcquireProbeLease() error = %v", err)
 			}
-			if err := a.Pin(ctx, scope, cache.Blue, 2*ttl, "qa"); err != nil {
+			if err := cachetest.Pin(ctx, a, scope, cache.Blue, 2*ttl, "qa"); err != nil {
 				t.Fatalf("A: Pin() error = %v", err)
 			}
-			if err := b.Pin(ctx, scope, cache.Green, 2*ttl, "qb"); err != nil {
+			if err := cachetest.Pin(ctx, b, scope, cache.Green, 2*ttl, "qb"); err != nil {
 				t.Fatalf("B: Pin() error = %v", err)
 			}
 			for _, id := range []string{"qa", "qb"} {

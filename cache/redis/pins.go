@@ -12,31 +12,29 @@ import (
 // pincolour.
 func (k keys) pins() []string { return []string{k.blue, k.green, k.colour} }
 
-// Pin implements [cache.PinStore] with one script, which reads the time
-// from the server: the pins end ttl, in whole milliseconds, after the
-// server's clock at the call. A ttl under a millisecond leaves no live pin.
-// With no ids it does nothing.
-func (s *Store) Pin(ctx context.Context, scope cache.Scope, st cache.Strategy, ttl time.Duration, queryIDs ...string) error {
-	ctx, cancel, err := s.begin(ctx, "pin", scope)
+// WritePins implements [cache.PinStore] with one script, which reads the
+// time from the server: the pins end ttl, in whole milliseconds, after the
+// server's clock at the call (a ttl under a millisecond leaves no live
+// pin), and the pins of the scope that have expired by that clock are
+// purged.
+func (s *Store) WritePins(ctx context.Context, scope cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
+	ctx, cancel, err := s.begin(ctx, "write pins", scope)
 	if err != nil {
-		return err
+		return cache.PinCounts{}, err
 	}
 	defer cancel()
-	if !st.Valid() {
-		return fmt.Errorf("redis: pin %d queries in %s: %w: %d", len(queryIDs), scope, cache.ErrInvalidStrategy, st)
+	args := make([]any, 0, 4+len(w.Blue)+len(w.Green)+len(w.Release))
+	args = append(args, ms(ttl), gcAfter(ttl), len(w.Blue), len(w.Green))
+	for _, ids := range [...][]string{w.Blue, w.Green, w.Release} {
+		for _, id := range ids {
+			args = append(args, id)
+		}
 	}
-	if len(queryIDs) == 0 {
-		return nil
+	res, err := writePinsScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).Int64Slice()
+	if err != nil {
+		return cache.PinCounts{}, s.fail(ctx, "write pins", scope, err)
 	}
-	args := make([]any, 0, 3+len(queryIDs))
-	args = append(args, st.String(), ms(ttl), gcAfter(ttl))
-	for _, id := range queryIDs {
-		args = append(args, id)
-	}
-	if err := pinScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).Err(); err != nil {
-		return s.fail(ctx, "pin", scope, err)
-	}
-	return nil
+	return counts(res)
 }
 
 // Lookup implements [cache.PinStore] with one script, which purges the pin
@@ -95,25 +93,6 @@ func (s *Store) Renew(ctx context.Context, scope cache.Scope, ttl time.Duration,
 		return nil, nil
 	}
 	return missing, nil
-}
-
-// Release implements [cache.PinStore] with one script, which also purges
-// the pins of the scope that have expired by the server's clock.
-func (s *Store) Release(ctx context.Context, scope cache.Scope, queryIDs ...string) (cache.PinCounts, error) {
-	ctx, cancel, err := s.begin(ctx, "release", scope)
-	if err != nil {
-		return cache.PinCounts{}, err
-	}
-	defer cancel()
-	args := make([]any, 0, len(queryIDs))
-	for _, id := range queryIDs {
-		args = append(args, id)
-	}
-	res, err := releaseScript.Run(ctx, s.c, s.keysOf(scope).pins(), args...).Int64Slice()
-	if err != nil {
-		return cache.PinCounts{}, s.fail(ctx, "release", scope, err)
-	}
-	return counts(res)
 }
 
 // Count implements [cache.PinStore] with one script, which purges the pins

@@ -87,28 +87,43 @@ var (
 	casShardedScript = goredis.NewScript(strings.Replace(casSource, "'PUBLISH'", "'SPUBLISH'", 1))
 )
 
-// pinScript creates or replaces pins of one colour, live for ttl ms from
-// the server's now, moving each to that colour's zset if its colour
-// changed. A ttl of zero or less leaves no pins.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: colour, ttl, gc, ids...
-var pinScript = goredis.NewScript(luaPinHelpers + `
-local z = zset_of(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local t = now() + ttl
-for i = 4, #ARGV do
+// writePinsScript creates or replaces the pins of ARGV[4 : 4+nblue] with
+// blue and of the next ngreen ids with green, live for ttl ms from the
+// server's now, moving each to its colour's zset if its colour changed (a
+// ttl of zero or less leaves no pins); then removes the pins of the ids
+// after those; then purges the dead pins and returns the live counts.
+// KEYS: pins:blue, pins:green, pincolour. ARGV: ttl, gc, nblue, ngreen, ids...
+// Returns {blue, green}.
+var writePinsScript = goredis.NewScript(luaPinHelpers + `
+local ttl = tonumber(ARGV[1])
+local t = now()
+local nblue = tonumber(ARGV[3])
+local npins = nblue + tonumber(ARGV[4])
+for i = 5, 4 + npins do
   local id = ARGV[i]
+  local colour = 'green'
+  if i <= 4 + nblue then colour = 'blue' end
+  local z = zset_of(colour)
   local old = zset_of(redis.call('HGET', KEYS[3], id))
   if old and old ~= z then redis.call('ZREM', old, id) end
   if ttl <= 0 then
     redis.call('ZREM', z, id)
     redis.call('HDEL', KEYS[3], id)
   else
-    redis.call('ZADD', z, t, id)
-    redis.call('HSET', KEYS[3], id, ARGV[1])
+    redis.call('ZADD', z, t + ttl, id)
+    redis.call('HSET', KEYS[3], id, colour)
   end
 end
-if ttl > 0 then keep(ARGV[3]) end
-return 1
+if npins > 0 and ttl > 0 then keep(ARGV[2]) end
+for i = 5 + npins, #ARGV, 500 do
+  local j = math.min(i + 499, #ARGV)
+  redis.call('ZREM', KEYS[1], unpack(ARGV, i, j))
+  redis.call('ZREM', KEYS[2], unpack(ARGV, i, j))
+  redis.call('HDEL', KEYS[3], unpack(ARGV, i, j))
+end
+purge(KEYS[1], t)
+purge(KEYS[2], t)
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 
 // lookupScript returns a live pin, purging it if it is dead.
@@ -156,22 +171,6 @@ for i = 3, #ARGV do
 end
 if ttl > 0 then keep(ARGV[2]) end
 return missing
-`)
-
-// releaseScript removes pins, purges the dead ones and returns the live
-// counts. KEYS: pins:blue, pins:green, pincolour. ARGV: ids...
-// Returns {blue, green}.
-var releaseScript = goredis.NewScript(luaPinHelpers + `
-for i = 1, #ARGV, 500 do
-  local j = math.min(i + 499, #ARGV)
-  redis.call('ZREM', KEYS[1], unpack(ARGV, i, j))
-  redis.call('ZREM', KEYS[2], unpack(ARGV, i, j))
-  redis.call('HDEL', KEYS[3], unpack(ARGV, i, j))
-end
-local t = now()
-purge(KEYS[1], t)
-purge(KEYS[2], t)
-return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 
 // countScript purges the dead pins and returns the live counts.

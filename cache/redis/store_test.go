@@ -104,7 +104,7 @@ func TestKeyLayout(t *testing.T) {
 			if _, err := s.CompareAndSwap(ctx, tt.scope, 0, cache.State{Active: cache.Blue, Generation: 3}); err != nil {
 				t.Fatalf("CompareAndSwap(%v) error = %v", tt.scope, err)
 			}
-			if err := s.Pin(ctx, tt.scope, cache.Green, time.Minute, "q"); err != nil {
+			if err := cachetest.Pin(ctx, s, tt.scope, cache.Green, time.Minute, "q"); err != nil {
 				t.Fatalf("Pin(%v) error = %v", tt.scope, err)
 			}
 			if err := s.AcquireProbeLease(ctx, tt.scope, "me", time.Minute); err != nil {
@@ -242,11 +242,11 @@ func TestRoundTrips(t *testing.T) {
 			want string
 			call func(round int) error
 		}{
-			{"Pin", "evalsha", func(int) error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") }},
+			{"Pin", "evalsha", func(int) error { return cachetest.Pin(ctx, s, scope, cache.Blue, time.Minute, "q") }},
 			{"Lookup", "evalsha", func(int) error { _, err := s.Lookup(ctx, scope, "q"); return err }},
 			{"Renew", "evalsha", func(int) error { _, err := s.Renew(ctx, scope, time.Minute, "q", "r"); return err }},
 			{"Count", "evalsha", func(int) error { _, err := s.Count(ctx, scope); return err }},
-			{"Release", "evalsha", func(int) error { _, err := s.Release(ctx, scope, "q", "r", "s"); return err }},
+			{"Release", "evalsha", func(int) error { _, err := cachetest.Release(ctx, s, scope, "q", "r", "s"); return err }},
 			{"CompareAndSwap", "evalsha", func(round int) error {
 				_, err := s.CompareAndSwap(ctx, scope, uint64(round), cache.State{Active: cache.Blue, Generation: uint64(round + 1)})
 				return err
@@ -292,7 +292,7 @@ func TestTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	s := redis.New(c, redis.Options{Timeout: timeout})
 	defer s.Close()
-	if err := s.Pin(t.Context(), scope, cache.Blue, time.Minute, "q"); err != nil { // connects, loads the script
+	if err := cachetest.Pin(t.Context(), s, scope, cache.Blue, time.Minute, "q"); err != nil { // connects, loads the script
 		t.Fatalf("Pin() error = %v", err)
 	}
 	srv.Pause()
@@ -442,7 +442,7 @@ func TestClosed(t *testing.T) {
 		"Close":             s.Close,
 		"Load":              func() error { _, err := s.Load(ctx, scope); return err },
 		"Watch":             func() error { _, err := s.Watch(ctx, scope); return err },
-		"Pin":               func() error { return s.Pin(ctx, scope, cache.Blue, time.Minute, "q") },
+		"Pin":               func() error { return cachetest.Pin(ctx, s, scope, cache.Blue, time.Minute, "q") },
 		"Count":             func() error { _, err := s.Count(ctx, scope); return err },
 		"AcquireProbeLease": func() error { return s.AcquireProbeLease(ctx, scope, "a", time.Minute) },
 		"Time":              func() error { _, err := s.Time(ctx); return err },
@@ -473,10 +473,10 @@ func BenchmarkPinRelease(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Pin(ctx, scope, cache.Blue, time.Minute, "q"); err != nil {
+		if err := cachetest.Pin(ctx, s, scope, cache.Blue, time.Minute, "q"); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Release(ctx, scope, "q"); err != nil {
+		if _, err := cachetest.Release(ctx, s, scope, "q"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/redis"
 	"github.com/e6coord/e6coord/internal/redistest"
 	"github.com/e6coord/e6coord/internal/secrettest"
@@ -384,7 +385,7 @@ func storeErrors(t *testing.T, s secrettest.Secret, raw, want string, timeout ti
 	ctx := t.Context()
 	calls := map[string]func() error{
 		"Load": func() error { _, err := st.Load(ctx, scope); return err },
-		"Pin":  func() error { return st.Pin(ctx, scope, cache.Blue, time.Minute, "q") },
+		"Pin":  func() error { return cachetest.Pin(ctx, st, scope, cache.Blue, time.Minute, "q") },
 		"Watch": func() error {
 			ch, err := st.Watch(ctx, scope)
 			if err == nil {

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"math/big"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,9 +81,10 @@ func fetch(t *testing.T, s *Server, v1 bool, sql string) ([]resultenc.Column, []
 				if row[j], err = c.Vectors[j].Value(i); err != nil {
 					t.Fatal(err)
 				}
-				if d, ok := row[j].(resultenc.Decimal); ok {
-					// resultenc's decimal, in the type TypesRow uses.
-					row[j] = Decimal{Unscaled: d.Unscaled.String(), Scale: d.Scale}
+				if u, ok := row[j].(*big.Int); ok {
+					// A decimal's unscaled value and its vector's scale,
+					// in the type TypesRow uses.
+					row[j] = Decimal{Unscaled: u.String(), Scale: c.Vectors[j].Data.Scale}
 				}
 			}
 			rows = append(rows, row)

@@ -34,11 +34,28 @@ import (
 //
 // Keywords are case-insensitive. White space, line comments (-- to the
 // end of the line) and block comments (/* to */) may stand between
-// tokens. ParseLiterals returns the values as the result decodes them
-// (string, []byte, int64, resultenc.Decimal, float64, bool, nil,
-// time.Time), for tests that check a client's quoting, or an error
-// naming the byte offset of the first thing that is not a literal query.
-func ParseLiterals(sql string) ([]any, error) {
+// tokens. ParseLiterals returns the result the fake engine answers the
+// query with, for tests that check a client's quoting; or an error naming
+// the byte offset of the first thing that is not a literal query, or the
+// literal that does not fit its type (a DECIMAL128 beyond 128 bits).
+func ParseLiterals(sql string) (Result, error) {
+	vals, err := parseLiterals(sql)
+	if err != nil {
+		return Result{}, err
+	}
+	return literalsResult(vals)
+}
+
+// exactNumber is an exact numeric literal, unscaled × 10^-scale, sent as
+// a DECIMAL128.
+type exactNumber struct {
+	unscaled *big.Int
+	scale    int32
+}
+
+// parseLiterals returns the literals of a literal query: string, []byte,
+// int64, exactNumber, float64, bool, nil or time.Time.
+func parseLiterals(sql string) ([]any, error) {
 	p := &litParser{s: sql}
 	p.space()
 	if !p.keyword("SELECT") {
@@ -227,13 +244,13 @@ func negate(v any) (any, bool) {
 	switch x := v.(type) {
 	case int64:
 		if x == math.MinInt64 {
-			return resultenc.Decimal{Unscaled: new(big.Int).Neg(big.NewInt(x))}, true
+			return exactNumber{unscaled: new(big.Int).Neg(big.NewInt(x))}, true
 		}
 		return -x, true
 	case float64:
 		return -x, true
-	case resultenc.Decimal:
-		return resultenc.Decimal{Unscaled: new(big.Int).Neg(x.Unscaled), Scale: x.Scale}, true
+	case exactNumber:
+		return exactNumber{unscaled: new(big.Int).Neg(x.unscaled), scale: x.scale}, true
 	}
 	return nil, false
 }
@@ -289,7 +306,7 @@ func (p *litParser) number() (any, error) {
 	if !ok {
 		return nil, p.errorf("bad number")
 	}
-	return resultenc.Decimal{Unscaled: u, Scale: int32(fracDigits)}, nil
+	return exactNumber{unscaled: u, scale: int32(fracDigits)}, nil
 }
 
 // parseTimestamp reads "yyyy-mm-dd hh:mm:ss[.ffffff]", the year of four
@@ -313,24 +330,34 @@ func parseTimestamp(s string) (time.Time, error) {
 // literalResult returns the result of a literal query, or ok false if sql
 // is not one.
 func literalResult(sql string) (r *encodedResult, ok bool, err error) {
-	vals, err := ParseLiterals(sql)
+	vals, err := parseLiterals(sql)
 	if err != nil {
 		return nil, false, nil
 	}
-	res := Result{Chunks: []resultenc.Chunk{{Size: 1}}}
-	for i, v := range vals {
-		vec, typ, err := literalVector(v)
-		if err != nil {
-			return nil, true, status.Error(codes.InvalidArgument, err.Error())
-		}
-		res.Columns = append(res.Columns, resultenc.Column{Name: "_col" + strconv.Itoa(i), Type: typ})
-		res.Chunks[0].Vectors = append(res.Chunks[0].Vectors, vec)
+	res, err := literalsResult(vals)
+	if err != nil {
+		return nil, true, status.Error(codes.InvalidArgument, err.Error())
 	}
 	e, err := encodeResult(res)
 	if err != nil {
 		return nil, true, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return e, true, nil
+}
+
+// literalsResult returns the one-row result of the literals vals, column
+// i named "_col" and i.
+func literalsResult(vals []any) (Result, error) {
+	res := Result{Chunks: []resultenc.Chunk{{Size: 1}}}
+	for i, v := range vals {
+		vec, typ, err := literalVector(v)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Columns = append(res.Columns, resultenc.Column{Name: "_col" + strconv.Itoa(i), Type: typ})
+		res.Chunks[0].Vectors = append(res.Chunks[0].Vectors, vec)
+	}
+	return res, nil
 }
 
 func literalVector(v any) (resultenc.Vector, string, error) {
@@ -351,8 +378,8 @@ func literalVector(v any) (resultenc.Vector, string, error) {
 		return vec, "NULL", err
 	case time.Time:
 		return resultenc.Times(resultenc.TypeTimestamp, []time.Time{x}, nil, nil), "TIMESTAMP", nil
-	case resultenc.Decimal:
-		vec, err := resultenc.Decimals([]*big.Int{x.Unscaled}, x.Scale, nil)
+	case exactNumber:
+		vec, err := resultenc.Decimals([]*big.Int{x.unscaled}, x.scale, nil)
 		return vec, "DECIMAL128", err
 	}
 	return resultenc.Vector{}, "", fmt.Errorf("no vector for %T", v)

@@ -14,8 +14,8 @@ import (
 )
 
 func TestParseLiterals(t *testing.T) {
-	dec := func(u int64, scale int32) resultenc.Decimal {
-		return resultenc.Decimal{Unscaled: big.NewInt(u), Scale: scale}
+	dec := func(u int64, scale int32) exactNumber {
+		return exactNumber{unscaled: big.NewInt(u), scale: scale}
 	}
 	minPlusOne, _ := new(big.Int).SetString("9223372036854775808", 10)
 	for _, tt := range []struct {
@@ -25,20 +25,20 @@ func TestParseLiterals(t *testing.T) {
 		{"SELECT 'it''s', '', 'a\\'", []any{"it's", "", "a\\"}},
 		{"select 42, -42, (-7), -(-7), -(5)", []any{int64(42), int64(-42), int64(-7), int64(7), int64(-5)}},
 		{"SELECT 12.50, -0.5, 1.5e+00, -2E-3, -(1.5e0)", []any{dec(1250, 2), dec(-5, 1), 1.5, -0.002, -1.5}},
-		{"SELECT -(-9223372036854775808), 9223372036854775808", []any{resultenc.Decimal{Unscaled: minPlusOne}, resultenc.Decimal{Unscaled: minPlusOne}}},
+		{"SELECT -(-9223372036854775808), 9223372036854775808", []any{exactNumber{unscaled: minPlusOne}, exactNumber{unscaled: minPlusOne}}},
 		{"SELECT TRUE, false, NULL, X'00ff', x''", []any{true, false, nil, []byte{0, 0xff}, []byte{}}},
 		{"SELECT TIMESTAMP '2024-02-29 13:14:15.123456', TIMESTAMP '12345-01-01 00:00:00'",
 			[]any{time.Date(2024, 2, 29, 13, 14, 15, 123456000, time.UTC), time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{"  SELECT /* a ? */ 1 -- rest\n , '--' ; ", []any{int64(1), "--"}},
 		{"SELECT 1 /* open", []any{int64(1)}},
 	} {
-		got, err := ParseLiterals(tt.sql)
+		got, err := parseLiterals(tt.sql)
 		if err != nil {
 			t.Errorf("ParseLiterals(%q): %v", tt.sql, err)
 			continue
 		}
 		bigEq := cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })
-		if diff := cmp.Diff(tt.want, got, bigEq); diff != "" {
+		if diff := cmp.Diff(tt.want, got, bigEq, cmp.AllowUnexported(exactNumber{})); diff != "" {
 			t.Errorf("ParseLiterals(%q) (-want +got):\n%s", tt.sql, diff)
 		}
 	}
@@ -51,6 +51,20 @@ func TestParseLiterals(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "offset") {
 			t.Errorf("ParseLiterals(%q): %v, want the offset named", sql, err)
 		}
+	}
+	// The result: a DECIMAL128 of the literal's scale; one beyond 128 bits
+	// is an error.
+	res, err := ParseLiterals("SELECT -12.50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Chunks[0].Vectors[0]; res.Columns[0].Type != "DECIMAL128" || v.Data.Scale != 2 {
+		t.Errorf("SELECT -12.50: column %+v, scale %d; want DECIMAL128, scale 2", res.Columns[0], v.Data.Scale)
+	} else if u, err := v.Value(0); err != nil || u.(*big.Int).Int64() != -1250 {
+		t.Errorf("SELECT -12.50: unscaled %v, %v; want -1250", u, err)
+	}
+	if _, err := ParseLiterals("SELECT 1" + strings.Repeat("0", 40)); err == nil {
+		t.Error("ParseLiterals of a 41-digit number succeeded, want an error: it does not fit in 128 bits")
 	}
 }
 

@@ -218,7 +218,7 @@ func (c typesColumn) vector(lo, size int) (resultenc.Vector, error) {
 	if c.constant {
 		v := c.vals[0]
 		if d, ok := v.(Decimal); ok {
-			v = resultenc.Decimal{Unscaled: d.unscaled(), Scale: d.Scale}
+			return resultenc.DecimalConstant(size, d.unscaled(), d.Scale)
 		}
 		vec, err := resultenc.Constant(c.typ, size, v)
 		if err == nil && c.zones != nil && v != nil {

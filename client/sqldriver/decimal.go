@@ -53,55 +53,14 @@ func parseDecimalMode(s string) (DecimalMode, error) {
 	return 0, errors.New("sqldriver: malformed DSN: decimal must be string, rat or float64")
 }
 
-// Decimal is an exact decimal number, Unscaled × 10^-Scale. It is a
-// sql.Scanner for DECIMAL128 columns in the string and rat modes, and for
+// Decimal is a [client.Decimal], an exact DECIMAL128 value, that is a
+// sql.Scanner: for DECIMAL128 columns in the string and rat modes, and for
 // integer columns; scan a nullable column into a *Decimal or a
-// sql.Null[Decimal]. As a query argument it is written as an exact
-// numeric literal.
+// sql.Null[Decimal]. Its methods (String, Rat, Float64, Unscaled, Scale,
+// ...) are the client.Decimal's. As a query argument it is written as an
+// exact numeric literal.
 type Decimal struct {
-	// Unscaled is the unscaled value; nil is zero.
-	Unscaled *big.Int
-	// Scale is the number of digits after the decimal point, 0 or more.
-	Scale int32
-}
-
-// String returns d in plain decimal notation with its scale, such as
-// "-1234.50".
-func (d Decimal) String() string {
-	u := d.Unscaled
-	if u == nil {
-		u = new(big.Int)
-	}
-	digits := new(big.Int).Abs(u).String()
-	scale := int(max(d.Scale, 0))
-	if scale > 0 {
-		if len(digits) <= scale {
-			digits = strings.Repeat("0", scale-len(digits)+1) + digits
-		}
-		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
-	}
-	if u.Sign() < 0 {
-		return "-" + digits
-	}
-	return digits
-}
-
-// Rat returns d as a new, exact *big.Rat.
-func (d Decimal) Rat() *big.Rat {
-	r := new(big.Rat)
-	if d.Unscaled != nil {
-		r.SetInt(d.Unscaled)
-	}
-	if d.Scale > 0 {
-		r.Quo(r, new(big.Rat).SetInt(pow10(int(d.Scale))))
-	}
-	return r
-}
-
-// Float64 returns the float64 nearest to d.
-func (d Decimal) Float64() float64 {
-	f, _ := d.Rat().Float64()
-	return f
+	client.Decimal
 }
 
 // Value returns d's String, so that other drivers take a Decimal too;
@@ -111,7 +70,7 @@ func (d Decimal) Value() (driver.Value, error) { return d.String(), nil }
 // Scan sets d from a DECIMAL128 value in the string or rat mode, or from
 // an integer. A NULL is an error: scan into a *Decimal or a
 // sql.Null[Decimal] to allow one. A float64 (the float64 mode) is refused,
-// being inexact.
+// being inexact, and so is a number beyond DECIMAL128's 128 bits.
 func (d *Decimal) Scan(src any) error {
 	switch v := src.(type) {
 	case nil:
@@ -123,18 +82,29 @@ func (d *Decimal) Scan(src any) error {
 	case *big.Rat:
 		return d.setRat(v)
 	case client.Decimal:
-		*d = fromClient(v)
+		d.Decimal = v
 		return nil
 	case int64:
-		*d = Decimal{Unscaled: big.NewInt(v)}
-		return nil
+		return d.set(big.NewInt(v), 0)
 	case int32:
-		*d = Decimal{Unscaled: big.NewInt(int64(v))}
-		return nil
+		return d.set(big.NewInt(int64(v)), 0)
 	case float64, float32:
 		return fmt.Errorf("sqldriver: a %T is inexact and cannot be scanned into a Decimal: use the string or rat decimal mode", src)
 	}
 	return fmt.Errorf("sqldriver: cannot scan a %T into a Decimal", src)
+}
+
+// set sets d to u × 10^-scale.
+func (d *Decimal) set(u *big.Int, scale int) error {
+	if int(int32(scale)) != scale {
+		return fmt.Errorf("sqldriver: a scale of %d is beyond a Decimal's", scale)
+	}
+	v, err := client.NewDecimal(u, int32(scale))
+	if err != nil {
+		return fmt.Errorf("sqldriver: the unscaled value %s does not fit in a Decimal's 128 bits", truncate(u.String(), 40))
+	}
+	d.Decimal = v
+	return nil
 }
 
 // parse reads a plain decimal number: an optional sign, digits, and an
@@ -156,8 +126,7 @@ func (d *Decimal) parse(s string) error {
 	if neg {
 		u.Neg(u)
 	}
-	*d = Decimal{Unscaled: u, Scale: int32(len(frac))}
-	return nil
+	return d.set(u, len(frac))
 }
 
 // setRat sets d to r, which must have a finite decimal expansion.
@@ -166,7 +135,6 @@ func (d *Decimal) setRat(r *big.Rat) error {
 		return errors.New("sqldriver: cannot scan a nil *big.Rat into a Decimal")
 	}
 	den := new(big.Int).Set(r.Denom())
-	scale := 0
 	ten, two, five := big.NewInt(10), big.NewInt(2), big.NewInt(5)
 	m := new(big.Int)
 	// den = 2^a 5^b: the scale is max(a, b).
@@ -182,11 +150,10 @@ func (d *Decimal) setRat(r *big.Rat) error {
 	if den.Cmp(big.NewInt(1)) != 0 {
 		return fmt.Errorf("sqldriver: %s has no finite decimal expansion", r.RatString())
 	}
-	scale = max(twos, fives)
+	scale := max(twos, fives)
 	u := new(big.Int).Mul(r.Num(), new(big.Int).Exp(ten, big.NewInt(int64(scale)), nil))
 	u.Quo(u, r.Denom())
-	*d = Decimal{Unscaled: u, Scale: int32(scale)}
-	return nil
+	return d.set(u, scale)
 }
 
 func allDigits(s string) bool {
@@ -203,19 +170,4 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
-}
-
-func pow10(n int) *big.Int {
-	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
-}
-
-// fromClient returns the Decimal of a client.Decimal, a negative scale
-// multiplied out.
-func fromClient(c client.Decimal) Decimal {
-	u, scale := c.Unscaled(), c.Scale()
-	if scale < 0 {
-		u.Mul(u, pow10(int(-scale)))
-		scale = 0
-	}
-	return Decimal{Unscaled: u, Scale: scale}
 }

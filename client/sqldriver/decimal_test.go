@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/client/sqldriver"
@@ -102,19 +103,27 @@ func TestDecimalModes(t *testing.T) {
 }
 
 func TestDecimalScan(t *testing.T) {
+	twelveHundred, err := client.NewDecimal(big.NewInt(12), -2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		src  any
 		want string
 	}{
 		{"12.50", "12.50"}, {"-0.001", "-0.001"}, {"+7", "7"}, {".5", "0.5"}, {[]byte("3."), "3"},
 		{int64(-9), "-9"}, {int32(5), "5"}, {big.NewRat(-1, 8), "-0.125"}, {big.NewRat(3, 1), "3"},
+		{strings.Repeat("9", 38), strings.Repeat("9", 38)}, {"-0." + strings.Repeat("9", 38), "-0." + strings.Repeat("9", 38)},
+		{twelveHundred, "1200"},
 	} {
 		var d sqldriver.Decimal
 		if err := d.Scan(tt.src); err != nil || d.String() != tt.want {
 			t.Errorf("Scan(%v): %v, %v; want %s", tt.src, d, err, tt.want)
 		}
 	}
-	for _, src := range []any{nil, "1e5", "", "-", "1.2.3", " 1", big.NewRat(1, 3), 1.5, true} {
+	// Beyond DECIMAL128's 128 bits.
+	tooBig := []any{strings.Repeat("9", 39), "0." + strings.Repeat("9", 39), new(big.Rat).SetFrac64(1, 1<<62).Mul(new(big.Rat).SetFrac64(1, 1<<62), big.NewRat(1, 1<<62))}
+	for _, src := range append([]any{nil, "1e5", "", "-", "1.2.3", " 1", big.NewRat(1, 3), 1.5, true}, tooBig...) {
 		var d sqldriver.Decimal
 		if err := d.Scan(src); err == nil {
 			t.Errorf("Scan(%v) = %v, want an error", src, d)

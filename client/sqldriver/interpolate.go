@@ -100,7 +100,7 @@ func ordinal(nv driver.NamedValue, i int) int {
 
 // appendLiteral appends v, a value checkValue returned, as a SQL literal:
 // NULL; TRUE or FALSE; an integer; a float in exponent form
-// (1.5e+00); an exact numeric (12.50) for a Decimal; a string literal with
+// (1.5e+00); an exact numeric (12.50) for a numericLiteral (a decimal); a string literal with
 // its quotes doubled; X'...' for []byte (NULL for a nil one); TIMESTAMP 'yyyy-mm-dd
 // hh:mm:ss.ffffff' in UTC for a time.Time. A negative number is put in
 // parentheses, so that a minus before the placeholder cannot make a
@@ -133,12 +133,11 @@ func appendLiteral(b []byte, v any) ([]byte, error) {
 			return append(b, ')'), nil
 		}
 		return strconv.AppendFloat(b, x, 'e', -1, 64), nil
-	case Decimal:
-		s := x.String()
-		if strings.HasPrefix(s, "-") {
-			return append(append(append(b, '('), s...), ')'), nil
+	case numericLiteral:
+		if strings.HasPrefix(string(x), "-") {
+			return append(append(append(b, '('), x...), ')'), nil
 		}
-		return append(b, s...), nil
+		return append(b, x...), nil
 	case string:
 		if !utf8.ValidString(x) {
 			return nil, errors.New("the string is not valid UTF-8: pass binary data as []byte")
@@ -201,8 +200,12 @@ type decimalDecompose interface {
 
 func checkValue(v any, depth int) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, int64, uint64, float64, string, []byte, time.Time, Decimal:
+	case nil, bool, int64, uint64, float64, string, []byte, time.Time, numericLiteral:
 		return v, nil
+	case Decimal:
+		return numericLiteral(x.String()), nil
+	case client.Decimal:
+		return numericLiteral(x.String()), nil
 	case int:
 		return int64(x), nil
 	case int8:
@@ -225,9 +228,7 @@ func checkValue(v any, depth int) (any, error) {
 		if x == nil {
 			return nil, nil
 		}
-		return *x, nil
-	case client.Decimal:
-		return fromClient(x), nil
+		return numericLiteral(x.String()), nil
 	case decimalDecompose:
 		return decompose(x)
 	}
@@ -254,8 +255,13 @@ func checkValue(v any, depth int) (any, error) {
 	return checkValue(cv, depth+1)
 }
 
+// numericLiteral is the text of an exact numeric literal, in plain decimal
+// notation ("-123.45"), as checkValue gives a decimal argument: of any
+// size, as database/sql's decimal interface allows.
+type numericLiteral string
+
 // decompose turns a decimal of database/sql's decimal interface into a
-// Decimal.
+// numericLiteral.
 func decompose(d decimalDecompose) (any, error) {
 	form, neg, coef, exp := d.Decompose(nil)
 	if form != 0 {
@@ -275,5 +281,11 @@ func decompose(d decimalDecompose) (any, error) {
 	if -exp > 1000 {
 		return nil, fmt.Errorf("the decimal's exponent %d is too small", exp)
 	}
-	return Decimal{Unscaled: u, Scale: -exp}, nil
+	// The exponent's digits after the point, exactly.
+	scale := int(-exp)
+	return numericLiteral(new(big.Rat).SetFrac(u, pow10(scale)).FloatString(scale)), nil
+}
+
+func pow10(n int) *big.Int {
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }

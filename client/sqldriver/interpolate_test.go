@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
-	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
 
@@ -31,7 +31,16 @@ func (failing) Value() (driver.Value, error) { return nil, errors.New("no value 
 type decValuer struct{}
 
 func (decValuer) Value() (driver.Value, error) {
-	return sqldriver.Decimal{Unscaled: big.NewInt(5), Scale: 1}, nil
+	return decimal(5, 1), nil
+}
+
+// decimal is the sqldriver.Decimal unscaled × 10^-scale.
+func decimal(unscaled int64, scale int32) sqldriver.Decimal {
+	d, err := client.NewDecimal(big.NewInt(unscaled), scale)
+	if err != nil {
+		panic(err)
+	}
+	return sqldriver.Decimal{Decimal: d}
 }
 
 // Arguments of every supported type reach the engine as literals that its
@@ -44,7 +53,7 @@ func TestParameters(t *testing.T) {
 	ts := time.Date(2024, 2, 29, 13, 14, 15, 123456000, time.FixedZone("x", 3600))
 	n := int64(-5)
 	var nilp *int64
-	dec := sqldriver.Decimal{Unscaled: big.NewInt(-12345), Scale: 2}
+	dec := decimal(-12345, 2)
 	args := []any{
 		"it's a '?' -- not /* a */ comment\\", "", int64(math.MinInt64), uint64(math.MaxUint64), int8(-8), myInt(7),
 		-0.1, float32(0.5), math.SmallestNonzeroFloat64, true, false, nil, []byte{0, '\'', 0xff}, ts,
@@ -52,7 +61,7 @@ func TestParameters(t *testing.T) {
 	}
 	want := []any{
 		"it's a '?' -- not /* a */ comment\\", "", int64(math.MinInt64),
-		resultenc.Decimal{Unscaled: new(big.Int).SetUint64(math.MaxUint64)}.String(), int64(-8), int64(7),
+		new(big.Int).SetUint64(math.MaxUint64).String(), int64(-8), int64(7),
 		-0.1, 0.5, math.SmallestNonzeroFloat64, true, false, nil, []byte{0, '\'', 0xff}, ts.UTC(),
 		int64(-5), nil, "v", "-123.45", "-123.45", nil, "0.5", nil,
 	}
@@ -76,6 +85,58 @@ func TestParameters(t *testing.T) {
 	want = append(want[:6], append([]any{"?"}, want[6:]...)...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("values (-want +got):\n%s", diff)
+	}
+}
+
+// decomposer is a decimal of database/sql's decimal interface.
+type decomposer struct {
+	form     byte
+	negative bool
+	coef     int64
+	exp      int32
+}
+
+func (d decomposer) Decompose([]byte) (byte, bool, []byte, int32) {
+	return d.form, d.negative, big.NewInt(d.coef).Bytes(), d.exp
+}
+
+// Decimal arguments of every kind (a Decimal, a client.Decimal, one with
+// a negative scale, a type with a Decompose method) are written as exact
+// numbers of their scale, read back as such; a Decompose without a
+// literal is an error.
+func TestDecimalParameters(t *testing.T) {
+	srv := newEngine(t, enginetest.Options{})
+	db := openDB(t, srv)
+	ctx := ctxT(t)
+	cdec := func(u int64, scale int32) client.Decimal { return decimal(u, scale).Decimal }
+	args := []any{
+		decimal(1250, 2), cdec(-5, 3), cdec(12, -2), &sqldriver.Decimal{Decimal: cdec(-1, 0)},
+		decomposer{coef: 1250, exp: -2}, decomposer{negative: true, coef: 12345, exp: -7}, decomposer{coef: 7, exp: 3},
+		decomposer{coef: 0, exp: -2},
+	}
+	want := []any{"12.50", "-0.005", int64(1200), int64(-1), "12.50", "-0.0012345", int64(7000), "0.00"}
+	var got [8]any
+	ptrs := make([]any, len(got))
+	for i := range got {
+		ptrs[i] = &got[i]
+	}
+	if err := db.QueryRowContext(ctx, "SELECT ?, ?, ?, ?, ?, ?, ?, ?", args...).Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got[:]); diff != "" {
+		t.Errorf("values (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct {
+		arg  decomposer
+		want string
+	}{
+		{decomposer{form: 2}, "argument 1: an infinite or NaN decimal has no SQL literal"},
+		{decomposer{coef: 1, exp: 1001}, "argument 1: the decimal's exponent 1001 is too large"},
+		{decomposer{coef: 1, exp: -1001}, "argument 1: the decimal's exponent -1001 is too small"},
+	} {
+		if _, err := db.QueryContext(ctx, "SELECT ?", tt.arg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Query(%+v): %v, want an error with %q", tt.arg, err, tt.want)
+		}
 	}
 }
 

@@ -175,13 +175,6 @@ func (rs *rows) Next(dest []driver.Value) error {
 	return nil
 }
 
-// decimal is what the client gives a DECIMAL128 value as (a
-// client.Decimal).
-type decimal interface {
-	AppendText([]byte) ([]byte, error)
-	Rat() *big.Rat
-}
-
 // convert gives v, the value of column i, the column's Go type, or fails
 // if it does not have the type the column's engine type promises. A value
 // the client gives in the column's type is passed on as it is: the
@@ -208,7 +201,7 @@ func (rs *rows) convert(i int, v any) (driver.Value, error) {
 			return v, nil
 		}
 	case kindDecimal:
-		if d, ok := v.(decimal); ok {
+		if d, ok := v.(client.Decimal); ok {
 			if rs.mode == DecimalRat {
 				return d.Rat(), nil
 			}

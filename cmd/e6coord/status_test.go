@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 )
@@ -191,7 +192,7 @@ func TestStatusExitCodes(t *testing.T) {
 
 	confirmed := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond) // the store keeps milliseconds
 	rec := write(t, st, cache.State{Active: cache.Blue, Pending: cache.Green, ConfirmedAt: confirmed, ChangedAt: confirmed, ChangedBy: "host-1"})
-	if err := st.Pin(context.Background(), testScope, cache.Blue, time.Minute, "q1"); err != nil {
+	if err := cachetest.Pin(context.Background(), st, testScope, cache.Blue, time.Minute, "q1"); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("stale: 3", func(t *testing.T) {

@@ -74,6 +74,22 @@ func Decimals(unscaled []*big.Int, scale int32, nulls []bool) (Vector, error) {
 	return plain(TypeDecimal128, len(unscaled), nulls, Data{Kind: KindDecimal128Data, Bytes: bs, Scale: scale}), nil
 }
 
+// DecimalConstant returns a constant DECIMAL128 vector
+// (NumericDecimal128ConstantData) standing for size rows of unscaled ×
+// 10^-scale; a nil unscaled is zero. It fails if unscaled does not fit in
+// 128 bits. ([Constant] gives a NULL one.)
+func DecimalConstant(size int, unscaled *big.Int, scale int32) (Vector, error) {
+	if unscaled == nil {
+		unscaled = new(big.Int)
+	}
+	b, err := DecimalBytes(unscaled)
+	if err != nil {
+		return Vector{}, err
+	}
+	return Vector{Size: size, Type: TypeDecimal128, Nulls: []bool{false}, Constant: true,
+		Data: Data{Kind: KindNumericDecimal128ConstantData, Bytes: [][]byte{b}, Scale: scale}}, nil
+}
+
 func plain(t VectorType, n int, nulls []bool, d Data) Vector {
 	if nulls == nil {
 		nulls = make([]bool, n)
@@ -102,10 +118,10 @@ func toMicros(ts []time.Time) []int64 {
 //	DATE                          time.Time         DateConstantData
 //	DATETIME, TIMESTAMP,          time.Time         TimeConstantData
 //	  TIMESTAMP_TZ
-//	DECIMAL128                    Decimal           NumericDecimal128ConstantData
 //
-// A nil v, or type NULL, gives a NULL constant (NullConstantData). Constant
-// fails if v does not match t.
+// A nil v, or type NULL, gives a NULL constant (NullConstantData), of any
+// type; [DecimalConstant] gives a DECIMAL128 value. Constant fails if v
+// does not match t.
 func Constant(t VectorType, size int, v any) (Vector, error) {
 	vec := Vector{Size: size, Type: t, Nulls: []bool{false}, Constant: true}
 	d := &vec.Data
@@ -163,20 +179,6 @@ func Constant(t VectorType, size int, v any) (Vector, error) {
 			k = KindDateConstantData
 		}
 		*d = Data{Kind: k, Int64s: []int64{tm.UnixMicro()}}
-	case TypeDecimal128:
-		var dec Decimal
-		dec, ok = v.(Decimal)
-		if ok {
-			u := dec.Unscaled
-			if u == nil {
-				u = new(big.Int)
-			}
-			b, err := DecimalBytes(u)
-			if err != nil {
-				return Vector{}, err
-			}
-			*d = Data{Kind: KindNumericDecimal128ConstantData, Bytes: [][]byte{b}, Scale: dec.Scale}
-		}
 	default:
 		ok = false
 	}

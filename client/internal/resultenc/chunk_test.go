@@ -23,6 +23,15 @@ func mustConstant(t testing.TB, vt VectorType, size int, v any) Vector {
 	return vec
 }
 
+func mustDecimalConstant(t testing.TB, size int, unscaled int64, scale int32) Vector {
+	t.Helper()
+	vec, err := DecimalConstant(size, big.NewInt(unscaled), scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vec
+}
+
 func mustDecimals(t testing.TB, scale int32, nulls []bool, ns ...int64) Vector {
 	t.Helper()
 	bs := make([]*big.Int, len(ns))
@@ -70,7 +79,7 @@ func sampleChunks(t testing.TB) map[string]Chunk {
 			mustConstant(t, TypeString, 4, "same"),
 			mustConstant(t, TypeDate, 4, d0),
 			mustConstant(t, TypeTimestamp, 4, t0),
-			mustConstant(t, TypeDecimal128, 4, Decimal{Unscaled: big.NewInt(-5), Scale: 1}),
+			mustDecimalConstant(t, 4, -5, 1),
 			mustConstant(t, TypeLong, 4, nil),
 			mustConstant(t, TypeNull, 4, nil),
 		}},

@@ -43,9 +43,11 @@ func (v *Vector) index(row int) int {
 //	  DATETIME,                      TimeConstantData (epoch microseconds)
 //	  TIMESTAMP
 //	TIMESTAMP_TZ  time.Time in the zone [Vector.Location] gives
-//	DECIMAL128    [Decimal]        Decimal128Data, NumericDecimal128ConstantData
+//	DECIMAL128    *big.Int         Decimal128Data, NumericDecimal128ConstantData
 //	NULL          nil
 //
+// A DECIMAL128 value is the unscaled integer u of u × 10^-s, a new
+// *big.Int; the scale s, one for the whole vector, is Data.Scale.
 // Value fails if row is out of [0, Size), if the data does not fit the
 // type or carries no value for the row, or if a decimal is not 16 bytes
 // (errors wrapping [ErrMalformed]), or for INT96, an unknown type or data
@@ -110,7 +112,7 @@ func (v *Vector) Value(row int) (any, error) {
 		if len(b) != 16 {
 			return nil, malformed("decimal of %d bytes, want 16", len(b))
 		}
-		return Decimal{Unscaled: unscaled(b), Scale: d.Scale}, nil
+		return unscaled(b), nil
 	}
 	return nil, fmt.Errorf("%w: %v values", ErrUnsupported, v.Type)
 }
@@ -228,60 +230,6 @@ func offsetZone(z string) *time.Location {
 		secs = -secs
 	}
 	return time.FixedZone(z, secs)
-}
-
-// Decimal is a DECIMAL128 value: Unscaled × 10^-Scale.
-type Decimal struct {
-	// Unscaled is the unscaled integer value.
-	Unscaled *big.Int
-	// Scale is the number of digits after the decimal point; negative
-	// scales multiply by a power of ten.
-	Scale int32
-}
-
-// String formats d in plain decimal notation, such as "-123.45".
-func (d Decimal) String() string {
-	u := d.Unscaled
-	if u == nil {
-		u = new(big.Int)
-	}
-	if d.Scale <= 0 {
-		s := u.String()
-		if u.Sign() != 0 && d.Scale < 0 {
-			s += strings.Repeat("0", int(-d.Scale))
-		}
-		return s
-	}
-	digits := new(big.Int).Abs(u).String()
-	scale := int(d.Scale)
-	if len(digits) <= scale {
-		digits = strings.Repeat("0", scale-len(digits)+1) + digits
-	}
-	s := digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
-	if u.Sign() < 0 {
-		s = "-" + s
-	}
-	return s
-}
-
-// Rat returns d as an exact rational number.
-func (d Decimal) Rat() *big.Rat {
-	r := new(big.Rat)
-	if d.Unscaled != nil {
-		r.SetInt(d.Unscaled)
-	}
-	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(d.Scale))), nil)
-	if d.Scale >= 0 {
-		return r.Quo(r, new(big.Rat).SetInt(p))
-	}
-	return r.Mul(r, new(big.Rat).SetInt(p))
-}
-
-func abs(n int32) int64 {
-	if n < 0 {
-		return -int64(n)
-	}
-	return int64(n)
 }
 
 // unscaled decodes a big-endian two's complement integer; empty is zero.

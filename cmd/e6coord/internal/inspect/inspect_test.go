@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/memory"
 	"github.com/e6coord/e6coord/cmd/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/internal/outputtest"
@@ -112,7 +113,7 @@ func TestRead(t *testing.T) {
 
 	storeNow := local.Add(storeSkew)
 	put(t, f, cache.State{Active: cache.Blue, Generation: 3, ConfirmedAt: storeNow.Add(-59 * time.Second), ChangedAt: storeNow, ChangedBy: "p1"})
-	if err := f.Pin(ctx, scope, cache.Blue, time.Hour, "q1"); err != nil {
+	if err := cachetest.Pin(ctx, f, scope, cache.Blue, time.Hour, "q1"); err != nil {
 		t.Fatal(err)
 	}
 	v, err = r.Read(ctx)
