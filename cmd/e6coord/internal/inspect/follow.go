@@ -51,7 +51,7 @@ func dash(s string) string {
 // generation, which becomes the one later changes must exceed. While the
 // store cannot be reached, it tries again after a backoff growing from
 // 100ms to 5s, logging every failed attempt at Warn, but a refusal (a
-// wrong password or ACL, a read-only replica: [ErrorKind] "denied" or
+// wrong password or ACL, a read-only replica: [cache.ErrorKind] "denied" or
 // "read-only") at Error once, and at Debug while it goes on; nothing is
 // emitted before the first successful read.
 //
@@ -129,7 +129,7 @@ func (r *Reader) backoff(ctx context.Context, n int, err error) error {
 	d := min(minBackoff<<min(n-1, 10), maxBackoff)
 	d = d/2 + rand.N(d/2+1) // jittered within [d/2, d]
 	attrs := []any{"scope", r.opts.Scope.String(), "attempt", n, "retry_in", d.Round(time.Millisecond), "err", err}
-	switch kind := ErrorKind(err); {
+	switch kind := cache.ErrorKind(err); {
 	case kind != "denied" && kind != "read-only":
 		r.refusalLogged = false
 		r.log.Warn("cannot reach the store; trying again", attrs...)
