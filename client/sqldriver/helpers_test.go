@@ -11,8 +11,8 @@ import (
 
 	"github.com/e6coord/e6coord/internal/redistest"
 
-	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
 )
