@@ -49,7 +49,7 @@ func TestBigResultFixedMemory(t *testing.T) {
 			t.Fatalf("row %d: id %v", n, vals[0])
 		}
 		if n%1000 == 0 {
-			if diff := cmp.Diff(enginetest.BigRow(n), vals); diff != "" {
+			if diff := cmp.Diff(clientValues(t, enginetest.BigRow(n)), vals); diff != "" {
 				t.Fatalf("row %d (-want +got):\n%s", n, diff)
 			}
 		}

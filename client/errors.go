@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/e6coord/e6coord/cache"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/coordinator"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // ErrWrongStrategy means the engine rejected a call because of the colour it

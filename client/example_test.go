@@ -19,7 +19,7 @@ import (
 
 // A Conn runs queries; every call carries the engine's live colour.
 func ExampleConn_Query() {
-	engine, err := enginetest.NewServer(enginetest.Options{Start: cache.Green})
+	engine, err := enginetest.NewServer(enginetest.Options{Start: enginetest.Green})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func ExampleConn_Query() {
 // from RenewSession.
 func ExampleUnaryInterceptor() {
 	// Each colour's sessions are valid for that colour only.
-	engine, err := enginetest.NewServer(enginetest.Options{Start: cache.Green, BindSessions: true})
+	engine, err := enginetest.NewServer(enginetest.Options{Start: enginetest.Green, BindSessions: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func ExampleUnaryInterceptor() {
 	}
 	session.Store(auth.GetSessionId())
 
-	engine.SetActive(cache.Blue) // a switch between two calls
+	engine.SetActive(enginetest.Blue) // a switch between two calls
 	schemas, err := stub.GetSchemaNamesV2(ctx, &e6xpb.GetSchemaNamesV2Request{
 		SessionId: session.Load().(string), Catalog: "default",
 	})

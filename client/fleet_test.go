@@ -153,8 +153,9 @@ func TestFleetAcrossSwitches(t *testing.T) {
 					f := newFleet(t, srv, p, 6)
 					f.waitAll(cache.Blue)
 					for range switches {
-						to := srv.State().Active.Other()
-						if err := srv.BeginSwitch(to); err != nil {
+						next := srv.State().Active.Other()
+						to := strategy(next)
+						if err := srv.BeginSwitch(next); err != nil {
 							t.Fatal(err)
 						}
 						if mode == enginetest.Overlap {
@@ -173,7 +174,7 @@ func TestFleetAcrossSwitches(t *testing.T) {
 						}
 						// Switch-on-clear: a worker's clear switches the engine.
 						waitEngine(t, srv, "switch to "+to.String(), func(st enginetest.State) bool {
-							return st.Active == to && !st.Pending.Valid()
+							return st.Active == next && !st.Pending.Valid()
 						})
 						f.waitAll(to)
 						f.waitRound()
@@ -204,9 +205,9 @@ func TestStartDuringAnnouncedSwitch(t *testing.T) {
 				// overlap engine that announces before it accepts.
 				var err error
 				if mode == enginetest.SwitchOnClear {
-					err = srv.BeginSwitch(cache.Green)
+					err = srv.BeginSwitch(enginetest.Green)
 				} else {
-					err = srv.Announce(cache.Green)
+					err = srv.Announce(enginetest.Green)
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -229,7 +230,7 @@ func TestStartDuringAnnouncedSwitch(t *testing.T) {
 					t.Fatal(err)
 				}
 				if mode == enginetest.Overlap {
-					if err := srv.SetActive(cache.Green); err != nil { // the engine moves without overlap
+					if err := srv.SetActive(enginetest.Green); err != nil { // the engine moves without overlap
 						t.Fatal(err)
 					}
 				}
@@ -257,7 +258,7 @@ func TestStartWhenGreen(t *testing.T) {
 	for _, mode := range modes {
 		for _, reject := range rejections {
 			t.Run(fmt.Sprintf("mode=%s/reject=%s", mode, reject), func(t *testing.T) {
-				srv := newEngine(t, enginetest.Options{Start: cache.Green, Mode: mode, Rejection: reject})
+				srv := newEngine(t, enginetest.Options{Start: enginetest.Green, Mode: mode, Rejection: reject})
 				conn := open(t, srv)
 				rows, _, err := readAll(ctxT(t), conn, "SELECT * FROM demo.numbers")
 				if err != nil || len(rows) != enginetest.NumbersRows {

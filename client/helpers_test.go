@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"math/big"
 	"testing"
 	"time"
 
@@ -116,4 +117,41 @@ func waitEngine(t testing.TB, srv *enginetest.Server, what string, cond func(eng
 		case <-tick.C:
 		}
 	}
+}
+
+// strategy returns the client's colour of the fake engine's colour c.
+func strategy(c enginetest.Colour) cache.Strategy {
+	s, _ := cache.ParseStrategy(c.String())
+	return s
+}
+
+// clientValues returns row, a row of a fake engine's table, with every
+// enginetest.Decimal replaced by the client.Decimal of the same value: the
+// row Rows.Values returns.
+func clientValues(t testing.TB, row []any) []any {
+	t.Helper()
+	for i, v := range row {
+		if d, ok := v.(enginetest.Decimal); ok {
+			u, ok := new(big.Int).SetString(d.Unscaled, 10)
+			if !ok {
+				t.Fatalf("column %d: bad decimal %q", i, d.Unscaled)
+			}
+			cd, err := client.NewDecimal(u, d.Scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row[i] = cd
+		}
+	}
+	return row
+}
+
+// clientColumns returns the columns of a fake engine's table as
+// Rows.Columns returns them.
+func clientColumns(cols []enginetest.Column) []client.Column {
+	out := make([]client.Column, len(cols))
+	for i, c := range cols {
+		out[i] = client.Column{Name: c.Name, Type: c.Type}
+	}
+	return out
 }

@@ -113,7 +113,7 @@ func TestInterceptorAloneDoesNotRetryASession(t *testing.T) {
 	if _, err := a.schemas(ctx, blue); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
-	if err := srv.SetActive(cache.Green); err != nil {
+	if err := srv.SetActive(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	before := len(srv.Log())
@@ -147,7 +147,7 @@ func TestInterceptorAloneRetriesAuthenticate(t *testing.T) {
 	a := newAlone(t, srv, nil)
 	ctx := ctxT(t)
 	a.authenticate(t, ctx)
-	if err := srv.SetActive(cache.Green); err != nil {
+	if err := srv.SetActive(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	before := len(srv.Log())
@@ -191,7 +191,7 @@ func TestInterceptorAloneRenewsTheSession(t *testing.T) {
 	if _, err := a.schemas(ctx, blue); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
-	if err := srv.SetActive(cache.Green); err != nil {
+	if err := srv.SetActive(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	before := len(srv.Log())

@@ -9,7 +9,7 @@ import (
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // mustEncode encodes c, which may be inconsistent but must be encodable.

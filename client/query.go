@@ -8,8 +8,8 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/coordinator"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // query is a prepared query, pinned to the colour and session it was

@@ -72,7 +72,7 @@ func TestTypesTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	if diff := cmp.Diff(enginetest.TypesColumns(), rows.Columns()); diff != "" {
+	if diff := cmp.Diff(clientColumns(enginetest.TypesColumns()), rows.Columns()); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)
 	}
 	n := 0
@@ -81,7 +81,7 @@ func TestTypesTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := enginetest.TypesRow(n)
+		want := clientValues(t, enginetest.TypesRow(n))
 		if diff := cmp.Diff(want, got, exactTime); diff != "" {
 			t.Errorf("row %d (-want +got):\n%s", n, diff)
 		}
@@ -268,7 +268,7 @@ func TestRejectionAfterRowsReachedCaller(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rows.Close()
-			if err := srv.SetActive(cache.Green); err != nil {
+			if err := srv.SetActive(enginetest.Green); err != nil {
 				t.Fatal(err)
 			}
 			if tt.learn {
@@ -317,7 +317,7 @@ func TestRejectionAfterRowsReachedCaller(t *testing.T) {
 // so it works against an engine without the optional healthCheck; once
 // connected it does no I/O. Bad credentials surface there.
 func TestConnect(t *testing.T) {
-	srv := newEngine(t, enginetest.Options{NoHealthCheck: true, Start: cache.Green})
+	srv := newEngine(t, enginetest.Options{NoHealthCheck: true, Start: enginetest.Green})
 	conn := open(t, srv)
 	ctx := ctxT(t)
 	if err := conn.Connect(ctx); err != nil {
@@ -366,7 +366,7 @@ func TestOneRejectionPerSwitch(t *testing.T) {
 		defer rows.Close()
 		open = append(open, rows)
 	}
-	if err := srv.SetActive(cache.Green); err != nil {
+	if err := srv.SetActive(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	calls := len(srv.Log())

@@ -15,7 +15,7 @@ import (
 // colour from the first without probing.
 func TestRedisURLSharesState(t *testing.T) {
 	mr := miniredis.RunT(t)
-	srv := newEngine(t, enginetest.Options{Start: cache.Green})
+	srv := newEngine(t, enginetest.Options{Start: enginetest.Green})
 	url := "redis://" + mr.Addr() + "/0"
 	a := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = url })
 	b := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = url })
@@ -55,7 +55,7 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 // writes starts with its prefix.
 func TestRedisURLPrefix(t *testing.T) {
 	mr := miniredis.RunT(t)
-	srv := newEngine(t, enginetest.Options{Start: cache.Green})
+	srv := newEngine(t, enginetest.Options{Start: enginetest.Green})
 	a := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = "redis://" + mr.Addr() + "/0?prefix=tenant-a" })
 	b := open(t, srv, func(cfg *client.Config) { cfg.RedisURL = "redis://" + mr.Addr() + "/0?prefix=tenant-b" })
 	ctx := ctxT(t)

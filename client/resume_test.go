@@ -84,7 +84,7 @@ func TestQueryResumesSuspendedCluster(t *testing.T) {
 // ClusterService calls carry the colour the record names, even while it is
 // not trusted (a 503 made it unconfirmed): they need no detection.
 func TestClusterCallsCarryTheColour(t *testing.T) {
-	srv := newEngine(t, enginetest.Options{Start: cache.Green})
+	srv := newEngine(t, enginetest.Options{Start: enginetest.Green})
 	conn := open(t, srv)
 	ctx := context.Background()
 	if err := conn.Connect(ctx); err != nil {

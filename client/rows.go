@@ -8,7 +8,7 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // Column describes a result column, as the engine's result metadata

@@ -5,7 +5,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // A column is the values of one column of the batch being read, in the Go

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // sameValue reports whether the client's value got is resultenc's value

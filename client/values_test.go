@@ -10,7 +10,7 @@ import (
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // fixedSQL is a result of fixed-width columns only, set by setFixed.

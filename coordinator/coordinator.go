@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/hist"
+	"github.com/e6coord/e6coord/coordinator/internal/hist"
 )
 
 // Coordinator decides the colour of every call to one engine and shares it
@@ -185,6 +185,15 @@ func (c *Coordinator) Strategy() cache.Strategy { return c.snap.Load().colour }
 // Snapshot returns the local copy of the shared record.
 func (c *Coordinator) Snapshot() cache.State { return c.snap.Load().state }
 
+// Stale reports whether the active colour of the local record is stale
+// now, by [cache.Stale] on the fleet's clock with Config.CacheTTL: the
+// judgement of the daemon's /v1/state, the same as `e6coord status` makes
+// from the store. A rejected colour is untrusted ([Coordinator.Strategy])
+// but not stale.
+func (c *Coordinator) Stale() bool {
+	return cache.Stale(c.snap.Load().state, c.now(), c.cfg.CacheTTL)
+}
+
 // waitFor blocks until cond holds for the local record, and returns that
 // record, or ctx's error. cond is called with each new record and must not
 // block.
@@ -228,7 +237,7 @@ func (c *Coordinator) adopt(next cache.State) bool {
 	}
 	c.snap.Store(newSnapshot(next,
 		cur.rejected && next.Active == cur.state.Active && next.ConfirmedAt.Equal(cur.state.ConfirmedAt),
-		!c.now().Before(c.expiry(next))))
+		cache.Stale(next, c.now(), c.cfg.CacheTTL)))
 	c.count(cur.state, next) // before waiters wake: they may read Stats
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -335,7 +344,7 @@ func (c *Coordinator) expire() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur := c.snap.Load()
-	if cur.expired || !cur.state.Active.Valid() || c.now().Before(c.expiry(cur.state)) {
+	if cur.expired || !cache.Stale(cur.state, c.now(), c.cfg.CacheTTL) {
 		return false
 	}
 	c.snap.Store(newSnapshot(cur.state, cur.rejected, true))
@@ -378,7 +387,7 @@ func (c *Coordinator) syncClock(ctx context.Context) {
 		return
 	}
 	c.storeAnswered()
-	off := st.Sub(t1.Add(t2.Sub(t1) / 2))
+	off := cache.ClockOffset(t1, st, t2)
 	if old := time.Duration(c.offset.Swap(int64(off))); (old - off).Abs() > time.Second {
 		c.log.Info("clock differs from the store's", "offset", off.Round(time.Millisecond).String())
 	}

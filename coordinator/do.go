@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
@@ -61,7 +60,7 @@ func (v *verdict) Unwrap() error { return v.err }
 // Resolving the colour may fail too: while the engine rejects both
 // colours, or answers 503 that no resume explains, Do tries again; other
 // errors of [Coordinator.Resolve] are returned. Attempts after the second
-// wait for a [Backoff]. After the last attempt the error says so and wraps
+// wait for a [cache.Backoff]. After the last attempt the error says so and wraps
 // the last attempt's.
 func (c *Coordinator) Do(ctx context.Context, call func(ctx context.Context, s cache.Strategy) error) error {
 	gaveUp, last := c.attempt(ctx, c.cfg.MaxAttempts, c.resolve, call)
@@ -98,7 +97,7 @@ func (c *Coordinator) attempt(ctx context.Context, attempts int,
 	for n := 1; n <= attempts; n++ {
 		var wait time.Duration
 		if n > 2 {
-			wait = Backoff(n-3, doBackoffBase, doBackoffCeiling)
+			wait = cache.Backoff(n-3, doBackoffBase, doBackoffCeiling)
 		}
 		if err := sleep(ctx, wait); err != nil { // no attempt once ctx is done
 			return false, err
@@ -137,24 +136,6 @@ func (c *Coordinator) attempt(ctx context.Context, attempts int,
 		last = errors.New("no attempt left")
 	}
 	return true, last
-}
-
-// Backoff returns how long to wait before the nth retry (n from 0) of
-// something that keeps failing: base doubled n times, at most ceiling,
-// and then jittered, drawn uniformly from [d/2, d]. The jitter spreads the
-// fleet's retries; it never waits longer than the doubling alone, so that
-// a ceiling holds as given (a lease renewed at every retry, say). It
-// neither sleeps nor reads a clock: every loop of the module that backs
-// off waits for it on its own timer or clock.
-func Backoff(n int, base, ceiling time.Duration) time.Duration {
-	d := min(base, ceiling)
-	for ; n > 0 && d < ceiling; n-- {
-		d = min(2*d, ceiling)
-	}
-	if d <= 0 {
-		return 0
-	}
-	return d - d/2 + rand.N(d/2+1)
 }
 
 // sleep waits for d, or until ctx is done, and returns ctx's error if it

@@ -1,9 +1,9 @@
 package coordinator
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -99,21 +99,13 @@ func (c *Coordinator) degraded() bool { return StoreState(c.health.state.Load())
 // degraded reports whether s is a state of a store that failed.
 func (s StoreState) degraded() bool { return s == StoreUnreachable || s == StoreDenied }
 
-// errorKinds name the kinds of store failure in Stats.LastStoreError.
+// errorKinds name the kinds of store failure in Stats.LastStoreError:
+// those of [cache.ErrorKind].
 var errorKinds = [...]string{"", "timeout", "denied", "error", "read-only"}
 
 // noteError records the kind of a store failure.
 func (h *storeHealth) noteError(err error) {
-	kind := int32(3)
-	switch {
-	case errors.Is(err, cache.ErrReadOnly):
-		kind = 4
-	case errors.Is(err, cache.ErrAccessDenied):
-		kind = 2
-	case errors.Is(err, context.DeadlineExceeded):
-		kind = 1
-	}
-	h.lastErr.Store(kind)
+	h.lastErr.Store(int32(slices.Index(errorKinds[:], cache.ErrorKind(err))))
 }
 
 func (h *storeHealth) lastError() string { return errorKinds[h.lastErr.Load()] }

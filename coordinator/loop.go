@@ -53,7 +53,7 @@ func (c *Coordinator) loop() {
 				fallthrough
 			default:
 				failures++
-				backoff = Backoff(failures, c.cfg.PendingRefreshInterval, limit)
+				backoff = cache.Backoff(failures, c.cfg.PendingRefreshInterval, limit)
 			}
 		}
 		arm()
@@ -61,7 +61,7 @@ func (c *Coordinator) loop() {
 }
 
 // refreshDelay returns how long until the next refresh, or 0 for none:
-// backoff while the store is unreachable (a [Backoff] from twice
+// backoff while the store is unreachable (a [cache.Backoff] from twice
 // PendingRefreshInterval to maxRecoveryBackoff, or maxDeniedBackoff when it
 // refused access); else
 // RefreshInterval, or PendingRefreshInterval while a switch is pending, at
@@ -135,7 +135,7 @@ func (c *Coordinator) watchLoop(w cache.Watcher) {
 			default:
 				c.storeFailed("watch", err)
 			}
-			if sleep(c.ctx, Backoff(failures, c.cfg.WaitPoll, limit)) != nil {
+			if sleep(c.ctx, cache.Backoff(failures, c.cfg.WaitPoll, limit)) != nil {
 				return
 			}
 			failures++

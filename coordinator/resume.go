@@ -98,7 +98,7 @@ func orUnknown(s cache.ClusterState) string {
 	return string(s)
 }
 
-// Resume polling: a [Backoff] from resumeFirstPoll, doubling, to at most 5
+// Resume polling: a [cache.Backoff] from resumeFirstPoll, doubling, to at most 5
 // seconds (as the published client polls) and half the probe lease, which
 // each poll renews.
 const (
@@ -179,7 +179,7 @@ func (c *Coordinator) resumeCluster(ctx context.Context) error {
 				"cluster", c.clusterName(), "state", orUnknown(state))
 			note = (waited/resumeNoteEvery + 1) * resumeNoteEvery
 		}
-		poll := Backoff(polls, resumeFirstPoll, min(resumeMaxPoll, c.cfg.ProbeLeaseTTL/2))
+		poll := cache.Backoff(polls, resumeFirstPoll, min(resumeMaxPoll, c.cfg.ProbeLeaseTTL/2))
 		polls++
 		if err := sleep(rctx, min(poll, note-c.now().Sub(began))); err != nil {
 			if ctx.Err() != nil {

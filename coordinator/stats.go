@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/hist"
+	"github.com/e6coord/e6coord/coordinator/internal/hist"
 )
 
 // Stats counts what a coordinator did and saw since it was made.

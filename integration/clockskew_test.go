@@ -52,7 +52,7 @@ func TestClockSkew(t *testing.T) {
 			t.Fatalf("invalid scenario: the engine began %d of %d switches", len(*begins), flips)
 		}
 		last := (*begins)[len(*begins)-1]
-		final := srv.State().Active
+		final := strategy(srv.State().Active)
 		at := convergedOn(t, obs, pids, last, final, 0, hangAfter(converge))
 		t.Logf("every process on %s %v after the last switch began (budget %v)", final, at.Sub(last), converge)
 		obs.mu.Lock()

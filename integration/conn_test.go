@@ -75,7 +75,7 @@ func waitPins(t *testing.T, redisURL, engine, what string, ok func(cache.PinCoun
 func announceHeld(t *testing.T, srv *enginetest.Server, watcher *client.Conn, label string) {
 	t.Helper()
 	ctx := context.Background()
-	if err := srv.BeginSwitch(cache.Green); err != nil {
+	if err := srv.BeginSwitch(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := watcher.Schemas(ctx); err != nil { // hears new_strategy

@@ -22,7 +22,7 @@ import (
 const (
 	convergeBudget = time.Second     // fleet re-converged after Redis is back
 	detectBudget   = 2 * time.Second // a silent cut detected
-	// healBudget is F3's and F9's: every process of a fleet of 8 cut off
+	// healBudget is TestSilentCutEveryProcess's and TestLateStarters's: every process of a fleet of 8 cut off
 	// at once reconnects at once when the link heals, and on a busy
 	// 2-core machine under the race detector that took up to 2.1 s
 	// against convergeBudget's 1 s (0.25 to 0.8 s when less loaded).

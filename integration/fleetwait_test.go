@@ -19,9 +19,10 @@ import (
 	"github.com/e6coord/e6coord/internal/fleet"
 )
 
-// This file holds what the scenarios F3 to F9 share: the engine's own
-// switch schedule, a clock of the fleet's queries as the engine sees them,
-// and waits on the fleet's agreement.
+// This file holds what the fleet scenarios (silent cut, lost
+// subscriptions, brownout, killed with pins, late starters) share: the
+// engine's own switch schedule, a clock of the fleet's queries as the
+// engine sees them, and waits on the fleet's agreement.
 
 // schedule switches the engine k times on its own clock, independent of
 // the fleet: one switch every period, each overlapping for overlap at
@@ -46,8 +47,8 @@ func schedule(t *testing.T, srv *enginetest.Server, k int, period, overlap time.
 				return
 			}
 			*begins = append(*begins, time.Now())
-			from := srv.State().Active
-			if err := srv.BeginSwitch(from.Other()); err != nil {
+			from := strategy(srv.State().Active)
+			if err := srv.BeginSwitch(colourOf(from.Other())); err != nil {
 				t.Error(err)
 				return
 			}

@@ -36,7 +36,7 @@ func TestSwitchReachesOtherProcess(t *testing.T) {
 	colour := cache.Blue
 	for range 10 {
 		next := colour.Other()
-		if err := srv.BeginSwitch(next); err != nil {
+		if err := srv.BeginSwitch(colourOf(next)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := conn.Schemas(ctx); err != nil { // hears new_strategy; switches (Eager)
@@ -109,7 +109,7 @@ func TestSixteenProcessesProbeTwice(t *testing.T) {
 		return ok
 	})
 
-	if err := srv.BeginSwitch(cache.Green); err != nil {
+	if err := srv.BeginSwitch(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	waitRecord(t, conn, "green accepted", 20*time.Second, func(st cache.State) bool {

@@ -34,9 +34,9 @@ type stamped struct {
 
 // track makes the engine record its changes on tl; pass it to newEngine.
 func (tl *timeline) track(start cache.Strategy) func(*enginetest.Options) {
-	tl.states = []stamped{{at: time.Now(), st: enginetest.State{Active: start}}}
+	tl.states = []stamped{{at: time.Now(), st: enginetest.State{Active: colourOf(start)}}}
 	return func(o *enginetest.Options) {
-		o.Start = start
+		o.Start = colourOf(start)
 		o.OnChange = func(st enginetest.State) {
 			tl.mu.Lock()
 			defer tl.mu.Unlock()
@@ -57,7 +57,7 @@ func (tl *timeline) acceptedNear(c cache.Strategy, at time.Time, slack time.Dura
 		if i+1 < len(tl.states) {
 			end = tl.states[i+1].at
 		}
-		if s.at.Before(to) && end.After(from) && s.st.Accepts(c) {
+		if s.at.Before(to) && end.After(from) && s.st.Accepts(colourOf(c)) {
 			return true
 		}
 	}
@@ -225,7 +225,7 @@ func checkRejections(t *testing.T, obs *observer) {
 func switchFleet(t *testing.T, obs *observer, srv *enginetest.Server, pids []int, to cache.Strategy) uint64 {
 	t.Helper()
 	began := time.Now()
-	if err := srv.BeginSwitch(to); err != nil {
+	if err := srv.BeginSwitch(colourOf(to)); err != nil {
 		t.Fatal(err)
 	}
 	var gen uint64
@@ -289,8 +289,8 @@ func convergedOn(t *testing.T, obs *observer, pids []int, since time.Time, c cac
 func TestUnconverged(t *testing.T) {
 	t0 := time.Now().Add(-time.Minute)
 	tl := timeline{states: []stamped{
-		{t0, enginetest.State{Active: cache.Blue}},
-		{t0.Add(10 * time.Second), enginetest.State{Active: cache.Green}},
+		{t0, enginetest.State{Active: enginetest.Blue}},
+		{t0.Add(10 * time.Second), enginetest.State{Active: enginetest.Green}},
 	}}
 	at := func(d time.Duration) int64 { return t0.Add(d).UnixNano() }
 	status := func(pid int, active string, degraded bool, d time.Duration) fleet.Report {
@@ -342,9 +342,9 @@ func TestEngineRejectsMissingStrategy(t *testing.T) {
 func TestTimelineAcceptedNear(t *testing.T) {
 	t0 := time.Now()
 	tl := timeline{states: []stamped{
-		{t0, enginetest.State{Active: cache.Blue}},
-		{t0.Add(time.Second), enginetest.State{Active: cache.Blue, Pending: cache.Green, Overlapping: true}},
-		{t0.Add(2 * time.Second), enginetest.State{Active: cache.Green}},
+		{t0, enginetest.State{Active: enginetest.Blue}},
+		{t0.Add(time.Second), enginetest.State{Active: enginetest.Blue, Pending: enginetest.Green, Overlapping: true}},
+		{t0.Add(2 * time.Second), enginetest.State{Active: enginetest.Green}},
 	}}
 	for _, c := range []struct {
 		colour cache.Strategy
@@ -364,4 +364,21 @@ func TestTimelineAcceptedNear(t *testing.T) {
 			t.Errorf("%s at +%v: accepted %v, want %v", c.colour, c.at, got, c.want)
 		}
 	}
+}
+
+// colourOf returns the fake engine's colour of the client's colour s.
+func colourOf(s cache.Strategy) enginetest.Colour {
+	switch s {
+	case cache.Blue:
+		return enginetest.Blue
+	case cache.Green:
+		return enginetest.Green
+	}
+	return enginetest.NoColour
+}
+
+// strategy returns the client's colour of the fake engine's colour c.
+func strategy(c enginetest.Colour) cache.Strategy {
+	s, _ := cache.ParseStrategy(c.String())
+	return s
 }

@@ -69,7 +69,7 @@ func startWatcher(t *testing.T, srv *enginetest.Server, redisURL string, interva
 	}
 }
 
-// TestWatcherKeepsFleetFresh (F10) runs a watcher through three CacheTTL
+// TestWatcherKeepsFleetFresh runs a watcher through three CacheTTL
 // periods beside worker processes that loop queries: the workers make no
 // probe, the engine sees no authenticate but the watcher's (at least one
 // per CacheTTL), and every worker process runs queries, from prepare to

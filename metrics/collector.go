@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/coordinator"
@@ -253,8 +254,7 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 		sm = col.noStore
 	}
 	for op, name := range opNames {
-		bounds, counts, sum := sm.durations[op].Snapshot()
-		ch <- constHistogram(d.storeDuration, bounds, counts, sum, name)
+		ch <- relabel(d.storeDuration, sm.durations[op], name)
 	}
 }
 
@@ -289,6 +289,20 @@ func constHistogram(desc *prometheus.Desc, bounds []float64, counts []uint64, su
 		}
 	}
 	return prometheus.MustNewConstHistogram(desc, count, sum, buckets, labels...)
+}
+
+// relabel returns the observations of h as a histogram of desc with the
+// label values labels.
+func relabel(desc *prometheus.Desc, h prometheus.Histogram, labels ...string) prometheus.Metric {
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	buckets := make(map[float64]uint64, len(m.GetHistogram().GetBucket()))
+	for _, b := range m.GetHistogram().GetBucket() {
+		buckets[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	return prometheus.MustNewConstHistogram(desc, m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(), buckets, labels...)
 }
 
 func bool01(b bool) float64 {

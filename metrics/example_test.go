@@ -23,7 +23,7 @@ import (
 // A library user exports a Conn's coordinator on a registry of their own,
 // next to the Go and process collectors, with the store calls timed.
 func ExampleNewCollector() {
-	engine, err := enginetest.NewServer(enginetest.Options{Start: cache.Blue})
+	engine, err := enginetest.NewServer(enginetest.Options{Start: enginetest.Blue})
 	if err != nil {
 		log.Fatal(err)
 	}

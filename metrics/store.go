@@ -6,8 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/internal/hist"
 )
 
 // The store operations, the values of the op label of the store series.
@@ -42,14 +43,16 @@ var storeDurationBounds = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.00
 // [NewCollector] in [Options.Store] to export it. It is safe for concurrent
 // use.
 type StoreMetrics struct {
-	durations [numOps]*hist.Durations // over storeDurationBounds
+	durations [numOps]prometheus.Histogram // over storeDurationBounds; registered nowhere
 	errors    [numOps]atomic.Uint64
 }
 
 func newStoreMetrics() *StoreMetrics {
 	m := new(StoreMetrics)
 	for op := range m.durations {
-		m.durations[op] = hist.New(storeDurationBounds)
+		m.durations[op] = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "e6coord_store_command_duration_seconds", Buckets: storeDurationBounds,
+		})
 	}
 	return m
 }
@@ -127,7 +130,7 @@ var (
 
 // observe records a call of op that started at start and returned err.
 func (m *StoreMetrics) observe(ctx context.Context, op int, start time.Time, err error) {
-	m.durations[op].Observe(time.Since(start))
+	m.durations[op].Observe(max(time.Since(start), 0).Seconds())
 	if failed(ctx, err) {
 		m.errors[op].Add(1)
 	}

@@ -1,12 +1,10 @@
 package enginetest
 
 import (
-	"math/big"
 	"strconv"
 	"time"
 
-	"github.com/e6coord/e6coord/client"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // bigColumns are the columns of demo.big.
@@ -21,20 +19,15 @@ var bigColumns = []resultenc.Column{
 	{Name: "k", Type: "STRING"},
 }
 
-// BigColumns returns the columns of demo.big, as the client's Rows.Columns
-// does.
-func BigColumns() []client.Column {
-	cols := make([]client.Column, len(bigColumns))
-	for i, c := range bigColumns {
-		cols[i] = client.Column{Name: c.Name, Type: c.Type}
-	}
-	return cols
-}
+// BigColumns returns the columns of demo.big, with the names and types the
+// client's Rows.Columns gives.
+func BigColumns() []Column { return columns(bigColumns) }
 
 var bigEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 
-// BigRow returns row i of demo.big, exactly as the client's Rows.Values
-// returns it, one value per column of [BigColumns]:
+// BigRow returns row i of demo.big as the client's Rows.Values returns it,
+// but for the DECIMAL128 value, a [Decimal], one value per column of
+// [BigColumns]:
 //
 //	id   LONG        i
 //	i    INTEGER     i mod 1000 − 500, NULL when i mod 7 = 3
@@ -62,8 +55,7 @@ func BigRow(i int64) []any {
 		row[4] = nil
 	}
 	if i%13 != 7 {
-		d, _ := client.NewDecimal(big.NewInt(i*100+i%100), 2)
-		row[6] = d
+		row[6] = Decimal{Unscaled: strconv.FormatInt(i*100+i%100, 10), Scale: 2}
 	}
 	return row
 }

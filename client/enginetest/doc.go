@@ -4,7 +4,7 @@
 // [NewServer] starts a real gRPC server on loopback (or on a given address or
 // listener) that serves QueryEngineService and ClusterService as the engine
 // does (see PROTOCOL.md): sessions, the query lifecycle, results in the
-// engine's own encodings (package internal/resultenc), a small catalog, and
+// engine's own encodings (package client/internal/resultenc), a small catalog, and
 // above all the blue-green behaviour: the `strategy` request header is
 // checked against the colour being served, a wrong colour is rejected in one
 // of the three ways clients meet in the wild ([Rejection]), and a switch to

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,8 +15,8 @@ import (
 // session is an authenticated session.
 type session struct {
 	user    string
-	colour  cache.Strategy // the colour it was created under
-	expires time.Time      // zero: never
+	colour  Colour    // the colour it was created under
+	expires time.Time // zero: never
 }
 
 // query is a prepared query.

@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -85,10 +83,8 @@ func fetch(t *testing.T, s *Server, v1 bool, sql string) ([]resultenc.Column, []
 				}
 				if u, ok := row[j].(*big.Int); ok {
 					// A decimal's unscaled value and its vector's scale,
-					// in the client's type that TypesRow uses.
-					if row[j], err = client.NewDecimal(u, c.Vectors[j].Data.Scale); err != nil {
-						t.Fatal(err)
-					}
+					// in the type TypesRow uses.
+					row[j] = Decimal{Unscaled: u.String(), Scale: c.Vectors[j].Data.Scale}
 				}
 			}
 			rows = append(rows, row)
@@ -283,7 +279,7 @@ func TestSessions(t *testing.T) {
 	t.Run("bound to colour", func(t *testing.T) {
 		s := newServer(t, Options{BindSessions: true, SessionErrorCode: codes.Unauthenticated})
 		sess := auth(t, s, "blue")
-		if err := s.BeginSwitch(cache.Green); err != nil {
+		if err := s.BeginSwitch(Green); err != nil {
 			t.Fatal(err)
 		}
 		ctx := testCtx(t)
@@ -355,7 +351,7 @@ func TestEveryResponseAnnounces(t *testing.T) {
 	e := s.Engine()
 	sess := auth(t, s, "blue")
 	q := prepare(t, s, "blue", sess, "SELECT 1")
-	if err := s.BeginSwitch(cache.Green); err != nil {
+	if err := s.BeginSwitch(Green); err != nil {
 		t.Fatal(err)
 	}
 	ctx := as(testCtx(t), "blue")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )

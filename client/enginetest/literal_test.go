@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/e6coord/e6coord/client/e6xpb"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 func TestParseLiterals(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -114,8 +113,8 @@ type Options struct {
 	// certificates of TLS.Certificates alone. Default nil: plaintext.
 	TLS *tls.Config
 
-	// Start is the colour served at start. Default cache.Blue.
-	Start cache.Strategy
+	// Start is the colour served at start. Default Blue.
+	Start Colour
 	// Mode is how a switch is carried out. Default Overlap.
 	Mode SwitchMode
 	// Rejection is how a wrong-colour call is rejected. It is fixed for the
@@ -236,8 +235,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
-	if o.Start == cache.Unknown {
-		o.Start = cache.Blue
+	if o.Start == NoColour {
+		o.Start = Blue
 	}
 	if !o.Start.Valid() {
 		return o, fmt.Errorf("enginetest: invalid start colour %d", o.Start)

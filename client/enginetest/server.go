@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -211,9 +210,9 @@ type admissionKey struct{}
 // admission is the gateway's decision on a call, and the call's record.
 type admission struct {
 	call     Call
-	colour   cache.Strategy // the colour the call is served under
-	expected cache.Strategy // the active colour when the call arrived
-	announce cache.Strategy // the new_strategy to send, if valid
+	colour   Colour // the colour the call is served under
+	expected Colour // the active colour when the call arrived
+	announce Colour // the new_strategy to send, if valid
 }
 
 func admissionFrom(ctx context.Context) *admission {
@@ -231,15 +230,15 @@ func engineMethod(method string) bool {
 }
 
 // parseHeader returns the colour a strategy header names, exactly as the
-// engine spells it ("blue" or "green"), or cache.Unknown.
-func parseHeader(h string) cache.Strategy {
+// engine spells it ("blue" or "green"), or NoColour.
+func parseHeader(h string) Colour {
 	switch h {
 	case "blue":
-		return cache.Blue
+		return Blue
 	case "green":
-		return cache.Green
+		return Green
 	}
-	return cache.Unknown
+	return NoColour
 }
 
 // admit decides whether a call is served, as the engine's gateway does.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -83,7 +82,7 @@ func TestRejectionStyles(t *testing.T) {
 func TestMissingStrategy(t *testing.T) {
 	for _, r := range styles {
 		t.Run(r.String(), func(t *testing.T) {
-			s := newServer(t, Options{Rejection: r, Start: cache.Green})
+			s := newServer(t, Options{Rejection: r, Start: Green})
 			ctx := testCtx(t)
 			req := &e6xpb.AuthenticateRequest{}
 			if _, err := s.Engine().Authenticate(ctx, req); err != nil {
@@ -139,10 +138,10 @@ func TestOverlapSwitch(t *testing.T) {
 			check("steady", "blue", "", false)
 			check("steady", "green", "", true)
 
-			if err := s.BeginSwitch(cache.Green); err != nil {
+			if err := s.BeginSwitch(Green); err != nil {
 				t.Fatal(err)
 			}
-			if st := s.State(); !st.Overlapping || st.Pending != cache.Green || st.Active != cache.Blue {
+			if st := s.State(); !st.Overlapping || st.Pending != Green || st.Active != Blue {
 				t.Fatalf("state after BeginSwitch = %v", st)
 			}
 			check("overlap", "blue", "green", false)
@@ -157,7 +156,7 @@ func TestOverlapSwitch(t *testing.T) {
 			if s.FinishSwitch() {
 				t.Error("second FinishSwitch reported a switch")
 			}
-			if err := s.BeginSwitch(cache.Green); err == nil {
+			if err := s.BeginSwitch(Green); err == nil {
 				t.Error("BeginSwitch to the active colour succeeded")
 			}
 			if got := s.Counts().Switches; got != 1 {
@@ -178,7 +177,7 @@ func TestSwitchOnClear(t *testing.T) {
 			inflight := prepare(t, s, "blue", sess, "SELECT 1")
 			cleared := prepare(t, s, "blue", sess, "SELECT 1")
 
-			if err := s.BeginSwitch(cache.Green); err != nil {
+			if err := s.BeginSwitch(Green); err != nil {
 				t.Fatal(err)
 			}
 			// Announced but not accepted yet.
@@ -194,7 +193,7 @@ func TestSwitchOnClear(t *testing.T) {
 			if _, err := e.ClearOrCancelQuery(blue, &e6xpb.ClearOrCancelQueryRequest{SessionId: sess, QueryId: "nope"}); err != nil {
 				t.Fatal(err)
 			}
-			if st := s.State(); st.Active != cache.Blue || !st.SwitchAtClear {
+			if st := s.State(); st.Active != Blue || !st.SwitchAtClear {
 				t.Fatalf("state before the clear = %v", st)
 			}
 
@@ -205,7 +204,7 @@ func TestSwitchOnClear(t *testing.T) {
 			if resp.GetNewStrategy() != "green" {
 				t.Errorf("clear response new_strategy = %q, want green", resp.GetNewStrategy())
 			}
-			if st := s.State(); st.Active != cache.Green || st.Pending.Valid() {
+			if st := s.State(); st.Active != Green || st.Pending.Valid() {
 				t.Fatalf("state after the clear = %v", st)
 			}
 			// The old colour is rejected at once, in-flight queries included.
@@ -216,14 +215,14 @@ func TestSwitchOnClear(t *testing.T) {
 			}
 
 			// clear switches too.
-			if err := s.BeginSwitch(cache.Blue); err != nil {
+			if err := s.BeginSwitch(Blue); err != nil {
 				t.Fatal(err)
 			}
 			green := as(ctx, "green")
 			if _, err := e.Clear(green, &e6xpb.ClearRequest{SessionId: sess, QueryId: inflight}); err != nil {
 				t.Fatalf("clear: %v", err)
 			}
-			if st := s.State(); st.Active != cache.Blue || st.Switches != 2 {
+			if st := s.State(); st.Active != Blue || st.Switches != 2 {
 				t.Errorf("state after clear = %v, want blue after 2 switches", st)
 			}
 		})
@@ -232,7 +231,7 @@ func TestSwitchOnClear(t *testing.T) {
 
 func TestAnnounceAndSetActive(t *testing.T) {
 	s := newServer(t, Options{Rejection: RejectInvalidArgument})
-	if err := s.Announce(cache.Green); err != nil {
+	if err := s.Announce(Green); err != nil {
 		t.Fatal(err)
 	}
 	if ann, err := announced(t, s, "blue"); err != nil || ann != "green" {
@@ -240,14 +239,14 @@ func TestAnnounceAndSetActive(t *testing.T) {
 	}
 	_, err := announced(t, s, "green")
 	wantRejected(t, RejectInvalidArgument, err, "blue", "green")
-	if err := s.Announce(cache.Unknown); err != nil {
+	if err := s.Announce(NoColour); err != nil {
 		t.Fatal(err)
 	}
 	if ann, _ := announced(t, s, "blue"); ann != "" {
 		t.Errorf("new_strategy after Announce(Unknown) = %q", ann)
 	}
 
-	if err := s.SetActive(cache.Green); err != nil {
+	if err := s.SetActive(Green); err != nil {
 		t.Fatal(err)
 	}
 	if ann, err := announced(t, s, "green"); err != nil || ann != "" {
@@ -255,10 +254,10 @@ func TestAnnounceAndSetActive(t *testing.T) {
 	}
 	_, err = announced(t, s, "blue")
 	wantRejected(t, RejectInvalidArgument, err, "green", "blue")
-	if err := s.SetActive(cache.Unknown); err == nil {
+	if err := s.SetActive(NoColour); err == nil {
 		t.Error("SetActive(Unknown) succeeded")
 	}
-	if err := s.BeginSwitch(cache.Strategy(9)); err == nil {
+	if err := s.BeginSwitch(Colour(9)); err == nil {
 		t.Error("BeginSwitch(9) succeeded")
 	}
 	if got := s.State(); got.Switches != 1 || got.Generation != 4 {
@@ -275,11 +274,11 @@ func TestFlipEvery(t *testing.T) {
 			OnChange:      func(st State) { changes <- st },
 		})
 		waitState(t, changes, "overlap to green", func(st State) bool {
-			return st.Active == cache.Blue && st.Pending == cache.Green && st.Overlapping
+			return st.Active == Blue && st.Pending == Green && st.Overlapping
 		})
-		waitState(t, changes, "green", func(st State) bool { return st.Active == cache.Green && !st.Pending.Valid() })
-		waitState(t, changes, "overlap to blue", func(st State) bool { return st.Pending == cache.Blue && st.Overlapping })
-		waitState(t, changes, "blue", func(st State) bool { return st.Active == cache.Blue && st.Switches == 2 })
+		waitState(t, changes, "green", func(st State) bool { return st.Active == Green && !st.Pending.Valid() })
+		waitState(t, changes, "overlap to blue", func(st State) bool { return st.Pending == Blue && st.Overlapping })
+		waitState(t, changes, "blue", func(st State) bool { return st.Active == Blue && st.Switches == 2 })
 		s.Close()
 		gen := s.State().Generation
 		// Nothing changes after Close: the loop has stopped (Close waited
@@ -299,16 +298,16 @@ func TestFlipEvery(t *testing.T) {
 		})
 		sess := auth(t, s, "blue")
 		q := prepare(t, s, "blue", sess, "SELECT 1")
-		waitState(t, changes, "pending green", func(st State) bool { return st.Pending == cache.Green && st.SwitchAtClear })
+		waitState(t, changes, "pending green", func(st State) bool { return st.Pending == Green && st.SwitchAtClear })
 		// Ticks keep the switch waiting for its clear.
 		if _, err := s.Engine().ClearOrCancelQuery(as(testCtx(t), "blue"), &e6xpb.ClearOrCancelQueryRequest{SessionId: sess, QueryId: q}); err != nil {
 			t.Fatal(err)
 		}
-		st := waitState(t, changes, "green", func(st State) bool { return st.Active == cache.Green })
+		st := waitState(t, changes, "green", func(st State) bool { return st.Active == Green })
 		if st.Switches != 1 {
 			t.Errorf("switches = %d, want 1", st.Switches)
 		}
-		waitState(t, changes, "pending blue", func(st State) bool { return st.Pending == cache.Blue })
+		waitState(t, changes, "pending blue", func(st State) bool { return st.Pending == Blue })
 	})
 	t.Run("invalid", func(t *testing.T) {
 		if _, err := NewServer(Options{FlipEvery: time.Second, OverlapWindow: time.Second}); err == nil {
@@ -323,7 +322,7 @@ func TestMixedQueries(t *testing.T) {
 	sess := auth(t, s, "blue")
 	clean := prepare(t, s, "blue", sess, "SELECT 1")
 	mixed := prepare(t, s, "blue", sess, "SELECT 1")
-	if err := s.BeginSwitch(cache.Green); err != nil {
+	if err := s.BeginSwitch(Green); err != nil {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t)
@@ -457,7 +456,7 @@ func TestParse(t *testing.T) {
 		t.Error("ParseRejection(418) succeeded")
 	}
 	var errs []error
-	for _, o := range []Options{{Start: cache.Strategy(7)}, {Mode: 5}, {Rejection: -1}, {SessionTTL: -1}} {
+	for _, o := range []Options{{Start: Colour(7)}, {Mode: 5}, {Rejection: -1}, {SessionTTL: -1}} {
 		_, err := NewServer(o)
 		errs = append(errs, err)
 	}

@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/e6coord/e6coord/cache"
 )
 
 // State is the colour state of the fake engine.
 type State struct {
 	// Active is the colour being served. During an Overlap switch it is the
 	// old colour, still accepted.
-	Active cache.Strategy
-	// Pending is the colour announced in new_strategy, or cache.Unknown
+	Active Colour
+	// Pending is the colour announced in new_strategy, or NoColour
 	// when nothing is announced.
-	Pending cache.Strategy
+	Pending Colour
 	// Overlapping means Pending is accepted as well as Active (an Overlap
 	// switch in progress).
 	Overlapping bool
@@ -30,7 +28,7 @@ type State struct {
 }
 
 // Accepts reports whether a call carrying colour c is served.
-func (s State) Accepts(c cache.Strategy) bool {
+func (s State) Accepts(c Colour) bool {
 	return c.Valid() && (c == s.Active || (s.Overlapping && c == s.Pending))
 }
 
@@ -72,7 +70,7 @@ func (s *Server) change(f func(st *State) (bool, error)) error {
 	return err
 }
 
-func checkColour(c cache.Strategy) error {
+func checkColour(c Colour) error {
 	if !c.Valid() {
 		return fmt.Errorf("enginetest: invalid colour %d", c)
 	}
@@ -82,7 +80,7 @@ func checkColour(c cache.Strategy) error {
 // SetActive makes c the only accepted colour at once, without announcing
 // it, and abandons any switch or announcement in progress: the abrupt
 // switch a client that missed the announcement meets.
-func (s *Server) SetActive(c cache.Strategy) error {
+func (s *Server) SetActive(c Colour) error {
 	if err := checkColour(c); err != nil {
 		return err
 	}
@@ -97,11 +95,11 @@ func (s *Server) SetActive(c cache.Strategy) error {
 }
 
 // Announce sets new_strategy=c in every response that has the field,
-// without changing which colours are accepted; cache.Unknown stops
+// without changing which colours are accepted; NoColour stops
 // announcing. It abandons any switch in progress. An engine may announce a
 // colour before it accepts it; this is that engine.
-func (s *Server) Announce(c cache.Strategy) error {
-	if c != cache.Unknown {
+func (s *Server) Announce(c Colour) error {
+	if c != NoColour {
 		if err := checkColour(c); err != nil {
 			return err
 		}
@@ -116,7 +114,7 @@ func (s *Server) Announce(c cache.Strategy) error {
 // Overlap mode, to is announced and accepted alongside the active colour;
 // in SwitchOnClear mode, to is announced and the next clear switches. It
 // fails if to is invalid or already active.
-func (s *Server) BeginSwitch(to cache.Strategy) error {
+func (s *Server) BeginSwitch(to Colour) error {
 	if err := checkColour(to); err != nil {
 		return err
 	}

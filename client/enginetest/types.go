@@ -6,14 +6,13 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/e6coord/e6coord/client"
-	"github.com/e6coord/e6coord/internal/resultenc"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 )
 
 // typesColumn is a column of demo.types: its values as the client's
-// Rows.Values returns them (nil for NULL), one per row, or one for all rows
-// of a constant column, and for TIMESTAMP_TZ the zone each value is sent
-// with.
+// Rows.Values returns them (nil for NULL; a Decimal for DECIMAL128), one
+// per row, or one for all rows of a constant column, and for TIMESTAMP_TZ
+// the zone each value is sent with.
 type typesColumn struct {
 	name     string
 	typ      resultenc.VectorType
@@ -28,17 +27,12 @@ func micro(y int, m time.Month, d, h, min, s, us int) time.Time {
 	return time.Date(y, m, d, h, min, s, us*1000, time.UTC)
 }
 
-// decimal returns the client.Decimal of unscaled (in decimal) at scale.
-func decimal(unscaled string, scale int32) client.Decimal {
-	n, ok := new(big.Int).SetString(unscaled, 10)
-	if !ok {
+// decimal returns the Decimal of unscaled (in decimal) at scale.
+func decimal(unscaled string, scale int32) Decimal {
+	if _, ok := new(big.Int).SetString(unscaled, 10); !ok {
 		panic("enginetest: bad decimal " + unscaled)
 	}
-	d, err := client.NewDecimal(n, scale)
-	if err != nil {
-		panic(err)
-	}
-	return d
+	return Decimal{Unscaled: unscaled, Scale: scale}
 }
 
 // decimals returns the same unscaled values at scale, NULL at row 5.
@@ -152,19 +146,13 @@ var typesColumns = func() []resultenc.Column {
 	return cols
 }()
 
-// TypesColumns returns the columns of demo.types, as the client's
-// Rows.Columns does.
-func TypesColumns() []client.Column {
-	cols := make([]client.Column, len(typesColumns))
-	for i, c := range typesColumns {
-		cols[i] = client.Column{Name: c.Name, Type: c.Type}
-	}
-	return cols
-}
+// TypesColumns returns the columns of demo.types, with the names and types
+// the client's Rows.Columns gives.
+func TypesColumns() []Column { return columns(typesColumns) }
 
-// TypesRow returns row i (0 ≤ i < [TypesRows]) of demo.types, exactly as
-// the client's Rows.Values returns it (see its doc for the Go types), one
-// value per column of [TypesColumns]:
+// TypesRow returns row i (0 ≤ i < [TypesRows]) of demo.types as the
+// client's Rows.Values returns it (see its doc for the Go types), one value
+// per column of [TypesColumns]:
 //
 //	long, int, dbl, flt  LONG, INTEGER, DOUBLE, FLOAT: zero, ±1, the
 //	                     extremes of the type, ±Inf (DOUBLE), a NULL
@@ -191,9 +179,10 @@ func TypesColumns() []client.Column {
 //	k_null_dec,
 //	k_null_tstz
 //
-// The slice is new; [client.Decimal] values compare with ==, and the
-// time.Time values of tstz are in the zone the client gives them (compare
-// their zone offset as well as the instant).
+// A DECIMAL128 value is a [Decimal], for the client's Decimal of the same
+// unscaled value and scale. The slice is new; Decimals compare
+// with ==, and the time.Time values of tstz are in the zone the client
+// gives them (compare their zone offset as well as the instant).
 func TypesRow(i int) []any {
 	row := make([]any, len(typesTable))
 	for j, c := range typesTable {
@@ -228,8 +217,8 @@ func typesResult(batch int) Result {
 func (c typesColumn) vector(lo, size int) (resultenc.Vector, error) {
 	if c.constant {
 		v := c.vals[0]
-		if d, ok := v.(client.Decimal); ok {
-			return resultenc.DecimalConstant(size, d.Unscaled(), d.Scale())
+		if d, ok := v.(Decimal); ok {
+			return resultenc.DecimalConstant(size, d.unscaled(), d.Scale)
 		}
 		vec, err := resultenc.Constant(c.typ, size, v)
 		if err == nil && c.zones != nil && v != nil {
@@ -273,13 +262,13 @@ func (c typesColumn) vector(lo, size int) (resultenc.Vector, error) {
 	case resultenc.TypeTimestampTZ:
 		return resultenc.Times(c.typ, column[time.Time](vals), c.zones[lo:lo+size], nulls), nil
 	case resultenc.TypeDecimal128:
-		ds := column[client.Decimal](vals)
+		ds := column[Decimal](vals)
 		us := make([]*big.Int, size)
 		var scale int32
 		for i, d := range ds {
-			us[i] = d.Unscaled()
+			us[i] = d.unscaled()
 			if vals[i] != nil {
-				scale = d.Scale()
+				scale = d.Scale
 			}
 		}
 		return resultenc.Decimals(us, scale, nulls)

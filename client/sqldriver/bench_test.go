@@ -11,8 +11,8 @@ import (
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/client/sqldriver"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // benchRows is the number of rows each query of the benchmarks reads.

@@ -198,8 +198,9 @@ func TestDBAcrossSwitches(t *testing.T) {
 			coord := c.Client().Coordinator()
 			waitFor(t, "blue active", func() bool { return coord.Snapshot().Active == cache.Blue })
 			for range switches {
-				to := srv.State().Active.Other()
-				if err := srv.BeginSwitch(to); err != nil {
+				next := srv.State().Active.Other()
+				to := strategy(next)
+				if err := srv.BeginSwitch(next); err != nil {
 					t.Fatal(err)
 				}
 				if mode == enginetest.Overlap {
@@ -209,7 +210,7 @@ func TestDBAcrossSwitches(t *testing.T) {
 					})
 					srv.FinishSwitch()
 				}
-				waitFor(t, "the engine's switch", func() bool { st := srv.State(); return st.Active == to && !st.Pending.Valid() })
+				waitFor(t, "the engine's switch", func() bool { st := srv.State(); return st.Active == next && !st.Pending.Valid() })
 				waitFor(t, "the switch adopted", func() bool { return coord.Snapshot().Active == to })
 				round()
 			}

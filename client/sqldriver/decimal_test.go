@@ -9,8 +9,8 @@ import (
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/client/sqldriver"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // decimals answers "SELECT * FROM decimals" with DECIMAL128 values of

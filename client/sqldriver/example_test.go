@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
@@ -17,7 +16,7 @@ import (
 // sql.Open with a DSN: the conns of the DB share one client, which carries
 // the engine's live colour on every call.
 func Example() {
-	engine, err := enginetest.NewServer(enginetest.Options{Start: cache.Green, User: "alice", Password: "s3cret"})
+	engine, err := enginetest.NewServer(enginetest.Options{Start: enginetest.Green, User: "alice", Password: "s3cret"})
 	if err != nil {
 		log.Fatal(err)
 	}

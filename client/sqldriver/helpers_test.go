@@ -11,6 +11,7 @@ import (
 
 	"github.com/e6coord/e6coord/internal/redistest"
 
+	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
@@ -132,4 +133,10 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// strategy returns the client's colour of the fake engine's colour c.
+func strategy(c enginetest.Colour) cache.Strategy {
+	s, _ := cache.ParseStrategy(c.String())
+	return s
 }

@@ -10,9 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/client/internal/resultenc"
 	"github.com/e6coord/e6coord/client/sqldriver"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // allTypes is a query whose result has a column of every type, with edge
@@ -340,8 +341,13 @@ func TestTypesTable(t *testing.T) {
 		}
 		wantRow := enginetest.TypesRow(n)
 		for i, v := range wantRow {
-			if d, ok := v.(interface{ Rat() *big.Rat }); ok {
-				wantRow[i] = d.(interface{ String() string }).String()
+			if d, ok := v.(enginetest.Decimal); ok { // scanned as the client.Decimal's string
+				u, _ := new(big.Int).SetString(d.Unscaled, 10)
+				cd, err := client.NewDecimal(u, d.Scale)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantRow[i] = cd.String()
 			}
 		}
 		if diff := cmp.Diff(wantRow, got, cmp.Comparer(sameTime)); diff != "" {

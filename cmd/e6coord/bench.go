@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/e6coord/e6coord/internal/bench"
+	"github.com/e6coord/e6coord/cmd/e6coord/internal/bench"
 )
 
 // runBench runs `e6coord bench`: a fleet of worker processes of this

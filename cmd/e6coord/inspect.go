@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,8 +14,8 @@ import (
 
 	"github.com/e6coord/e6coord/cache"
 	redisstore "github.com/e6coord/e6coord/cache/redis"
+	"github.com/e6coord/e6coord/cmd/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/coordinator"
-	"github.com/e6coord/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/internal/view"
 )
 
@@ -115,7 +116,7 @@ func (f *scopeFlags) reader(fs *flag.FlagSet, cacheTTL time.Duration, stderr io.
 	r := inspect.NewReader(store, inspect.Options{
 		Scope:    cache.Scope{Cluster: strings.ToLower(f.cluster), Engine: f.engine}, // as client.Open names it
 		Address:  redisstore.Redact(u),
-		CacheTTL: cacheTTL,
+		CacheTTL: cmp.Or(max(cacheTTL, 0), coordinator.DefaultCacheTTL), // 0 or less: the default, as the coordinator's
 		Logger:   log,
 	})
 	return r, func() {
@@ -174,7 +175,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var want cache.Strategy
 	if *waitFor != "" {
 		var err error
-		if want, err = parseColour(*waitFor); err != nil {
+		if want, err = cache.ParseStrategy(*waitFor); err != nil {
 			return usageError(fs, "bad --wait-for: %v", err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/demo"
@@ -184,9 +185,13 @@ func runFakeEngine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	startColour, err := parseColour(*start)
+	colour, err := cache.ParseStrategy(*start)
 	if err != nil {
 		return err
+	}
+	startColour := enginetest.Blue
+	if colour == cache.Green {
+		startColour = enginetest.Green
 	}
 	clusterStatus := enginetest.StatusActive
 	if *suspended {

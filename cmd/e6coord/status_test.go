@@ -39,7 +39,7 @@ const switchBudget = time.Second
 func TestStatusShowsSwitch(t *testing.T) {
 	cleanEnv(t)
 	rs, _ := startRedis(t)
-	srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: "p", Start: cache.Blue})
+	srv, err := enginetest.NewServer(enginetest.Options{User: "u", Password: "p", Start: enginetest.Blue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestStatusShowsSwitch(t *testing.T) {
 	before, _, _ := poll("blue active", func(s stateJSON) bool { return s.Active == "blue" && s.Status == "healthy" })
 
 	begun := time.Now()
-	if err := srv.BeginSwitch(cache.Green); err != nil { // overlap: the engine accepts green from now on
+	if err := srv.BeginSwitch(enginetest.Green); err != nil { // overlap: the engine accepts green from now on
 		t.Fatal(err)
 	}
 	after, took, runs := poll("green active", func(s stateJSON) bool { return s.Active == "green" })

@@ -135,10 +135,24 @@ func serveChecks(w http.ResponseWriter, r *http.Request, what string, checks []c
 // the fleet's pins counted in the store (as last counted, when the store
 // does not answer).
 func (d *Daemon) serveState(w http.ResponseWriter, r *http.Request) {
-	v := view.OfCoordinator(d.coord, d.countPins(r.Context()), d.address)
+	v := stateOf(d.coord, d.countPins(r.Context()), d.address)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// stateOf returns the view of c's local record and store health, with the
+// fleet's pins as counted by the caller; address is the store's, redacted.
+// The colour is stale by [coordinator.Coordinator.Stale], the rule
+// `e6coord status` applies to the record it reads.
+func stateOf(c *coordinator.Coordinator, pins cache.PinCounts, address string) view.State {
+	st := c.Stats()
+	store := view.Store{State: st.Store.String(), LastErrorKind: st.LastStoreError, Address: address}
+	if !st.StoreSince.IsZero() {
+		since := st.StoreSince.UTC()
+		store.StateSince = &since
+	}
+	return view.Of(c.Snapshot(), pins, store, c.Stale())
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/coordinator"
 )
 
@@ -38,7 +39,7 @@ func (d *Daemon) loop(ctx context.Context) {
 		wait := maxAge / checksPerInterval
 		if err != nil {
 			failures++
-			wait = coordinator.Backoff(failures-1, min(wait, backoffBase), maxAge)
+			wait = cache.Backoff(failures-1, min(wait, backoffBase), maxAge)
 		} else {
 			failures = 0
 		}

@@ -46,7 +46,7 @@ func TestWatchTLS(t *testing.T) {
 		if n := len(authenticates(srv)); n == 0 {
 			t.Error("the daemon is ready, but the engine logged no authenticate call")
 		}
-		if got := w.Coordinator().Strategy(); got != srv.State().Active {
+		if got := w.Coordinator().Strategy(); got.String() != srv.State().Active.String() {
 			t.Errorf("the daemon's colour = %v, want the engine's %v", got, srv.State().Active)
 		}
 	})

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/e6xpb"
-	"github.com/e6coord/e6coord/internal/resultenc"
 )
 
 // bareEngine runs the calls of a query as the client makes them (prepare,
@@ -110,13 +110,9 @@ func (b *bareEngine) read(ctx context.Context, sid, ip, id string) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	_, cols, err := resultenc.DecodeMetadata(md.GetResultMetaData())
+	res, err := client.NewRawResult(md.GetResultMetaData())
 	if err != nil {
 		return 0, err
-	}
-	types := make([]resultenc.VectorType, len(cols))
-	for i, col := range cols {
-		types[i], _ = resultenc.ParseVectorType(col.Type)
 	}
 	var rows int64
 	for {
@@ -124,20 +120,13 @@ func (b *bareEngine) read(ctx context.Context, sid, ip, id string) (int64, error
 		if err != nil {
 			return rows, err
 		}
-		batch := resp.GetResultBatch()
-		if len(batch) == 0 {
-			return rows, nil
-		}
-		chunk, err := resultenc.DecodeChunk(batch)
-		if err == nil {
-			err = resultenc.CheckChunk(&chunk, types)
-		}
+		n, err := res.Batch(resp.GetResultBatch())
 		if err != nil {
 			return rows, err
 		}
-		if chunk.Size <= 0 {
+		if n == 0 {
 			return rows, nil
 		}
-		rows += int64(chunk.Size)
+		rows += int64(n)
 	}
 }

@@ -3,47 +3,25 @@ package redact_test
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
 	"github.com/e6coord/e6coord/client/sqldriver"
-	"github.com/e6coord/e6coord/internal/bench"
 	"github.com/e6coord/e6coord/internal/daemon"
 	"github.com/e6coord/e6coord/internal/demo"
 	"github.com/e6coord/e6coord/internal/fleet"
 	"github.com/e6coord/e6coord/internal/secrettest"
 )
 
-// redisURLs are the Redis URL forms that hold a password, each with
-// secret s in every place a password may sit, and the plausible mistakes
-// of an operator.
-func redisURLs(s secrettest.Secret) []string {
-	return []string{
-		"redis://user:" + s.A + s.B + "@127.0.0.1:6379/0",
-		"redis://:" + s.A + "@127.0.0.1:6379/0?pool_size=2",
-		"rediss://u:" + s.B + "@h:6380/0?ca=/etc/ca.pem",
-		"redis+sentinel://:" + s.A + "@h1:26379,h2:26379/mymaster?sentinel_password=" + s.B,
-		"redis+cluster://u:" + s.B + s.A + "@h1:7000,h2:7001",
-		// Mistakes: the password in the user slot, no scheme, the
-		// password alone.
-		"redis://" + s.A + s.B + "@127.0.0.1:6379/0",
-		s.B + "@127.0.0.1:6379",
-		s.A + s.B,
-		"redis://:" + s.A,                                   // the '@' forgotten
-		"redis+sentinel://:" + s.B + "s1:26379/m",           // the same, into a host
-		"redis+sentinel://s1/m?sentinel_password=ab&" + s.A, // an '&' in it
-	}
-}
-
 // TestConfigsHideSecrets prints every configuration that holds a secret
 // with every verb and through slog's text and JSON handlers, with a
 // random secret as the engine password and in the Redis URL, and looks
-// for the secret in each output in every form secrettest knows.
+// for the secret in each output in every form secrettest knows. (The
+// bench's Options, private to cmd/e6coord, are checked in its package.)
 func TestConfigsHideSecrets(t *testing.T) {
 	s := secrettest.New()
-	for i, u := range redisURLs(s) {
+	for i, u := range s.RedisURLs() {
 		pw := s.A + s.B
 		if i%2 == 1 {
 			pw = s.B + s.A
@@ -54,7 +32,6 @@ func TestConfigsHideSecrets(t *testing.T) {
 			"daemon.Config":      daemon.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
 			"demo.Options":       demo.Options{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}},
 			"fleet.Config":       fleet.Config{Client: client.Config{Addr: "h:1", User: "u", Password: pw, RedisURL: u}, FloorURL: u},
-			"bench.Options":      bench.Options{RedisURL: u},
 			"enginetest.Options": enginetest.Options{User: "u", Password: pw},
 		}
 		conn, err := client.Open(client.Config{Addr: "127.0.0.1:1", User: "u", Password: pw})
@@ -76,22 +53,7 @@ func TestConfigsHideSecrets(t *testing.T) {
 		defer srv.Close()
 		configs["*enginetest.Server"] = srv
 		for name, cfg := range configs {
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-				s.Check(t, name+" "+verb, fmt.Sprintf(verb, cfg))
-				// As a field of a struct, and behind a pointer.
-				s.Check(t, name+" in a struct "+verb, fmt.Sprintf(verb, struct{ C any }{cfg}))
-			}
-			for hname, h := range map[string]func(*bytes.Buffer) slog.Handler{
-				"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
-				"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
-			} {
-				var b bytes.Buffer
-				slog.New(h(&b)).Info("config", "cfg", cfg, slog.Any("any", cfg))
-				if b.Len() == 0 {
-					t.Fatalf("%s: slog %s printed nothing", name, hname)
-				}
-				s.Check(t, name+" slog "+hname, b.String())
-			}
+			s.CheckPrinted(t, name, cfg)
 		}
 	}
 }

@@ -6,9 +6,12 @@
 package secrettest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -67,4 +70,48 @@ func (s Secret) find(msg string) (form string, ok bool) {
 // show it.
 func (s Secret) Hide(msg string) string {
 	return strings.NewReplacer(s.A, "<SECRET-A>", s.B, "<SECRET-B>").Replace(msg)
+}
+
+// RedisURLs returns the Redis URL forms that hold a password, each with s
+// in every place a password may sit, and the plausible mistakes of an
+// operator.
+func (s Secret) RedisURLs() []string {
+	return []string{
+		"redis://user:" + s.A + s.B + "@127.0.0.1:6379/0",
+		"redis://:" + s.A + "@127.0.0.1:6379/0?pool_size=2",
+		"rediss://u:" + s.B + "@h:6380/0?ca=/etc/ca.pem",
+		"redis+sentinel://:" + s.A + "@h1:26379,h2:26379/mymaster?sentinel_password=" + s.B,
+		"redis+cluster://u:" + s.B + s.A + "@h1:7000,h2:7001",
+		// Mistakes: the password in the user slot, no scheme, the
+		// password alone.
+		"redis://" + s.A + s.B + "@127.0.0.1:6379/0",
+		s.B + "@127.0.0.1:6379",
+		s.A + s.B,
+		"redis://:" + s.A,                                   // the '@' forgotten
+		"redis+sentinel://:" + s.B + "s1:26379/m",           // the same, into a host
+		"redis+sentinel://s1/m?sentinel_password=ab&" + s.A, // an '&' in it
+	}
+}
+
+// CheckPrinted prints v with every verb (%v, %+v, %#v, %s, %q), alone and
+// as a field of a struct, and through slog's text and JSON handlers, and
+// checks every output with [Secret.Check]; name names v in the failures.
+func (s Secret) CheckPrinted(t testing.TB, name string, v any) {
+	t.Helper()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		s.Check(t, name+" "+verb, fmt.Sprintf(verb, v))
+		// As a field of a struct, and behind a pointer.
+		s.Check(t, name+" in a struct "+verb, fmt.Sprintf(verb, struct{ C any }{v}))
+	}
+	for hname, h := range map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var b bytes.Buffer
+		slog.New(h(&b)).Info("config", "cfg", v, slog.Any("any", v))
+		if b.Len() == 0 {
+			t.Fatalf("%s: slog %s printed nothing", name, hname)
+		}
+		s.Check(t, name+" slog "+hname, b.String())
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/coordinator"
 )
 
 // Statuses of a State.
@@ -34,6 +33,14 @@ type State struct {
 	Store       Store      `json:"store"`
 }
 
+// The states of a [Store], the names of coordinator.StoreState.
+const (
+	StoreUnknown     = "unknown"     // no store call has finished yet
+	StoreUp          = "up"          // the last store call answered
+	StoreUnreachable = "unreachable" // a store call failed
+	StoreDenied      = "denied"      // the store refused access or is a read-only replica
+)
+
 // Pins counts in-flight queries per colour.
 type Pins struct {
 	Blue  int `json:"blue"`
@@ -42,15 +49,14 @@ type Pins struct {
 
 // Store is what is known of the store.
 type Store struct {
-	State         string     `json:"state"`           // unknown, up, unreachable or denied
+	State         string     `json:"state"`           // StoreUnknown, StoreUp, StoreUnreachable or StoreDenied
 	StateSince    *time.Time `json:"state_since"`     // when it became so; null when unknown
 	LastErrorKind string     `json:"last_error_kind"` // timeout, denied, error, or "" for none
 	Address       string     `json:"address"`         // with credentials redacted; "memory" for none
 }
 
 // Of returns the view of record st with the fleet's pins and the store's
-// state. stale says whether the active colour is past its trust (CacheTTL
-// since its confirmation with no new one).
+// state. stale says whether the active colour is stale by [cache.Stale].
 func Of(st cache.State, pins cache.PinCounts, store Store, stale bool) State {
 	v := State{
 		Active:      colour(st.Active),
@@ -66,28 +72,12 @@ func Of(st cache.State, pins cache.PinCounts, store Store, stale bool) State {
 	switch {
 	case !st.Active.Valid():
 		v.Status = Unknown
-	case store.State != coordinator.StoreUp.String() || stale:
+	case store.State != StoreUp || stale:
 		v.Status = Degraded
 	default:
 		v.Status = Healthy
 	}
 	return v
-}
-
-// OfCoordinator returns the view of c's local record and store health, with
-// the fleet's pins as counted by the caller. address is the store's,
-// redacted.
-func OfCoordinator(c *coordinator.Coordinator, pins cache.PinCounts, address string) State {
-	st := c.Stats()
-	store := Store{
-		State:         st.Store.String(),
-		StateSince:    timeOrNil(st.StoreSince),
-		LastErrorKind: st.LastStoreError,
-		Address:       address,
-	}
-	snap := c.Snapshot()
-	stale := snap.Active.Valid() && !c.Strategy().Valid()
-	return Of(snap, pins, store, stale)
 }
 
 // Text returns v on one line, for `-o text`:
@@ -102,7 +92,7 @@ func (v State) Text(now time.Time) string {
 		fmt.Fprintf(&b, " cluster=%s", v.Cluster)
 	}
 	fmt.Fprintf(&b, " pins blue=%d green=%d store %s", v.Pins.Blue, v.Pins.Green, v.Store.State)
-	if v.Store.LastErrorKind != "" && v.Store.State != coordinator.StoreUp.String() {
+	if v.Store.LastErrorKind != "" && v.Store.State != StoreUp {
 		fmt.Fprintf(&b, " (%s)", v.Store.LastErrorKind)
 	}
 	return b.String()

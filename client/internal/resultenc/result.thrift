@@ -5,7 +5,7 @@
 // The production decoder (decode.go) is hand-written; the Go code
 // generated from this file into thriftgen is the reference its benchmark
 // and tests compare against. Regenerate it with `go generate
-// ./internal/resultenc` (needs the thrift compiler, Debian package
+// ./client/internal/resultenc` (needs the thrift compiler, Debian package
 // thrift-compiler).
 
 namespace go thriftgen

@@ -13,7 +13,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF7Brownout (F7): every command between the fleet and Redis is slowed
+// TestBrownout: every command between the fleet and Redis is slowed
 // for 10 s, twice: by 100 ms a round trip (well within the 250 ms store
 // deadline: Redis answers every call, late), and by 200 ms a round trip,
 // the brownout (at the deadline, on a loaded machine); then every
@@ -31,7 +31,7 @@ import (
 // times are the engine's, from the arrival of a query's prepare to the
 // arrival of its clear; the fleet's throughput in each window is logged
 // as well.
-func TestF7Brownout(t *testing.T) {
+func TestBrownout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF8KilledWithPins (F8): under the Drain policy, a quarter of the
+// TestKilledWithPins: under the Drain policy, a quarter of the
 // fleet's processes hold pins on blue (their queries held by the engine
 // between prepare and execute) when a switch to green is announced and
 // accepted; the pins hold the switch. Those processes are SIGKILLed: their
@@ -26,7 +26,7 @@ import (
 // dead processes' pins hold the drain), then finish on the colour they
 // were prepared with, and new ones run on green: none fails, none
 // carries two colours.
-func TestF8KilledWithPins(t *testing.T) {
+func TestKilledWithPins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/view"
 )
 
@@ -50,7 +49,7 @@ func dash(s string) string {
 // generation, which becomes the one later changes must exceed. While the
 // store cannot be reached, it tries again after a backoff growing from
 // 100ms to 5s, logging every failed attempt at Warn, but a refusal (a
-// wrong password or ACL, a read-only replica: [ErrorKind] "denied" or
+// wrong password or ACL, a read-only replica: [cache.ErrorKind] "denied" or
 // "read-only") at Error once, and at Debug while it goes on; nothing is
 // emitted before the first successful read.
 //
@@ -125,9 +124,9 @@ func (r *Reader) backoff(ctx context.Context, n int, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	d := coordinator.Backoff(n-1, minBackoff, maxBackoff)
+	d := cache.Backoff(n-1, minBackoff, maxBackoff)
 	attrs := []any{"scope", r.opts.Scope.String(), "attempt", n, "retry_in", d.Round(time.Millisecond), "err", err}
-	switch kind := ErrorKind(err); {
+	switch kind := cache.ErrorKind(err); {
 	case kind != "denied" && kind != "read-only":
 		r.refusalLogged = false
 		r.log.Warn("cannot reach the store; trying again", attrs...)

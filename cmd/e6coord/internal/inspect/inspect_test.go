@@ -13,7 +13,7 @@ import (
 	"github.com/e6coord/e6coord/cache"
 	"github.com/e6coord/e6coord/cache/cachetest"
 	"github.com/e6coord/e6coord/cache/memory"
-	"github.com/e6coord/e6coord/internal/inspect"
+	"github.com/e6coord/e6coord/cmd/e6coord/internal/inspect"
 	"github.com/e6coord/e6coord/internal/outputtest"
 	"github.com/e6coord/e6coord/internal/view"
 	"go.uber.org/goleak"
@@ -188,7 +188,7 @@ func TestFollow(t *testing.T) {
 	f := newFake(t, nil)
 	put(t, f, cache.State{Active: cache.Blue, Generation: 1, ConfirmedAt: time.Now()})
 	logs := new(outputtest.Buffer)
-	r := inspect.NewReader(f, inspect.Options{Scope: scope, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	r := inspect.NewReader(f, inspect.Options{Scope: scope, CacheTTL: 5 * time.Minute, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	ev := &events{ch: make(chan inspect.Event, 10)}
 	done := make(chan error, 1)
@@ -250,7 +250,7 @@ func TestFollow(t *testing.T) {
 
 func TestFollowStopsOnEmitError(t *testing.T) {
 	f := newFake(t, nil)
-	r := inspect.NewReader(f, inspect.Options{Scope: scope})
+	r := inspect.NewReader(f, inspect.Options{Scope: scope, CacheTTL: 5 * time.Minute})
 	stop := errors.New("stdout closed")
 	err := r.Follow(context.Background(), func(inspect.Event) error { return stop })
 	if !errors.Is(err, stop) {
@@ -261,7 +261,7 @@ func TestFollowStopsOnEmitError(t *testing.T) {
 func TestWaitFor(t *testing.T) {
 	f := newFake(t, nil)
 	put(t, f, cache.State{Active: cache.Blue, Generation: 1, ConfirmedAt: time.Now()})
-	r := inspect.NewReader(f, inspect.Options{Scope: scope})
+	r := inspect.NewReader(f, inspect.Options{Scope: scope, CacheTTL: 5 * time.Minute})
 	type result struct {
 		v   view.State
 		err error
@@ -304,22 +304,5 @@ func TestEventText(t *testing.T) {
 	}
 	if got, want := e.Text(), "2026-12-01T10:00:00.123Z change gen=5 active=green pending=- by=host-1"; got != want {
 		t.Errorf("Text() = %q, want %q", got, want)
-	}
-}
-
-func TestErrorKind(t *testing.T) {
-	for _, tt := range []struct {
-		err  error
-		want string
-	}{
-		{nil, ""},
-		{fmt.Errorf("x: %w", cache.ErrAccessDenied), "denied"},
-		{fmt.Errorf("%w: %w", context.DeadlineExceeded, cache.ErrAccessDenied), "denied"},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), "timeout"},
-		{errors.New("refused"), "error"},
-	} {
-		if got := inspect.ErrorKind(tt.err); got != tt.want {
-			t.Errorf("ErrorKind(%v) = %q, want %q", tt.err, got, tt.want)
-		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/e6coord/e6coord/internal/resultenc/thriftgen"
+	"github.com/e6coord/e6coord/client/internal/resultenc/thriftgen"
 )
 
 // benchChunk is a realistic batch: rows rows of LONG, INTEGER, DOUBLE,

@@ -16,7 +16,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF9LateStarters (F9): processes that start late join the fleet
+// TestLateStarters: processes that start late join the fleet
 // without failing a query.
 //
 // announced-switch: a fleet has adopted green during an Overlap switch the
@@ -39,7 +39,7 @@ import (
 // healBudget.
 //
 // None of them fails a query, runs one on two colours, or flips back.
-func TestF9LateStarters(t *testing.T) {
+func TestLateStarters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}
@@ -65,7 +65,7 @@ func testLateDuringSwitch(t *testing.T) {
 	obs.waitUntil(t, "workers ready", 30*time.Second, func() bool { return len(obs.ready) == n })
 
 	began := time.Now()
-	if err := srv.BeginSwitch(cache.Green); err != nil {
+	if err := srv.BeginSwitch(enginetest.Green); err != nil {
 		t.Fatal(err)
 	}
 	var gen uint64
@@ -79,7 +79,7 @@ func testLateDuringSwitch(t *testing.T) {
 		}
 		return ok
 	})
-	if st := srv.State(); !st.Overlapping || st.Pending != cache.Green {
+	if st := srv.State(); !st.Overlapping || st.Pending != enginetest.Green {
 		t.Fatalf("invalid scenario: the engine is not in its switch to green: %s", st)
 	}
 
@@ -117,7 +117,7 @@ func testLateDuringSwitch(t *testing.T) {
 		t.Fatalf("no switch to finish: %s", srv.State())
 	}
 	began = time.Now()
-	if err := srv.BeginSwitch(cache.Blue); err != nil {
+	if err := srv.BeginSwitch(enginetest.Blue); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []struct {
@@ -189,7 +189,7 @@ func testLateWithoutStore(t *testing.T, down bool) {
 	clock.arm()
 	scheduled, begins := schedule(t, srv, switches, period, overlap, clock.drained)
 	waitClosed(t, obs, "the engine's switches", switches*period+20*time.Second, scheduled)
-	final := srv.State().Active
+	final := strategy(srv.State().Active)
 	// Cut off from the store, each process learns the last colour from
 	// the engine alone.
 	last := (*begins)[len(*begins)-1]

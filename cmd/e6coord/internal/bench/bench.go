@@ -281,10 +281,7 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, f *benchFl
 
 	colour := srv.State().Active
 	for i := range o.Switches {
-		to := cache.Blue
-		if colour == cache.Blue {
-			to = cache.Green
-		}
+		to := colour.Other()
 		began := time.Now()
 		if err := srv.BeginSwitch(to); err != nil {
 			return err
@@ -301,7 +298,7 @@ func switches(ctx context.Context, o Options, srv *enginetest.Server, f *benchFl
 		// as a blue-green engine drains it: a query keeps its colour, and
 		// one cut off would count a 456 that is the engine's, not the
 		// fleet's. The fleet's pins say when (bounded by drainWait).
-		if err := waitUnpinned(ctx, watcher, scopeOf(srv), colour); err != nil {
+		if err := waitUnpinned(ctx, watcher, scopeOf(srv), colour.String()); err != nil {
 			return err
 		}
 		srv.FinishSwitch()
@@ -542,9 +539,10 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 // drainWait bounds how long a switch waits for the old colour's queries.
 const drainWait = 10 * time.Second
 
-// waitUnpinned polls the store until no query is pinned to colour c, for
-// at most drainWait.
-func waitUnpinned(ctx context.Context, store *redisstore.Store, scope cache.Scope, c cache.Strategy) error {
+// waitUnpinned polls the store until no query is pinned to colour (as the
+// engine names it), for at most drainWait.
+func waitUnpinned(ctx context.Context, store *redisstore.Store, scope cache.Scope, colour string) error {
+	c, _ := cache.ParseStrategy(colour)
 	deadline := time.Now().Add(drainWait)
 	for {
 		n, err := store.Count(ctx, scope)

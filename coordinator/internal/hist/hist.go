@@ -1,5 +1,5 @@
-// Package hist counts durations in fixed buckets, lock-free: the histograms
-// of the coordinator's Stats and of the metrics package's store wrapper.
+// Package hist counts durations in fixed buckets, lock-free: the histogram
+// of the coordinator's Stats.
 package hist
 
 import (

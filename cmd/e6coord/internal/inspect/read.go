@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/e6coord/e6coord/cache"
-	"github.com/e6coord/e6coord/coordinator"
 	"github.com/e6coord/e6coord/internal/view"
 )
 
@@ -35,8 +34,8 @@ type Options struct {
 	// with its credentials already redacted. Default "".
 	Address string
 	// CacheTTL is how long an active colour is trusted after its last
-	// confirmation; past it the state is stale (and degraded).
-	// Default: coordinator.DefaultCacheTTL.
+	// confirmation, the fleet's (coordinator.Config.CacheTTL); past it the
+	// state is stale by [cache.Stale] (and degraded). It must be positive.
 	CacheTTL time.Duration
 	// Logger receives WARN records for every failed attempt to reach the
 	// store while following it, a failed count of a changed record's
@@ -66,10 +65,11 @@ type Reader struct {
 	refusalLogged bool
 }
 
-// NewReader returns a reader of store. It does no I/O.
+// NewReader returns a reader of store. It does no I/O. It panics if
+// opts.CacheTTL is not positive.
 func NewReader(store Store, opts Options) *Reader {
 	if opts.CacheTTL <= 0 {
-		opts.CacheTTL = coordinator.DefaultCacheTTL
+		panic(fmt.Sprintf("inspect: CacheTTL %v is not positive", opts.CacheTTL))
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -79,7 +79,7 @@ func NewReader(store Store, opts Options) *Reader {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Reader{store: store, opts: opts, log: log}
-	r.health = view.Store{State: coordinator.StoreUnknown.String(), Address: opts.Address}
+	r.health = view.Store{State: view.StoreUnknown, Address: opts.Address}
 	return r
 }
 
@@ -120,7 +120,7 @@ func (r *Reader) Read(ctx context.Context) (view.State, error) {
 		return r.failed(fmt.Errorf("read the store's clock: %w", err))
 	}
 	after := r.opts.Now()
-	r.offset = storeNow.Sub(before.Add(after.Sub(before) / 2))
+	r.offset = cache.ClockOffset(before, storeNow, after)
 	r.pins = pins
 	r.answered()
 	return r.viewOf(st), nil
@@ -142,8 +142,7 @@ func (r *Reader) changed(ctx context.Context, st cache.State) view.State {
 
 // viewOf returns the view of record st with the pins and health last seen.
 func (r *Reader) viewOf(st cache.State) view.State {
-	stale := st.Active.Valid() && !r.Now().Before(st.ConfirmedAt.Add(r.opts.CacheTTL))
-	r.last = view.Of(st, r.pins, r.health, stale)
+	r.last = view.Of(st, r.pins, r.health, cache.Stale(st, r.Now(), r.opts.CacheTTL))
 	return r.last
 }
 
@@ -157,44 +156,25 @@ func (r *Reader) failed(err error) (view.State, error) {
 // answered notes that the store answered.
 func (r *Reader) answered() {
 	r.refusalLogged = false
-	r.setState(coordinator.StoreUp)
+	r.setState(view.StoreUp)
 }
 
 // noteFailure notes that a store call failed with err.
 func (r *Reader) noteFailure(err error) {
-	kind := ErrorKind(err)
+	kind := cache.ErrorKind(err)
 	r.health.LastErrorKind = kind
 	if kind == "denied" || kind == "read-only" {
-		r.setState(coordinator.StoreDenied)
+		r.setState(view.StoreDenied)
 	} else {
-		r.setState(coordinator.StoreUnreachable)
+		r.setState(view.StoreUnreachable)
 	}
 }
 
-func (r *Reader) setState(s coordinator.StoreState) {
-	if r.health.State == s.String() {
+func (r *Reader) setState(s string) {
+	if r.health.State == s {
 		return
 	}
-	r.health.State = s.String()
+	r.health.State = s
 	now := r.opts.Now().UTC()
 	r.health.StateSince = &now
-}
-
-// ErrorKind names the kind of a store failure as [view.Store.LastErrorKind]
-// and the coordinator's statistics do: "read-only" for an error wrapping
-// [cache.ErrReadOnly], "denied" for one wrapping [cache.ErrAccessDenied]
-// otherwise, "timeout" for one wrapping
-// [context.DeadlineExceeded], "error" otherwise; "" for nil.
-func ErrorKind(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, cache.ErrReadOnly):
-		return "read-only"
-	case errors.Is(err, cache.ErrAccessDenied):
-		return "denied"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	}
-	return "error"
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/e6coord/e6coord/internal/hist"
+	"github.com/e6coord/e6coord/coordinator/internal/hist"
 )
 
 func TestDurations(t *testing.T) {

@@ -58,7 +58,7 @@ func driveSwitches(t *testing.T, srv *enginetest.Server, mode enginetest.SwitchM
 				if !wait(overlap) {
 					return
 				}
-				from := to.Other()
+				from := strategy(to.Other())
 				if !waitDrained(from, clockOf(srv).drained, s.stop) {
 					_, running := clockOf(srv).drained(from)
 					t.Errorf("the engine's queries on %s did not drain within %v: %s", from, drainTimeout, running)
@@ -94,13 +94,13 @@ func (s *switchSchedule) finished() bool {
 	}
 }
 
-// TestF0Baseline: 16 worker processes of 2 workers loop a short query
+// TestBaseline: 16 worker processes of 2 workers loop a short query
 // through 30 switches of the engine, in each switch mode, sharing the
 // state through one Redis:
 // the invariants hold (checkFleet), every process adopts every switch, and
 // the fleet converges after the last one (the time it takes is reported
 // against a budget of 2 s).
-func TestF0Baseline(t *testing.T) {
+func TestBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}
@@ -132,7 +132,7 @@ func TestF0Baseline(t *testing.T) {
 			if sched.made != switches {
 				t.Fatalf("invalid scenario: the engine made %d of %d switches", sched.made, switches)
 			}
-			final := srv.State().Active
+			final := strategy(srv.State().Active)
 			at := convergedOn(t, obs, pids, sched.lastBegin, final, 0, hangAfter(converge))
 			t.Logf("every process on %s %v after the last switch began (budget %v)", final, at.Sub(sched.lastBegin), converge)
 

@@ -16,7 +16,7 @@ import (
 	"github.com/e6coord/e6coord/internal/redistest"
 )
 
-// TestF5LostSubscriptions (F5): a quarter of the fleet silently loses its
+// TestLostSubscriptions: a quarter of the fleet silently loses its
 // change subscription (it stays up and answers heartbeats, but delivers
 // nothing), then the engine switches four times, under the default Eager
 // policy on an Overlap engine. The deaf processes still adopt every colour
@@ -26,7 +26,7 @@ import (
 // fails, none carries two colours, and no process sees more than one 456
 // per switch. How long after a switch began each process adopted it is
 // reported against adoptBudget.
-func TestF5LostSubscriptions(t *testing.T) {
+func TestLostSubscriptions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleets of processes")
 	}
@@ -75,10 +75,10 @@ func TestF5LostSubscriptions(t *testing.T) {
 	// overlap).
 	var begins, finishes []time.Time
 	for range switches {
-		from := srv.State().Active
+		from := strategy(srv.State().Active)
 		began := time.Now()
 		begins = append(begins, began)
-		if err := srv.BeginSwitch(from.Other()); err != nil {
+		if err := srv.BeginSwitch(colourOf(from.Other())); err != nil {
 			t.Fatal(err)
 		}
 		obs.waitUntil(t, "every process on "+from.Other().String()+" while the engine serves both colours",
@@ -91,7 +91,7 @@ func TestF5LostSubscriptions(t *testing.T) {
 		}
 		finishes = append(finishes, time.Now())
 	}
-	final := srv.State().Active
+	final := strategy(srv.State().Active)
 	last := begins[len(begins)-1]
 	at := convergedOn(t, obs, pids, last, final, 0, 20*time.Second)
 	t.Logf("every process on the store and on %s %v after the last switch began", final, at.Sub(last))
