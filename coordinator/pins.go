@@ -47,13 +47,10 @@ func newPinner(c *Coordinator) *pinner {
 // The pin is a lease of PinTTL that the coordinator renews in the background
 // until [Coordinator.Release], so a crashed process's pins expire.
 //
-// Pin does no I/O: the pin is written to the store in the background,
-// within [Config].PinDelay (longer on a store slower than that), in one
-// call with the other pins made meanwhile, so a query never waits on the
-// store (tests wait for the write with coordinatortest.Sync), and a
-// query released before its pin was written costs the store nothing. Store
-// trouble is counted and never fails the query. It returns an error only
-// for an invalid colour, or ErrClosed.
+// Pin does no I/O: the pin is written to the store in the background, in
+// a batch (see [Config].PinDelay), so a query never waits on the store.
+// Store trouble is counted and never fails the query. It returns an error
+// only for an invalid colour, or ErrClosed.
 func (c *Coordinator) Pin(id string, s cache.Strategy) error { return c.pins.pin(id, s) }
 
 func (p *pinner) pin(id string, s cache.Strategy) error {
