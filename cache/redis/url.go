@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -502,7 +503,8 @@ func split(rawURL string) urlParts {
 
 // wellFormed reports whether hostPath, what follows the scheme and user
 // information of a URL up to its query, is a list of hosts and a path that
-// Redact may show: host names, IPv4 or bracketed IPv6 addresses, each
+// Redact may show: host names, IPv4 addresses or IPv6 addresses in
+// brackets (which must parse as such, without a zone), each
 // with an optional port of digits, then a path of names. A unix:// URL
 // has a file's path.
 func wellFormed(scheme, hostPath string) bool {
@@ -531,8 +533,11 @@ func wellFormed(scheme, hostPath string) bool {
 		host, port := h, ""
 		if strings.HasPrefix(h, "[") {
 			end := strings.Index(h, "]")
-			if end < 0 || !name(strings.ReplaceAll(h[1:end], ":", ""), false) {
+			if end < 0 {
 				return false
+			}
+			if a, err := netip.ParseAddr(h[1:end]); err != nil || !a.Is6() || a.Zone() != "" {
+				return false // not an IPv6 address: a password, say, with the '@' forgotten
 			}
 			host, port = "", h[end+1:]
 			if port != "" && port[0] != ':' {

@@ -57,6 +57,8 @@ func TestRedact(t *testing.T) {
 		{"redis+sentinel://:hunter2s1:26379/m", "redis+sentinel://xxxxx"},
 		{"redis+cluster://h1:7000,:hunter2h2:7001", "redis+cluster://xxxxx"},
 		{"redis://[::1]:6379/0", "redis://[::1]:6379/0"},
+		{"redis://[:hunter2]:6379/0", "redis://xxxxx"}, // not an IPv6 address: a password, say
+		{"redis://[fe80::1%25eth0]:6379/0", "redis://xxxxx"},
 		// An '&' in a password ends its value: the tail shows as a name
 		// unless it is one Open knows.
 		{"redis+sentinel://s1/m?sentinel_password=ab&hunter2", "redis+sentinel://s1/m?sentinel_password=xxxxx&xxxxx"},
