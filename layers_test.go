@@ -17,16 +17,19 @@ import (
 // module is the module path; the rules below name packages relative to it.
 const module = "github.com/e6coord/e6coord"
 
-// The layers, from the bottom:
+// The layers, from the bottom; a package imports only from its own layer
+// and those below it:
 //
-//	cache                       the vocabulary; the standard library only
-//	cache/..., coordinator/..., the library: imports nothing of the root
-//	client/..., metrics         internal/ or of cmd/ (its helpers live
-//	                            under it: client/internal/..., coordinator/internal/...)
-//	internal/...                the application tier of cmd/e6coord and
-//	                            integration, and test support; imports
-//	                            nothing of cmd/
-//	cmd/e6coord/...             the binary and the code only it uses
+//	0 cache                       the vocabulary; the standard library only
+//	1 cache/...                   the stores and their conformance suite
+//	2 coordinator/...             the state machine over a cache.Store
+//	3 client/..., metrics         the engine's protocol, the driver, the
+//	                              metrics of a coordinator (helpers live
+//	                              under their owner: client/internal/...,
+//	                              coordinator/internal/...)
+//	4 internal/...                the application tier of cmd/e6coord and
+//	                              integration, and test support
+//	5 cmd/e6coord/...             the binary and the code only it uses
 //
 // client/enginetest, the fake engine, imports of the module only the
 // generated protocol and the encoder, not the client it fakes nor cache;
@@ -94,19 +97,17 @@ func arrowsUp(p pkg, pkgs map[string]pkg) []string {
 	from := rel(p.ImportPath)
 	var out []string
 	add := func(to string) { out = append(out, from+" -> "+to) }
-	library := under(from, "cache") || under(from, "coordinator") || under(from, "client") || under(from, "metrics")
+	library := layer(from) <= layer("metrics")
 	for _, imp := range p.Imports {
 		to := rel(imp)
 		switch {
 		case from == "cache" && !pkgs[imp].Standard:
 			add(to) // cache imports the standard library only
-		case library && (under(to, "internal") || under(to, "cmd")):
+		case inModule(imp) && layer(to) > layer(from):
 			add(to)
 		case from == "client/enginetest" && inModule(imp) && to != "client/e6xpb" && to != "client/internal/resultenc":
 			add(to)
 		case (from == "internal/view" || from == "cmd/e6coord/internal/inspect") && under(to, "coordinator"):
-			add(to)
-		case under(from, "internal") && under(to, "cmd"):
 			add(to)
 		}
 	}
@@ -121,6 +122,27 @@ func arrowsUp(p pkg, pkgs map[string]pkg) []string {
 		}
 	}
 	return out
+}
+
+// layer returns the layer of package p (relative to the module), from 0
+// for cache; the packages of tests alone (the root, integration) come
+// last.
+func layer(p string) int {
+	switch {
+	case p == "cache":
+		return 0
+	case under(p, "cache"):
+		return 1
+	case under(p, "coordinator"):
+		return 2
+	case under(p, "client"), under(p, "metrics"):
+		return 3
+	case under(p, "internal"):
+		return 4
+	case under(p, "cmd"):
+		return 5
+	}
+	return 6
 }
 
 // goList runs go list -e -json with args in the module's root and returns
