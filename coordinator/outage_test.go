@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,6 +112,49 @@ func TestCloseReleasesPins(t *testing.T) {
 	}
 	if _, err := c.Resolve(ctx); err != coordinator.ErrClosed {
 		t.Errorf("Resolve after Close = %v, want ErrClosed", err)
+	}
+}
+
+// hangingStore makes its next pin write, once armed, hang until the
+// write's context is done.
+type hangingStore struct {
+	cache.Store
+	armed   atomic.Bool
+	entered chan struct{}
+}
+
+func (h *hangingStore) WritePins(ctx context.Context, sc cache.Scope, ttl time.Duration, w cache.PinWrite) (cache.PinCounts, error) {
+	if h.armed.CompareAndSwap(true, false) {
+		close(h.entered)
+		<-ctx.Done()
+		return cache.PinCounts{}, ctx.Err()
+	}
+	return h.Store.WritePins(ctx, sc, ttl, w)
+}
+
+// §8: a release whose write is under way when Close comes is cut short by
+// Close, and Close tells the store in its own call all the same.
+func TestCloseReleasesWhatAWriteUnderWayHad(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	h := &hangingStore{Store: e.store, entered: make(chan struct{})}
+	c := e.coordOn(h, func(cfg *coordinator.Config) {
+		cfg.PinDelay = -1            // each batch at once
+		cfg.StoreTimeout = time.Hour // only Close ends the hanging write
+	})
+	ctx := context.Background()
+	if err := pinSynced(ctx, c, "q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	h.armed.Store(true)
+	c.Release("q")
+	select {
+	case <-h.entered:
+	case <-time.After(waitTimeout):
+		t.Fatal("the release was never written")
+	}
+	c.Close()
+	if n, _ := e.store.Count(ctx, scope); n.Total() != 0 {
+		t.Errorf("Count after Close = %+v, want none: the release cut short by Close was lost", n)
 	}
 }
 

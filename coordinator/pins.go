@@ -143,9 +143,10 @@ func (p *pinner) poke() {
 // loop writes the pins and releases made since its last write, all in
 // one store call, PinDelay after the first of them (or as long as
 // the last write took, if longer; at once for sync), while the next batch
-// gathers. It also renews the pins every
-// PinTTL/3. One goroutine does all pin traffic, so a process needs one
-// store connection for it however many queries run.
+// gathers. It also renews the pins every PinTTL/3. One goroutine does
+// this pin traffic (the coordinator's refresh loop adds a renewal when
+// the store answers again after an outage), so a process needs one store
+// connection for it however many queries run.
 func (p *pinner) loop() {
 	c := p.c
 	defer c.wg.Done()
@@ -191,7 +192,8 @@ func (p *pinner) loop() {
 	}
 }
 
-// write writes the queued pins and releases in one store call.
+// write writes the queued pins and releases in one store call, and then,
+// in a second, the releases of the pins it wrote made while it wrote them.
 func (p *pinner) write(ctx context.Context) {
 	p.mu.Lock()
 	pins, released := p.unwritten, p.unreleased
@@ -215,6 +217,23 @@ func (p *pinner) write(ctx context.Context) {
 		w.Release = append(w.Release, id)
 	}
 	counts, ok := p.storeWrite(ctx, w)
+	if ok {
+		// The queries of the pins just written that were released while
+		// they were being written go at once, not a PinDelay later.
+		var again cache.PinWrite
+		p.mu.Lock()
+		for id, s := range p.unreleased {
+			if _, written := pins[id]; written {
+				again.Release = append(again.Release, id)
+				released[id] = s
+				delete(p.unreleased, id)
+			}
+		}
+		p.mu.Unlock()
+		if len(again.Release) > 0 {
+			counts, ok = p.storeWrite(ctx, again)
+		}
+	}
 	if !ok || len(released) == 0 || counts.Of(p.c.Snapshot().Active) > 0 {
 		return
 	}
@@ -284,7 +303,19 @@ func (p *pinner) storeWrite(ctx context.Context, w cache.PinWrite) (cache.PinCou
 	}
 	if len(w.Release) > 0 {
 		p.mu.Lock()
-		p.rememberReleased(w.Release)
+		if c.degraded() || ctx.Err() != nil {
+			p.rememberReleased(w.Release)
+		} else {
+			// The store came back since the check above, and the list of
+			// releases made offline may have been taken already: the
+			// next batch tells the store.
+			for _, id := range w.Release {
+				if _, held := p.held[id]; !held {
+					p.unreleased[id] = cache.Unknown
+				}
+			}
+			defer p.poke()
+		}
 		p.mu.Unlock()
 	}
 	return cache.PinCounts{}, false
@@ -401,17 +432,20 @@ func (p *pinner) close() {
 }
 
 // drop forgets every pin, and returns the ids the store may still hold:
-// the pins held, and the releases not written yet. Close releases them.
+// the pins held, the releases not written yet, and those made while the
+// store could not be told (within PinTTL). Close releases them.
 func (p *pinner) drop() []string {
+	offline, _ := p.takeReleasedOffline()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids := make([]string, 0, len(p.held)+len(p.unreleased))
+	ids := make([]string, 0, len(p.held)+len(p.unreleased)+len(offline))
 	for id := range p.held {
 		ids = append(ids, id)
 	}
 	for id := range p.unreleased {
 		ids = append(ids, id)
 	}
+	ids = append(ids, offline...)
 	clear(p.held)
 	clear(p.unwritten)
 	clear(p.unreleased)

@@ -214,8 +214,8 @@ func (c *Coordinator) recoverStore(ctx context.Context) error {
 	c.storeAnswered()
 	known := c.storeGen.Load()
 	c.sawStored(st.Generation)
+	c.setStoreState(StoreUp) // before the list is taken: releases from now on go to the store
 	released, held := c.pins.takeReleasedOffline()
-	c.setStoreState(StoreUp)
 	c.reconcile(ctx, st, known)
 	c.pins.renew(ctx)
 	c.pins.storeWrite(ctx, cache.PinWrite{Release: released})
