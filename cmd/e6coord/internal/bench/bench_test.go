@@ -59,7 +59,7 @@ func TestMeanCI95(t *testing.T) {
 func TestBoundsCheck(t *testing.T) {
 	good := Result{Processes: 3, Switches: 2, Samples: 4, FloorP99Ms: 2, OverheadP99Ms: 1.5,
 		ProbesPerSwitch: 1, RedisCmdsPerQuery: 0.5, RedisConnsMax: 2, CallOverheadAllocs: 2,
-		QPSRatio: 1, QPSRatioCI95: [2]float64{0.98, 1.02}, BareRatio: 0.9, BareRatioCI: [2]float64{0.8, 1}}
+		QPSRatio: 1, QPSRatioCI95: [2]float64{0.98, 1.02}, BareRatio: 0.9, BareRatioCI: [2]float64{0.8, 1}, Windows: 24}
 	if got := DefaultBounds.Check(good); len(got) != 0 {
 		t.Errorf("Check(good) = %q, want nothing", got)
 	}
@@ -80,6 +80,20 @@ func TestBoundsCheck(t *testing.T) {
 	faulty.FailedReports = 1
 	if got := DefaultBounds.Check(faulty); len(got) != 1 || !strings.HasPrefix(got[0], "--max-failed: 1 failed reports") {
 		t.Errorf("Check with a failed report and no failed query = %q", got)
+	}
+	// The throughput bound fails on an interval it cannot judge: one that
+	// is not a number, one of a single cycle, or one that left out cycles
+	// whose windows finished no query.
+	nan := good
+	nan.QPSRatioCI95 = [2]float64{math.NaN(), math.NaN()}
+	one := good
+	one.Windows = 1
+	empty := good
+	empty.EmptyWindows = 1
+	for name, r := range map[string]Result{"NaN": nan, "one cycle": one, "an empty window": empty} {
+		if got := DefaultBounds.Check(r); len(got) != 1 || !strings.HasPrefix(got[0], "--min-qps-ratio: ") {
+			t.Errorf("Check with %s = %q, want the throughput bound missed", name, got)
+		}
 	}
 	b := DefaultBounds
 	b.MaxOverheadP99 = time.Microsecond

@@ -80,11 +80,16 @@ func (b Bounds) Check(r Result) []string {
 	if r.CallOverheadAllocs > b.MaxCallAllocs {
 		fail("max-call-allocs", "the interceptor adds %d allocations to a call > %d", r.CallOverheadAllocs, b.MaxCallAllocs)
 	}
-	if r.QPSRatioCI95[0] < b.MinQPSRatioLow {
+	switch {
+	case r.EmptyWindows > 0:
+		fail("min-qps-ratio", "in %d cycles a mode finished no query in its window", r.EmptyWindows)
+	case r.Windows < 2:
+		fail("min-qps-ratio", "%d cycles of windows: an interval needs two at least", r.Windows)
+	case !(r.QPSRatioCI95[0] >= b.MinQPSRatioLow): // NaN fails too
 		fail("min-qps-ratio", "qps_ratio %.4f, its 95%% confidence interval %.4f to %.4f reaches below %g",
 			r.QPSRatio, r.QPSRatioCI95[0], r.QPSRatioCI95[1], b.MinQPSRatioLow)
 	}
-	if b.MinBareRatioLow > 0 && r.BareRatioCI[0] < b.MinBareRatioLow {
+	if b.MinBareRatioLow > 0 && !(r.BareRatioCI[0] >= b.MinBareRatioLow) {
 		fail("min-bare-ratio", "bare_ratio %.4f, its 95%% confidence interval %.4f to %.4f reaches below %g",
 			r.BareRatio, r.BareRatioCI[0], r.BareRatioCI[1], b.MinBareRatioLow)
 	}
