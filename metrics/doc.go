@@ -38,9 +38,9 @@
 //	| e6coord_refreshes_total | | counter | Re-confirmations of the active colour this process probed for the fleet before it expired. |
 //	| e6coord_withdrawals_total | | counter | Pending colours dropped because the engine stopped announcing them. |
 //	| e6coord_store_errors_total | op | counter | Failed store calls, by operation (instrumented store); op="all" when the store is not instrumented. |
-//	| e6coord_store_up | | gauge | 1 when the last store call answered, else 0. |
+//	| e6coord_store_up | | gauge | 1 while the store is up: it answered the first call, or, after a failure, the coordinator reached it again and settled with it; else 0. |
 //	| e6coord_store_state | state | gauge | 1 for the store's state as last seen (unknown, up, unreachable, denied), 0 for the others. |
-//	| e6coord_degraded | | gauge | 1 while the store has failed and not answered since: the process serves from its local record. |
+//	| e6coord_degraded | | gauge | 1 from a failed store call until the coordinator has settled with the store again: the process serves from its local record. |
 //	| e6coord_subscription_denied | | gauge | 1 while the store refuses the change subscription and the record is polled instead. |
 //	| e6coord_subscription_reconnects_total | | counter | Change subscriptions made after the first, after the store's pushes were lost. |
 //	| e6coord_last_message_timestamp_seconds | | gauge | When the change subscription last delivered a record (Unix time); 0 for never. |

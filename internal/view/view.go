@@ -36,7 +36,7 @@ type State struct {
 // The states of a [Store], the names of coordinator.StoreState.
 const (
 	StoreUnknown     = "unknown"     // no store call has finished yet
-	StoreUp          = "up"          // the last store call answered
+	StoreUp          = "up"          // the store answers, and the coordinator has settled with it since any failure
 	StoreUnreachable = "unreachable" // a store call failed
 	StoreDenied      = "denied"      // the store refused access or is a read-only replica
 )
