@@ -105,7 +105,11 @@ var errorKinds = [...]string{"", "timeout", "denied", "error", "read-only"}
 
 // noteError records the kind of a store failure.
 func (h *storeHealth) noteError(err error) {
-	h.lastErr.Store(int32(slices.Index(errorKinds[:], cache.ErrorKind(err))))
+	i := slices.Index(errorKinds[:], cache.ErrorKind(err))
+	if i < 0 {
+		i = slices.Index(errorKinds[:], "error") // a kind this list lacks
+	}
+	h.lastErr.Store(int32(i))
 }
 
 func (h *storeHealth) lastError() string { return errorKinds[h.lastErr.Load()] }

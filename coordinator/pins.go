@@ -282,7 +282,7 @@ func (p *pinner) countFleet(ctx context.Context) (cache.PinCounts, error) {
 
 // storeWrite makes the pin changes of w in one store call, and returns the
 // live pins left. While the store is unreachable it writes no pins (they
-// are written when it is back, by renewPins) and remembers the releases
+// are written when it is back, by renew) and remembers the releases
 // for then.
 func (p *pinner) storeWrite(ctx context.Context, w cache.PinWrite) (cache.PinCounts, bool) {
 	c := p.c

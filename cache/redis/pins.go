@@ -8,7 +8,7 @@ import (
 	"github.com/e6coord/e6coord/cache"
 )
 
-// pinKeys returns the keys the pin scripts take: pins:blue, pins:green,
+// pins returns the keys the pin scripts take: pins:blue, pins:green,
 // pincolour.
 func (k keys) pins() []string { return []string{k.blue, k.green, k.colour} }
 

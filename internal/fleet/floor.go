@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/e6coord/e6coord/cache"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ func subscribeFloor(ctx context.Context, rawURL, channel string, seen func(gen u
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		failures := 0
 		for {
 			m, err := sub.ReceiveMessage(rctx)
 			at := time.Now().UnixNano()
@@ -51,8 +53,19 @@ func subscribeFloor(ctx context.Context, rawURL, channel string, seen func(gen u
 				if rctx.Err() != nil {
 					return
 				}
-				continue // go-redis reconnects the subscription
+				// go-redis reconnects the subscription; while Redis is
+				// down, each attempt waits a backoff.
+				failures++
+				t := time.NewTimer(cache.Backoff(failures-1, 10*time.Millisecond, time.Second))
+				select {
+				case <-t.C:
+				case <-rctx.Done():
+					t.Stop()
+					return
+				}
+				continue
 			}
+			failures = 0
 			var rec struct {
 				Generation uint64 `json:"generation"`
 			}

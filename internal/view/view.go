@@ -51,7 +51,7 @@ type Pins struct {
 type Store struct {
 	State         string     `json:"state"`           // StoreUnknown, StoreUp, StoreUnreachable or StoreDenied
 	StateSince    *time.Time `json:"state_since"`     // when it became so; null when unknown
-	LastErrorKind string     `json:"last_error_kind"` // timeout, denied, error, or "" for none
+	LastErrorKind string     `json:"last_error_kind"` // timeout, denied, read-only, error, or "" for none
 	Address       string     `json:"address"`         // with credentials redacted; "memory" for none
 }
 
