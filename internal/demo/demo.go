@@ -11,8 +11,10 @@ import (
 	"io"
 	"math"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +56,11 @@ type Options struct {
 	// in-memory Redis when it is empty. WorkerCommand makes the command of
 	// a worker process from the arguments of [WorkerFlags]; the worker
 	// runs [fleet.Serve]. The password and the Redis URL reach it in
-	// E6COORD_PASSWORD and E6COORD_REDIS_URL.
+	// E6COORD_PASSWORD and E6COORD_REDIS_URL. Of Client, a worker process
+	// gets only those and the fields WorkerFlags passes (Addr, User,
+	// Catalog, Schema, Cluster, the policy): with more than one process,
+	// Run refuses a Client that sets any other (TLS, a Store, ...), which
+	// the workers would not have.
 	Processes     int
 	WorkerCommand func(args []string) *exec.Cmd
 }
@@ -210,6 +216,9 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 		t.printf("in-memory redis on %s\n", mr.Addr())
 	}
 	cfg.Client.RedisURL = url
+	if err := workersCarry(cfg.Client); err != nil {
+		return st, err
+	}
 	args := WorkerFlags(cfg)
 	procs, err := fleet.Start(o.Processes, func(int) *exec.Cmd {
 		cmd := o.WorkerCommand(args)
@@ -240,6 +249,29 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 		return st, fmt.Errorf("demo: %d of %d worker processes reported", summaries, o.Processes)
 	}
 	return st, nil
+}
+
+// workersCarry returns an error naming the fields of c that a worker
+// process would not get: those that neither WorkerFlags nor the
+// environment carries.
+func workersCarry(c client.Config) error {
+	carried := client.Config{
+		Addr: c.Addr, User: c.User, Password: c.Password,
+		Catalog: c.Catalog, Schema: c.Schema, Cluster: c.Cluster,
+		RedisURL: c.RedisURL, Logger: c.Logger,
+		Coordination: coordinator.Config{Policy: c.Coordination.Policy},
+	}
+	var lost []string
+	v, w := reflect.ValueOf(c), reflect.ValueOf(carried)
+	for i := range v.NumField() {
+		if !reflect.DeepEqual(v.Field(i).Interface(), w.Field(i).Interface()) {
+			lost = append(lost, v.Type().Field(i).Name)
+		}
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("demo: worker processes get only the engine's address, credentials and names, the Redis URL and the policy; %s would be lost: run one process", strings.Join(lost, ", "))
+	}
+	return nil
 }
 
 // WorkerFlags returns the flags of `e6coord demo-worker` for cfg, the

@@ -3,8 +3,11 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -132,5 +135,18 @@ func TestDemoEndsWhileClusterResumes(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "cluster resuming, 5 s of 300 s") {
 		t.Errorf("the log does not say what the demo waited for:\n%s", logs.String())
+	}
+}
+
+// A demo of several processes refuses client settings its worker
+// processes would not get, naming them, rather than dropping them.
+func TestDemoProcessesRefuseWhatWorkersLack(t *testing.T) {
+	_, err := demo.Run(context.Background(), demo.Options{
+		Processes: 2, Duration: time.Second,
+		Client:        client.Config{TLS: &tls.Config{}, NoResume: true},
+		WorkerCommand: func([]string) *exec.Cmd { return exec.Command("false") },
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "TLS, NoResume would be lost") {
+		t.Errorf("Run() error = %v, want one naming TLS and NoResume", err)
 	}
 }
