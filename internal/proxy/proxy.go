@@ -110,6 +110,9 @@ type Proxy struct {
 	closed   bool
 	lis      []net.Listener
 
+	drainStarted chan struct{} // closed by Drain once no new query is taken
+	drainOnce    sync.Once
+
 	stop    chan struct{} // closed by Close: ends the janitor
 	janitor sync.WaitGroup
 }
@@ -139,7 +142,7 @@ func New(opts Options) (*Proxy, error) {
 	opts.Client.DialOptions = append([]grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvMsgSize)),
 	}, opts.Client.DialOptions...)
-	p := &Proxy{opts: opts, log: log, stop: make(chan struct{})}
+	p := &Proxy{opts: opts, log: log, stop: make(chan struct{}), drainStarted: make(chan struct{})}
 	p.sessions.init()
 	p.queries.init()
 	if opts.Client.User != "" {
@@ -223,6 +226,7 @@ func (p *Proxy) Drain(ctx context.Context) int {
 	lis := p.lis
 	p.lis = nil
 	p.mu.Unlock()
+	p.drainOnce.Do(func() { close(p.drainStarted) })
 	for _, l := range lis {
 		l.Close() // Serve returns; connections already open are served on
 	}

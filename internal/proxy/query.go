@@ -275,6 +275,7 @@ func (p *Proxy) replay(ctx context.Context, conn *client.Conn, q *pquery, failed
 	q.eng = e
 	q.mu.Unlock()
 	p.replays.Add(1)
+	p.log.Info("query replayed on a new colour", "query", q.id, "rejected", failed.s.String(), "now", e.s.String())
 	return nil
 }
 

@@ -193,6 +193,7 @@ func (p *Proxy) authenticate(ctx context.Context, req *e6xpb.AuthenticateRequest
 		if opened {
 			p.forgetConn(conn)
 		}
+		p.log.Debug("credential not verified", "user", key.user, "error", err)
 		return nil, engineError(err)
 	}
 	t.mu.Lock()
