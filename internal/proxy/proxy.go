@@ -218,8 +218,9 @@ func (p *Proxy) Replays() uint64 { return p.replays.Load() }
 
 // Drain stops accepting connections and new queries (a prepare then gets
 // code Unavailable), lets the queries in flight go on until they are
-// cleared or ctx ends, then clears what remains on the engine and closes
-// the proxy. It returns the number of queries it cleared.
+// cleared or ctx ends, then clears what remains on the engine, lets the
+// calls in flight end while ctx allows, and closes the proxy. It returns
+// the number of queries it cleared.
 func (p *Proxy) Drain(ctx context.Context) int {
 	p.mu.Lock()
 	p.draining = true
@@ -235,6 +236,19 @@ func (p *Proxy) Drain(ctx context.Context) int {
 	case <-ctx.Done():
 	}
 	n := p.clearAll()
+	// Let the calls in flight (the last clear, say) end, for as long as
+	// ctx allows.
+	stopped := make(chan struct{})
+	go func() {
+		p.srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		p.srv.Stop()
+		<-stopped
+	}
 	p.Close()
 	return n
 }

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/e6coord/e6coord/internal/proxy"
+)
+
+const proxyUsage = `usage: e6coord proxy --engine host:port [flags]
+
+Serves the engine's gRPC protocol (QueryEngineService and ClusterService)
+on --listen and sends every call to the engine with the fleet's
+coordination: any engine client (the published Python client, say) gets it
+by connecting to the proxy instead of the engine. The client's strategy
+header is ignored; its credentials are verified with the engine and kept in
+memory only; it gets session and query ids of the proxy's own.
+
+--listen is a loopback host:port (default 127.0.0.1:50051) or
+unix:///path. Any other address serves plaintext to the network, which
+needs --insecure-listen (TLS on the listener is not implemented yet). On
+SIGINT or SIGTERM the proxy stops accepting connections and new queries,
+lets the queries in flight finish for up to --drain, then clears what
+remains on the engine and exits.
+
+--user (with the password in --password-file, E6_PASSWORD or
+$CREDENTIALS_DIRECTORY/e6-password) is the credential of the proxy's own
+probes of the colour; without it, the first credential a client
+authenticates with is. The Redis URL comes from --redis, else
+E6COORD_REDIS_URL, else the file named by E6COORD_REDIS_URL_FILE, else
+$CREDENTIALS_DIRECTORY/redis-url (none: an in-process memory store). The
+engine connection is plaintext unless --tls. Every other flag can also be
+set as E6COORD_<FLAG>; the command line wins.
+
+flags:
+`
+
+// defaultProxyListen is the default --listen of e6coord proxy.
+const defaultProxyListen = "127.0.0.1:50051"
+
+func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("e6coord proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), proxyUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		o        proxy.Options
+		cf       connFlags
+		lf       logFlags
+		listen   string
+		insecure bool
+		drain    time.Duration
+	)
+	lf.register(fs, "warn")
+	cf.register(fs, &o.Client, "the engine's host:port (required)",
+		"Redis URL shared with the fleet (prefer E6COORD_REDIS_URL: a flag shows in ps)", true)
+	fs.StringVar(&listen, "listen", defaultProxyListen, "where clients connect: a loopback host:port, or unix:///path")
+	fs.BoolVar(&insecure, "insecure-listen", false, "allow a --listen address other than loopback, served in plaintext")
+	fs.DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long queries in flight may go on before they are cleared")
+	fs.DurationVar(&o.SessionIdle, "session-idle", proxy.DefaultSessionIdle, "how long a client's session lives without a call")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "e6coord proxy: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
+		return errFailed
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if o.Client.Addr == "" {
+		fmt.Fprintln(stderr, "e6coord proxy: --engine is required")
+		fs.Usage()
+		return errFailed
+	}
+	if o.Client.Catalog != "" || o.Client.Schema != "" {
+		return errors.New("--catalog and --schema do not apply to the proxy: its clients send their own")
+	}
+	if drain < 0 || o.SessionIdle <= 0 {
+		return errors.New("--drain must not be negative and --session-idle must be positive")
+	}
+	var err error
+	if o.Logger, err = lf.logger(stderr); err != nil {
+		return err
+	}
+	if err := cf.finish(o.Logger); err != nil {
+		return err
+	}
+	if o.Client.User == "" {
+		o.Client.Password = "" // no probe credential of its own
+	}
+	network, address, err := proxyListen(listen, insecure)
+	if err != nil {
+		return err
+	}
+	if network == "tcp" && insecure && !isLoopback(address) {
+		o.Logger.Warn("serving the engine's protocol in plaintext beyond loopback (--insecure-listen): credentials cross the network unencrypted", "listen", address)
+	}
+	p, err := proxy.New(o)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen(network, address)
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	if network == "unix" {
+		fmt.Fprintf(stdout, "listening on unix://%s\n", lis.Addr())
+	} else {
+		fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(lis) }()
+	select {
+	case err := <-served:
+		p.Close()
+		return err
+	case <-ctx.Done():
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if n := p.Drain(dctx); n > 0 {
+		o.Logger.Warn("cleared queries still open at the end of the drain", "queries", n)
+	}
+	return <-served
+}
+
+// proxyListen returns the network and address of --listen: unix:///path,
+// or a host:port that must be loopback unless insecure.
+func proxyListen(listen string, insecure bool) (network, address string, err error) {
+	if path, ok := strings.CutPrefix(listen, "unix://"); ok {
+		if path == "" {
+			return "", "", errors.New("--listen unix:// needs a path")
+		}
+		return "unix", path, nil
+	}
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		return "", "", fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if !isLoopback(listen) && !insecure {
+		return "", "", fmt.Errorf("--listen %s is not a loopback address: the proxy would serve credentials in plaintext to the network (TLS on the listener is not implemented); use a loopback address or unix:///path, or --insecure-listen", listen)
+	}
+	return "tcp", listen, nil
+}
+
+// isLoopback reports whether host:port names a loopback address:
+// localhost or a loopback IP.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

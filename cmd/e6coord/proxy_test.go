@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/e6coord/e6coord/client/e6xpb"
+	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/internal/outputtest"
+)
+
+// proxyRun is `e6coord proxy` running in the test process.
+type proxyRun struct {
+	addr   string
+	stderr *outputtest.Buffer
+	done   <-chan error
+}
+
+// startProxyCmd runs `e6coord proxy args...` until ctx ends, and returns
+// once it printed its address.
+func startProxyCmd(t *testing.T, ctx context.Context, args ...string) *proxyRun {
+	t.Helper()
+	r := &proxyRun{stderr: &outputtest.Buffer{}}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"proxy"}, args...), pw, r.stderr)
+		pw.Close()
+	}()
+	r.done = done
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("proxy printed no address: %v; stderr:\n%s", err, r.stderr)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		t.Fatalf("first line %q, want listening on <addr>", line)
+	}
+	go io.Copy(io.Discard, pr)
+	r.addr = addr
+	return r
+}
+
+func (r *proxyRun) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("e6coord proxy did not end; stderr:\n%s", r.stderr)
+		return nil
+	}
+}
+
+func TestProxyCommandListenChecks(t *testing.T) {
+	cleanEnv(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--engine", "e:1", "--listen", "0.0.0.0:0"}, "not a loopback address"},
+		{[]string{"--engine", "e:1", "--listen", "192.0.2.1:50051"}, "not a loopback address"},
+		{[]string{"--engine", "e:1", "--listen", "nonsense"}, "--listen"},
+		{[]string{"--engine", "e:1", "--listen", "unix://"}, "needs a path"},
+		{[]string{"--engine", "e:1", "--catalog", "c"}, "do not apply to the proxy"},
+		{[]string{"--engine", "e:1", "--session-idle", "0s"}, "--session-idle"},
+	} {
+		err := run(context.Background(), append([]string{"proxy"}, tt.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("proxy %q: %v, want an error with %q", tt.args, err, tt.want)
+		}
+	}
+	if err := run(context.Background(), []string{"proxy"}, io.Discard, io.Discard); err == nil {
+		t.Errorf("proxy without --engine: no error")
+	}
+}
+
+// TestProxyCommandInsecureListenWarns: --insecure-listen serves a
+// non-loopback address and says so on stderr.
+func TestProxyCommandInsecureListenWarns(t *testing.T) {
+	cleanEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := startProxyCmd(t, ctx, "--engine", "127.0.0.1:1", "--listen", "0.0.0.0:0", "--insecure-listen")
+	cancel()
+	if err := r.wait(t); err != nil {
+		t.Errorf("proxy: %v", err)
+	}
+	if !strings.Contains(r.stderr.String(), "plaintext beyond loopback") {
+		t.Errorf("no warning on stderr:\n%s", r.stderr)
+	}
+}
+
+// TestProxyCommandDrains: after SIGTERM (the end of run's context) the
+// proxy refuses new queries but serves the one in flight to its end, then
+// exits; with no drain time left it clears the queries still open on the
+// engine.
+func TestProxyCommandDrains(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("E6_PASSWORD", "pw")
+	eng, err := enginetest.NewServer(enginetest.Options{User: "alice", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	for _, drain := range []string{"1h", "0s"} {
+		t.Run("drain="+drain, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := startProxyCmd(t, ctx, "--engine", eng.Addr(), "--listen", "127.0.0.1:0", "--user", "alice", "--drain", drain)
+			cc, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Close()
+			stub := e6xpb.NewQueryEngineServiceClient(cc)
+			cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer ccancel()
+			auth, err := stub.Authenticate(cctx, &e6xpb.AuthenticateRequest{User: "alice", Password: "pw"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sid := auth.GetSessionId()
+			prepare := func() (*e6xpb.PrepareStatementResponse, error) {
+				return stub.PrepareStatementV2(cctx, &e6xpb.PrepareStatementV2Request{SessionId: sid, Schema: enginetest.Schema, Catalog: enginetest.Catalog, QueryString: "SELECT 1"})
+			}
+			prep, err := prepare()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng.ResetLog()
+			cancel() // SIGTERM
+			if drain == "0s" {
+				if err := r.wait(t); err != nil {
+					t.Errorf("proxy: %v", err)
+				}
+				cleared := false
+				for _, c := range eng.Log() {
+					cleared = cleared || c.Method == e6xpb.QueryEngineService_ClearOrCancelQuery_FullMethodName && c.Code == codes.OK
+				}
+				if !cleared {
+					t.Errorf("the open query was not cleared on the engine")
+				}
+				if !strings.Contains(r.stderr.String(), "cleared queries") {
+					t.Errorf("no word of the cleared query on stderr:\n%s", r.stderr)
+				}
+				return
+			}
+			// Wait until the drain refuses a new query (each try is a round
+			// trip; the client's deadline catches a hang).
+			for {
+				extra, err := prepare()
+				if status.Code(err) == codes.Unavailable && strings.Contains(err.Error(), "shutting down") {
+					break
+				}
+				if err == nil { // prepared before the drain began: clear it
+					if _, err := stub.ClearOrCancelQuery(cctx, &e6xpb.ClearOrCancelQueryRequest{EngineIP: extra.GetEngineIP(), SessionId: sid, QueryId: extra.GetQueryId()}); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				if cctx.Err() != nil {
+					t.Fatalf("the drain never refused a new query: %v", err)
+				}
+			}
+			q := &e6xpb.GetNextResultBatchRequest{EngineIP: prep.GetEngineIP(), SessionId: sid, QueryId: prep.GetQueryId()}
+			if _, err := stub.ExecuteStatementV2(cctx, &e6xpb.ExecuteStatementV2Request{EngineIP: q.EngineIP, SessionId: sid, QueryId: q.QueryId}); err != nil {
+				t.Fatalf("execute during the drain: %v", err)
+			}
+			if _, err := stub.GetResultMetadata(cctx, &e6xpb.GetResultMetadataRequest{EngineIP: q.EngineIP, SessionId: sid, QueryId: q.QueryId}); err != nil {
+				t.Fatalf("metadata during the drain: %v", err)
+			}
+			if _, err := stub.GetNextResultBatch(cctx, q); err != nil {
+				t.Fatalf("fetch during the drain: %v", err)
+			}
+			select {
+			case err := <-r.done:
+				t.Fatalf("the proxy ended (%v) with a query open and an hour of drain left", err)
+			default:
+			}
+			if _, err := stub.ClearOrCancelQuery(cctx, &e6xpb.ClearOrCancelQueryRequest{EngineIP: q.EngineIP, SessionId: sid, QueryId: q.QueryId}); err != nil {
+				t.Fatalf("clear during the drain: %v", err)
+			}
+			if err := r.wait(t); err != nil {
+				t.Errorf("proxy: %v", err)
+			}
+		})
+	}
+}
