@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/internal/proxy"
 )
 
@@ -66,6 +67,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&insecure, "insecure-listen", false, "allow a --listen address other than loopback, served in plaintext")
 	fs.DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long queries in flight may go on before they are cleared")
 	fs.DurationVar(&o.SessionIdle, "session-idle", proxy.DefaultSessionIdle, "how long a client's session lives without a call")
+	fs.IntVar(&o.PrefetchBytes, "prefetch-bytes", client.DefaultPrefetchBytes, "bytes of a query's result read ahead before its first batch reaches the client (a result that fits is replayed on a switch); 0: none")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -85,8 +87,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.Client.Catalog != "" || o.Client.Schema != "" {
 		return errors.New("--catalog and --schema do not apply to the proxy: its clients send their own")
 	}
-	if drain < 0 || o.SessionIdle <= 0 {
-		return errors.New("--drain must not be negative and --session-idle must be positive")
+	if drain < 0 || o.SessionIdle <= 0 || o.PrefetchBytes < 0 {
+		return errors.New("--drain and --prefetch-bytes must not be negative, and --session-idle must be positive")
+	}
+	if o.PrefetchBytes == 0 {
+		o.PrefetchBytes = -1 // none
 	}
 	var err error
 	if o.Logger, err = lf.logger(stderr); err != nil {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/binary"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
@@ -168,8 +169,64 @@ func (e *engine) GetResultMetadata(ctx context.Context, req *e6xpb.GetResultMeta
 	return resp, nil
 }
 
+// GetNextResultBatch serves a query's batches. Its first call reads the
+// result ahead, up to PrefetchBytes and the end of the result, before the
+// first batch reaches the client: a rejection until then replays the
+// query, so a result that fits never fails because of a switch. Later
+// calls serve what was read ahead, then read on from the engine, where a
+// rejection reaches the client.
 func (e *engine) GetNextResultBatch(ctx context.Context, req *e6xpb.GetNextResultBatchRequest) (*e6xpb.GetNextResultBatchResponse, error) {
-	resp, err := callQuery(e.p, ctx, req, func(ctx context.Context, conn *client.Conn, id ids) (*e6xpb.GetNextResultBatchResponse, error) {
+	p := e.p
+	ps, err := p.session(req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	q := p.queries.get(req.GetQueryId(), ps)
+	if q == nil {
+		return fetch(p, ctx, req, nil) // the engine answers for a query it does not know
+	}
+	q.fetchMu.Lock()
+	defer q.fetchMu.Unlock()
+	var resp *e6xpb.GetNextResultBatchResponse
+	switch {
+	case len(q.ahead) > 0:
+		resp, q.ahead = q.ahead[0], q.ahead[1:]
+	case !q.readAhead && p.opts.PrefetchBytes > 0:
+		batches, _, err := queryCall(p, p.outgoing(ctx), req.GetSessionId(), req.GetQueryId(), func(ctx context.Context, conn *client.Conn, _ *pquery, s side) ([]*e6xpb.GetNextResultBatchResponse, error) {
+			var batches []*e6xpb.GetNextResultBatchResponse
+			size := 0
+			for size < p.opts.PrefetchBytes {
+				b, err := conn.Engine().GetNextResultBatch(ctx, &e6xpb.GetNextResultBatchRequest{EngineIP: s.ip, SessionId: s.sid, QueryId: s.qid})
+				if err != nil {
+					return nil, err
+				}
+				batches = append(batches, b)
+				if lastBatch(b.GetResultBatch()) {
+					break
+				}
+				size += len(b.GetResultBatch())
+			}
+			return batches, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		q.readAhead = true
+		resp, q.ahead = batches[0], batches[1:]
+	default:
+		return fetch(p, ctx, req, q)
+	}
+	q.mu.Lock()
+	q.delivered = true
+	q.mu.Unlock()
+	resp.SessionId, resp.NewStrategy = req.GetSessionId(), nil
+	return resp, nil
+}
+
+// fetch makes one getNextResultBatch call through [callQuery]; q, if
+// known, is marked delivered by a batch that is not empty.
+func fetch(p *Proxy, ctx context.Context, req *e6xpb.GetNextResultBatchRequest, q *pquery) (*e6xpb.GetNextResultBatchResponse, error) {
+	resp, err := callQuery(p, ctx, req, func(ctx context.Context, conn *client.Conn, id ids) (*e6xpb.GetNextResultBatchResponse, error) {
 		return conn.Engine().GetNextResultBatch(ctx, &e6xpb.GetNextResultBatchRequest{EngineIP: id.engineIP, SessionId: id.sessionID, QueryId: id.queryID})
 	}, func(q *pquery, r *e6xpb.GetNextResultBatchResponse) {
 		if len(r.GetResultBatch()) > 0 {
@@ -183,6 +240,20 @@ func (e *engine) GetNextResultBatch(ctx context.Context, req *e6xpb.GetNextResul
 	}
 	resp.SessionId, resp.NewStrategy = req.GetSessionId(), nil
 	return resp, nil
+}
+
+// lastBatch reports whether b, a result batch, ends the result (PROTOCOL.md):
+// it is empty, or its Thrift Chunk starts with a size (field 1, i32) that
+// is not positive.
+func lastBatch(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	const tI32 = 8
+	if len(b) >= 7 && b[0] == tI32 && b[1] == 0 && b[2] == 1 {
+		return int32(binary.BigEndian.Uint32(b[3:7])) <= 0
+	}
+	return false
 }
 
 func (e *engine) Status(ctx context.Context, req *e6xpb.StatusRequest) (*e6xpb.StatusResponse, error) {

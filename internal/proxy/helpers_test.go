@@ -226,6 +226,9 @@ func (n *naive) attempt(ctx context.Context, sql string) (int, error) {
 			break
 		}
 		rows += k
+		if rows == k {
+			n.stage("fetched")
+		}
 	}
 	cl, err := n.stub.ClearOrCancelQuery(n.ctx(ctx), &e6xpb.ClearOrCancelQueryRequest{EngineIP: ip, SessionId: n.sid, QueryId: qid})
 	if err != nil {

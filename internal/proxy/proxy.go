@@ -34,7 +34,10 @@
 //     on the new colour with the credential's session of that colour. A
 //     query whose result batches have not reached the client yet is
 //     replayed on the new colour (prepare, and execute and metadata if the
-//     client had made them) and the call is made again; past that point
+//     client had made them) and the call is made again. The first
+//     getNextResultBatch of a query reads the result ahead, up to
+//     [Options].PrefetchBytes, before its first batch reaches the client,
+//     so a result that fits is never rejected; past that point
 //     the client gets code Unknown with "Received http2 header with
 //     status: 456" (the words gRPC C-core reports for an HTTP 456), which
 //     the published client and package client both take for a rejection.
@@ -82,6 +85,12 @@ type Options struct {
 	// SessionIdle is how long a client's session lives without a call.
 	// Default DefaultSessionIdle.
 	SessionIdle time.Duration
+	// PrefetchBytes is how many bytes of result batches the proxy reads
+	// ahead, at a query's first getNextResultBatch, before the first batch
+	// reaches the client: a result that fits is replayed on a rejection
+	// anywhere, as package client's Query does. Default
+	// client.DefaultPrefetchBytes (16 MiB); negative: none.
+	PrefetchBytes int
 	// Now is the clock of session expiry. Default time.Now.
 	Now func() time.Time
 	// ServerOptions are added to the gRPC server's own.
@@ -131,6 +140,9 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.PrefetchBytes == 0 {
+		opts.PrefetchBytes = client.DefaultPrefetchBytes
 	}
 	log := opts.Logger
 	if log == nil {

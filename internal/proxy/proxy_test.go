@@ -3,7 +3,9 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/e6coord/e6coord/client/e6xpb"
 	"github.com/e6coord/e6coord/client/enginetest"
@@ -13,16 +15,17 @@ const sqlRows = "SELECT * FROM demo.numbers LIMIT 300" // two batches of the fak
 
 // runSwitches runs queries of n through the proxy while the engine
 // switches colour 20 times: each switch begins after a query's prepare
-// and finishes at one of its stages (after prepare, execute or metadata,
-// in turn), before its first batch; in Overlap mode by FinishSwitch, in
-// SwitchOnClear mode by the clear of another query of n's. It fails t if
-// a query fails or returns the wrong rows.
+// and finishes at one of its stages (after prepare, execute, metadata or
+// its first batch, in turn; the result fits in the proxy's read-ahead);
+// in Overlap mode by FinishSwitch, in SwitchOnClear mode by the clear of
+// another query of n's. It fails t if a query fails or returns the wrong
+// rows.
 func runSwitches(t *testing.T, eng *enginetest.Server, n *naive) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	const switches = 20
-	stages := []string{"prepared", "executed", "metadata"}
+	stages := []string{"prepared", "executed", "metadata", "fetched"}
 	for k := 0; k < switches; k++ {
 		finishAt := stages[k%len(stages)]
 		began := false
@@ -144,6 +147,95 @@ func TestReactiveClientStaysDormant(t *testing.T) {
 					t.Errorf("the client's colour moved to %q", n.header)
 				}
 				checkEngineLog(t, eng)
+			})
+		}
+	}
+}
+
+// TestConcurrentClientsThroughSwitches: four naive clients, each with its
+// own session, run queries of four batches concurrently through one proxy
+// while the engine switches 20 times at whatever point of their queries
+// the switches land (driven by the count of finished queries, not by a
+// clock): no query fails, because every result fits in the proxy's
+// read-ahead.
+func TestConcurrentClientsThroughSwitches(t *testing.T) {
+	for _, mode := range []enginetest.SwitchMode{enginetest.Overlap, enginetest.SwitchOnClear} {
+		for _, rej := range []enginetest.Rejection{enginetest.RejectHTTP456, enginetest.RejectUnknown, enginetest.RejectInvalidArgument} {
+			t.Run(fmt.Sprintf("%v/%v", mode, rej), func(t *testing.T) {
+				eng := newEngine(t, enginetest.Options{Mode: mode, Rejection: rej, RejectMissingStrategy: true})
+				p, addr := startProxy(t, eng)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				const clients, switches = 4, 20
+				done := make(chan error, 64)
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range clients {
+					n := &naive{stub: e6xpb.NewQueryEngineServiceClient(dial(t, addr)), user: fmt.Sprintf("user%d", i), password: "pw"}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							rows, err := n.query(ctx, "SELECT * FROM demo.numbers")
+							if err == nil && rows != 1000 {
+								err = fmt.Errorf("%d rows, want 1000", rows)
+							}
+							if err == nil && (n.newStrategies > 0 || n.rejections > 0) {
+								err = fmt.Errorf("the client saw %d new_strategy and %d rejections", n.newStrategies, n.rejections)
+							}
+							select {
+							case done <- err:
+							case <-stop:
+								return
+							}
+						}
+					}()
+				}
+				queries, failed := 0, 0
+				next := func() {
+					t.Helper()
+					select {
+					case err := <-done:
+						queries++
+						if err != nil {
+							failed++
+							t.Errorf("query %d: %v", queries, err)
+						}
+					case <-ctx.Done():
+						t.Fatalf("no query finished (%d so far)", queries)
+					}
+				}
+				for k := 0; k < switches; k++ {
+					if err := eng.BeginSwitch(eng.State().Active.Other()); err != nil {
+						t.Fatal(err)
+					}
+					for range 3 {
+						next()
+					}
+					if mode == enginetest.Overlap {
+						eng.FinishSwitch()
+					}
+					for eng.State().Switches < k+1 { // SwitchOnClear: a client's clear switches
+						next()
+					}
+					for range 2 {
+						next()
+					}
+				}
+				close(stop)
+				wg.Wait()
+				if failed > 0 {
+					t.Errorf("%d of %d queries failed", failed, queries)
+				}
+				if m := eng.MixedQueries(); len(m) > 0 {
+					t.Errorf("queries whose calls carried two colours: %v", m)
+				}
+				t.Logf("%d queries, %d replays, %d switches", queries, p.Replays(), eng.State().Switches)
 			})
 		}
 	}

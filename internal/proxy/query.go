@@ -36,6 +36,10 @@ type pquery struct {
 
 	replayMu sync.Mutex // one replay at a time
 
+	fetchMu   sync.Mutex // one getNextResultBatch at a time; guards ahead and readAhead
+	ahead     []*e6xpb.GetNextResultBatchResponse
+	readAhead bool // the result was read ahead (PrefetchBytes)
+
 	mu        sync.Mutex
 	eng       side
 	execute   func(ctx context.Context, e side) error // nil until the client executed it

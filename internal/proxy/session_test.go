@@ -170,16 +170,16 @@ func TestSessionExpires(t *testing.T) {
 	wantCode(t, "expired session", err, codes.Internal, "Access denied")
 }
 
-// TestRejectionAfterDelivery: once a batch has reached the client, a
-// rejection of the query's colour reaches it as code Unknown with
-// "status: 456", which the published client and package client both
-// recognise; the clear that follows succeeds and the next query runs on
-// the new colour.
+// TestRejectionAfterDelivery: once a batch has reached the client, and
+// the batches read ahead are served, a rejection of the query's colour
+// reaches it as code Unknown with "status: 456", which the published
+// client and package client both recognise; the clear that follows
+// succeeds and the next query runs on the new colour.
 func TestRejectionAfterDelivery(t *testing.T) {
 	for _, rej := range []enginetest.Rejection{enginetest.RejectHTTP456, enginetest.RejectUnknown, enginetest.RejectInvalidArgument} {
 		t.Run(rej.String(), func(t *testing.T) {
 			eng := newEngine(t, enginetest.Options{Rejection: rej})
-			p, addr := startProxy(t, eng)
+			p, addr := startProxy(t, eng, func(o *Options) { o.PrefetchBytes = 1 }) // one batch ahead
 			stub := e6xpb.NewQueryEngineServiceClient(dial(t, addr))
 			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 			defer cancel()
