@@ -309,7 +309,7 @@ func end[R any](p *Proxy, ctx context.Context, req queryRequest, call func(ctx c
 		})
 		return resp, err
 	}
-	conn, _, err := p.engineConn(nil)
+	conn, err := p.engineConn()
 	if err != nil {
 		return empty(), err
 	}
@@ -455,7 +455,7 @@ func (e *engine) DryRunV2(ctx context.Context, req *e6xpb.DryRunRequestV2) (*e6x
 // HealthCheck is passed on, with the live colour, once the proxy has an
 // engine connection.
 func (e *engine) HealthCheck(ctx context.Context, req *e6xpb.HealthCheckRequest) (*e6xpb.HealthCheckResponse, error) {
-	conn, _, err := e.p.engineConn(nil)
+	conn, err := e.p.engineConn()
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +474,7 @@ type cluster struct {
 }
 
 func (c *cluster) conn() (*client.Conn, error) {
-	conn, _, err := c.p.engineConn(nil)
+	conn, err := c.p.engineConn()
 	return conn, err
 }
 

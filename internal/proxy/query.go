@@ -183,7 +183,7 @@ func (p *Proxy) prepareQuery(ctx context.Context, sid string, prep func(ctx cont
 	if err != nil {
 		return nil, err
 	}
-	conn, _, err := p.engineConn(nil)
+	conn, err := p.engineConn()
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ func queryCall[R any](p *Proxy, ctx context.Context, sid, qid string, call func(
 	if q == nil {
 		return resp, false, nil
 	}
-	conn, _, err := p.engineConn(nil)
+	conn, err := p.engineConn()
 	if err != nil {
 		return resp, true, err
 	}
@@ -339,7 +339,7 @@ func (p *Proxy) sessionCall(ctx context.Context, sid string, call func(ctx conte
 	if err != nil {
 		return err
 	}
-	conn, _, err := p.engineConn(nil)
+	conn, err := p.engineConn()
 	if err != nil {
 		return err
 	}

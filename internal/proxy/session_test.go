@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/e6coord/e6coord/client"
@@ -340,4 +341,38 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// TestFirstCredentialsConcurrently: while the proxy has no engine
+// connection, right and wrong credentials authenticate at once: each
+// right one gets a session and each wrong one the engine's refusal,
+// whichever comes first (the probes of a refused credential judge no
+// other).
+func TestFirstCredentialsConcurrently(t *testing.T) {
+	eng := newEngine(t, enginetest.Options{User: "alice", Password: "right"})
+	for round := range 10 {
+		_, addr := startProxy(t, eng)
+		stub := e6xpb.NewQueryEngineServiceClient(dial(t, addr))
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			pw := "right"
+			if i%2 == 0 {
+				pw = "wrong"
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := stub.Authenticate(ctx, &e6xpb.AuthenticateRequest{User: "alice", Password: pw})
+				if pw == "right" && err != nil {
+					t.Errorf("round %d: the right credential: %v", round, err)
+				}
+				if pw == "wrong" && status.Code(err) != codes.Unauthenticated {
+					t.Errorf("round %d: the wrong credential: %v", round, err)
+				}
+			}()
+		}
+		wg.Wait()
+		cancel()
+	}
 }

@@ -137,36 +137,49 @@ func (p *Proxy) newSession(cred *credential) *psession {
 // any credential is known.
 var errNotConnected = status.Error(codes.Unavailable, "e6coord proxy: no engine connection yet: authenticate first")
 
-// engineConn returns the engine connection, opening it with key as the
-// probe credential if there is none yet. opened reports that it did.
-func (p *Proxy) engineConn(key *credKey) (conn *client.Conn, opened bool, err error) {
-	p.connMu.Lock()
-	defer p.connMu.Unlock()
-	if p.conn != nil || key == nil {
-		if p.conn == nil {
-			return nil, false, errNotConnected
-		}
-		return p.conn, false, nil
+// engineConn returns the engine connection, or errNotConnected while
+// there is none.
+func (p *Proxy) engineConn() (*client.Conn, error) {
+	if conn := p.Conn(); conn != nil {
+		return conn, nil
 	}
-	cfg := p.opts.Client
-	cfg.User, cfg.Password = key.user, key.password
-	conn, err = client.Open(cfg)
-	if err != nil {
-		return nil, false, status.Error(codes.Internal, "e6coord proxy: "+err.Error())
-	}
-	p.conn = conn
-	return conn, true, nil
+	return nil, errNotConnected
 }
 
-// forgetConn closes and forgets conn, a connection engineConn opened with
-// a credential the engine then refused.
-func (p *Proxy) forgetConn(conn *client.Conn) {
+// errClosed answers a call that comes while the proxy closes.
+var errClosed = status.Error(codes.Unavailable, "e6coord proxy: closed")
+
+// verifyOn runs verify, the verification of credential key, on the engine
+// connection. While there is none, it opens one with key as the probe
+// credential, and keeps it only if verify succeeds; other verifications
+// wait meanwhile, so that none is judged by the probes of a credential
+// the engine then refuses.
+func (p *Proxy) verifyOn(key credKey, verify func(conn *client.Conn) error) error {
 	p.connMu.Lock()
-	if p.conn == conn {
-		p.conn = nil
+	if conn := p.conn; conn != nil {
+		p.connMu.Unlock()
+		return verify(conn)
 	}
-	p.connMu.Unlock()
-	conn.Close()
+	defer p.connMu.Unlock()
+	cfg := p.opts.Client
+	cfg.User, cfg.Password = key.user, key.password
+	conn, err := client.Open(cfg)
+	if err != nil {
+		return status.Error(codes.Internal, "e6coord proxy: "+err.Error())
+	}
+	if err := verify(conn); err != nil {
+		conn.Close()
+		return err
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		conn.Close()
+		return errClosed
+	}
+	p.conn = conn
+	return nil
 }
 
 // authenticate verifies the credential of req with the engine, unless it
@@ -180,19 +193,14 @@ func (p *Proxy) authenticate(ctx context.Context, req *e6xpb.AuthenticateRequest
 	if cred != nil {
 		return p.newSession(cred), nil
 	}
-	conn, opened, err := p.engineConn(&key)
-	if err != nil {
-		return nil, err
-	}
 	cred = &credential{key: key}
-	err = conn.Coordinator().Do(ctx, func(ctx context.Context, s cache.Strategy) error {
-		_, err := p.engineSession(ctx, conn, cred, s)
-		return err
+	err := p.verifyOn(key, func(conn *client.Conn) error {
+		return conn.Coordinator().Do(ctx, func(ctx context.Context, s cache.Strategy) error {
+			_, err := p.engineSession(ctx, conn, cred, s)
+			return err
+		})
 	})
 	if err != nil {
-		if opened {
-			p.forgetConn(conn)
-		}
 		p.log.Debug("credential not verified", "user", key.user, "error", err)
 		return nil, engineError(err)
 	}
