@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,37 @@ func TestProxyCommandDrains(t *testing.T) {
 				t.Errorf("proxy: %v", err)
 			}
 		})
+	}
+}
+
+// TestProxyCommandUnixSocket: --listen unix:///path serves the engine's
+// protocol on a unix socket.
+func TestProxyCommandUnixSocket(t *testing.T) {
+	cleanEnv(t)
+	eng, err := enginetest.NewServer(enginetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	sock := filepath.Join(t.TempDir(), "proxy.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := startProxyCmd(t, ctx, "--engine", eng.Addr(), "--listen", "unix://"+sock)
+	if r.addr != "unix://"+sock {
+		t.Errorf("listening on %q, want unix://%s", r.addr, sock)
+	}
+	cc, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer ccancel()
+	if _, err := e6xpb.NewQueryEngineServiceClient(cc).Authenticate(cctx, &e6xpb.AuthenticateRequest{User: "u", Password: "p"}); err != nil {
+		t.Errorf("authenticate over the unix socket: %v", err)
+	}
+	cancel()
+	if err := r.wait(t); err != nil {
+		t.Errorf("proxy: %v", err)
 	}
 }
