@@ -43,6 +43,9 @@
 //     the published client and package client both take for a rejection.
 //     A rejection on clear or cancel is not an error: the query is gone
 //     with its colour.
+//   - A query is cleared on the engine when the client connection it was
+//     prepared over ends (a client that goes away mid-query), when its
+//     session expires, and when the proxy closes.
 //
 // The engine connection ([client.Conn]) needs a credential for its probes
 // (authenticate with each colour when the colour must be detected): the
@@ -124,6 +127,9 @@ type Proxy struct {
 
 	stop    chan struct{} // closed by Close: ends the janitor
 	janitor sync.WaitGroup
+	bg      sync.WaitGroup // the clears of the queries of connections that ended
+
+	connEnded atomic.Pointer[func(cleared int)] // for tests: called after those clears
 }
 
 // New returns a proxy; Serve serves it. With a probe credential in
@@ -168,6 +174,7 @@ func New(opts Options) (*Proxy, error) {
 		grpc.MaxRecvMsgSize(DefaultMaxRecvMsgSize),
 		// The published client may ping every 30 s, with or without calls.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.StatsHandler(connWatch{p}),
 	}, opts.ServerOptions...)
 	p.srv = grpc.NewServer(sopts...)
 	e6xpb.RegisterQueryEngineServiceServer(p.srv, &engine{p: p})
@@ -278,6 +285,7 @@ func (p *Proxy) Close() error {
 	close(p.stop)
 	p.janitor.Wait()
 	p.srv.Stop()
+	p.bg.Wait()
 	p.clearAll()
 	p.sessions.close()
 	if conn := p.Conn(); conn != nil {

@@ -32,6 +32,7 @@ type pquery struct {
 	id       string // the id the client sees
 	engineIP string // the engineIP the client sees: its first prepare's
 	sess     *psession
+	conn     *connTag // the client connection it was prepared over
 	prepare  func(ctx context.Context, sid string) (*e6xpb.PrepareStatementResponse, error)
 
 	replayMu sync.Mutex // one replay at a time
@@ -123,6 +124,18 @@ func (t *queryTable) all() []*pquery {
 	return qs
 }
 
+func (t *queryTable) ofConn(c *connTag) []*pquery {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var qs []*pquery
+	for _, q := range t.queries {
+		if q.conn == c {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
 func (t *queryTable) ofSession(s *psession) []*pquery {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -187,7 +200,7 @@ func (p *Proxy) prepareQuery(ctx context.Context, sid string, prep func(ctx cont
 	if err != nil {
 		return nil, err
 	}
-	q := &pquery{id: newQueryID(), sess: ps, prepare: prep}
+	q := &pquery{id: newQueryID(), sess: ps, conn: connOf(ctx), prepare: prep}
 	e, err := p.start(ctx, conn, q, 0)
 	if err != nil {
 		return nil, engineError(err)

@@ -376,3 +376,56 @@ func TestFirstCredentialsConcurrently(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestClientGoneClearsQueries: when the client connection a query was
+// prepared over ends, the proxy clears the query on the engine; the
+// client's session lives on, for a new connection.
+func TestClientGoneClearsQueries(t *testing.T) {
+	eng := newEngine(t, enginetest.Options{})
+	p, addr := startProxy(t, eng)
+	cleared := make(chan int, 1)
+	f := func(n int) { cleared <- n }
+	p.connEnded.Store(&f)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	cc := dial(t, addr)
+	stub := e6xpb.NewQueryEngineServiceClient(cc)
+	auth, err := stub.Authenticate(ctx, &e6xpb.AuthenticateRequest{User: "alice", Password: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := auth.GetSessionId()
+	prep, err := stub.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{SessionId: sid, Schema: enginetest.Schema, Catalog: enginetest.Catalog, QueryString: sqlRows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stub.ExecuteStatementV2(ctx, &e6xpb.ExecuteStatementV2Request{EngineIP: prep.GetEngineIP(), SessionId: sid, QueryId: prep.GetQueryId()}); err != nil {
+		t.Fatal(err)
+	}
+	eng.ResetLog()
+	cc.Close()
+	select {
+	case n := <-cleared:
+		if n != 1 {
+			t.Errorf("%d queries cleared, want 1", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("the query of the closed connection was never cleared")
+	}
+	if got := p.OpenQueries(); got != 0 {
+		t.Errorf("%d queries open", got)
+	}
+	clears := 0
+	for _, c := range eng.Log() {
+		if c.Method == e6xpb.QueryEngineService_ClearOrCancelQuery_FullMethodName && c.Code == codes.OK {
+			clears++
+		}
+	}
+	if clears != 1 {
+		t.Errorf("the engine got %d clears, want 1", clears)
+	}
+	n := &naive{stub: e6xpb.NewQueryEngineServiceClient(dial(t, addr)), sid: sid}
+	if rows, err := n.query(ctx, sqlRows); err != nil || rows != 300 {
+		t.Errorf("the session on a new connection: %d rows, %v", rows, err)
+	}
+}
