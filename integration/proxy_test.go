@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,5 +148,112 @@ func TestProxiesShareRedis(t *testing.T) {
 	}
 	if m := srv.MixedQueries(); len(m) > 0 {
 		t.Errorf("queries whose calls carried two colours: %v", m)
+	}
+}
+
+// TestFourProxiesThroughSwitches: four proxies of one engine, each with a
+// naive client of its own running queries of four batches, share the
+// state through one real redis-server while the engine switches 10 times,
+// wherever the count of finished queries puts the switches, in both
+// switch modes: no query fails, and every proxy ends on the engine's
+// colour.
+func TestFourProxiesThroughSwitches(t *testing.T) {
+	for _, mode := range []enginetest.SwitchMode{enginetest.Overlap, enginetest.SwitchOnClear} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := redistest.Start(t)
+			srv, err := enginetest.NewServer(enginetest.Options{Mode: mode, Rejection: enginetest.RejectHTTP456, RejectMissingStrategy: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			const proxies, switches = 4, 10
+			done := make(chan error, 16)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			ps := make([]*proxy.Proxy, proxies)
+			for i := range proxies {
+				p, stub := startEngineProxy(t, srv, r.URL())
+				ps[i] = p
+				auth, err := stub.Authenticate(ctx, &e6xpb.AuthenticateRequest{User: fmt.Sprintf("user%d", i), Password: "pw"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						n, err := naiveQuery(ctx, stub, auth.GetSessionId(), "SELECT * FROM demo.numbers")
+						if err == nil && n != 1000 {
+							err = fmt.Errorf("%d rows, want 1000", n)
+						}
+						select {
+						case done <- err:
+						case <-stop:
+							return
+						}
+					}
+				}()
+			}
+			queries, failed := 0, 0
+			next := func() {
+				t.Helper()
+				select {
+				case err := <-done:
+					queries++
+					if err != nil {
+						failed++
+						t.Errorf("query %d: %v", queries, err)
+					}
+				case <-ctx.Done():
+					t.Fatalf("no query finished (%d so far)", queries)
+				}
+			}
+			for k := 0; k < switches; k++ {
+				if err := srv.BeginSwitch(srv.State().Active.Other()); err != nil {
+					t.Fatal(err)
+				}
+				for range 4 {
+					next()
+				}
+				if mode == enginetest.Overlap {
+					srv.FinishSwitch()
+				}
+				for srv.State().Switches < k+1 {
+					next()
+				}
+				for range 4 {
+					next()
+				}
+			}
+			close(stop)
+			wg.Wait()
+			if failed > 0 {
+				t.Errorf("%d of %d queries failed", failed, queries)
+			}
+			if m := srv.MixedQueries(); len(m) > 0 {
+				t.Errorf("queries whose calls carried two colours: %v", m)
+			}
+			want, _ := cache.ParseStrategy(srv.State().Active.String())
+			for i, p := range ps {
+				wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+				_, err := coordinatortest.WaitFor(wctx, p.Conn().Coordinator(), func(st cache.State) bool { return st.Active == want })
+				wcancel()
+				if err != nil {
+					t.Errorf("proxy %d never adopted %s: %v (record %s)", i, want, err, p.Conn().Coordinator().Snapshot())
+				}
+			}
+			var replays uint64
+			for _, p := range ps {
+				replays += p.Replays()
+			}
+			t.Logf("%d queries, %d replays, %d switches, engine %+v", queries, replays, srv.State().Switches, srv.Counts())
+		})
 	}
 }
