@@ -153,8 +153,9 @@ func TestReactiveClientStaysDormant(t *testing.T) {
 }
 
 // TestConcurrentClientsThroughSwitches: four naive clients, each with its
-// own session, run queries of four batches concurrently through one proxy
-// while the engine switches 20 times at whatever point of their queries
+// own session, run queries of four batches concurrently through one proxy,
+// to an engine whose sessions are valid for one colour only, while the
+// engine switches 20 times at whatever point of their queries
 // the switches land (driven by the count of finished queries, not by a
 // clock): no query fails, because every result fits in the proxy's
 // read-ahead.
@@ -162,7 +163,7 @@ func TestConcurrentClientsThroughSwitches(t *testing.T) {
 	for _, mode := range []enginetest.SwitchMode{enginetest.Overlap, enginetest.SwitchOnClear} {
 		for _, rej := range []enginetest.Rejection{enginetest.RejectHTTP456, enginetest.RejectUnknown, enginetest.RejectInvalidArgument} {
 			t.Run(fmt.Sprintf("%v/%v", mode, rej), func(t *testing.T) {
-				eng := newEngine(t, enginetest.Options{Mode: mode, Rejection: rej, RejectMissingStrategy: true})
+				eng := newEngine(t, enginetest.Options{Mode: mode, Rejection: rej, RejectMissingStrategy: true, BindSessions: true})
 				p, addr := startProxy(t, eng)
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
