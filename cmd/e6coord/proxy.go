@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/internal/proxy"
 )
@@ -32,8 +35,8 @@ remains on the engine and exits.
 
 --user (with the password in --password-file, E6_PASSWORD or
 $CREDENTIALS_DIRECTORY/e6-password) is the credential of the proxy's own
-probes of the colour; without it, the first credential a client
-authenticates with is. The Redis URL comes from --redis, else
+probes of the colour, checked at start (a refusal ends the command);
+without it, the first credential a client authenticates with is. The Redis URL comes from --redis, else
 E6COORD_REDIS_URL, else the file named by E6COORD_REDIS_URL_FILE, else
 $CREDENTIALS_DIRECTORY/redis-url (none: an in-process memory store). The
 engine connection is plaintext unless --tls. Every other flag can also be
@@ -113,6 +116,22 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	p, err := proxy.New(o)
 	if err != nil {
 		return err
+	}
+	if o.Client.User != "" {
+		// The probe credential: a refusal is a configuration error; an
+		// engine not reachable yet is not.
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := p.Conn().Connect(cctx)
+		cancel()
+		var se interface{ GRPCStatus() *status.Status }
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && se.GRPCStatus().Code() == codes.Unauthenticated:
+			p.Close()
+			return fmt.Errorf("--user %s: the engine refused the credential: %s", o.Client.User, se.GRPCStatus().Message())
+		default:
+			o.Logger.Warn("the engine did not answer the probe credential yet", "error", err)
+		}
 	}
 	lis, err := net.Listen(network, address)
 	if err != nil {

@@ -228,3 +228,24 @@ func TestProxyCommandUnixSocket(t *testing.T) {
 		t.Errorf("proxy: %v", err)
 	}
 }
+
+// TestProxyCommandRefusedUser: a --user credential the engine refuses ends
+// the command at start with an error that names the user, not the
+// password.
+func TestProxyCommandRefusedUser(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("E6_PASSWORD", "wrong-Zq7Xv2")
+	eng, err := enginetest.NewServer(enginetest.Options{User: "alice", Password: "right"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	var stderr outputtest.Buffer
+	err = run(context.Background(), []string{"proxy", "--engine", eng.Addr(), "--listen", "127.0.0.1:0", "--user", "alice"}, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "refused the credential") || !strings.Contains(err.Error(), "alice") {
+		t.Errorf("proxy with a refused --user: %v, want the refusal", err)
+	}
+	if strings.Contains(err.Error(), "Zq7Xv2") || strings.Contains(stderr.String(), "Zq7Xv2") {
+		t.Errorf("the password shows: %v\n%s", err, stderr.String())
+	}
+}
