@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/e6coord/e6coord/client"
@@ -27,8 +30,8 @@ header is ignored; its credentials are verified with the engine and kept in
 memory only; it gets session and query ids of the proxy's own.
 
 --listen is a loopback host:port (default 127.0.0.1:50051) or
-unix:///path. Any other address serves plaintext to the network, which
-needs --insecure-listen (TLS on the listener is not implemented yet). On
+unix:///path. Any other address needs TLS (--tls-cert and --tls-key), or
+--insecure-listen to serve plaintext to the network, which it warns about. On
 SIGINT or SIGTERM the proxy stops accepting connections and new queries,
 lets the queries in flight finish for up to --drain, then clears what
 remains on the engine and exits.
@@ -62,12 +65,16 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		listen   string
 		insecure bool
 		drain    time.Duration
+		certFile string
+		keyFile  string
 	)
 	lf.register(fs, "warn")
 	cf.register(fs, &o.Client, "the engine's host:port (required)",
 		"Redis URL shared with the fleet (prefer E6COORD_REDIS_URL: a flag shows in ps)", true)
 	fs.StringVar(&listen, "listen", defaultProxyListen, "where clients connect: a loopback host:port, or unix:///path")
 	fs.BoolVar(&insecure, "insecure-listen", false, "allow a --listen address other than loopback, served in plaintext")
+	fs.StringVar(&certFile, "tls-cert", "", "serve clients over TLS with this PEM certificate (chain); needs --tls-key")
+	fs.StringVar(&keyFile, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long queries in flight may go on before they are cleared")
 	fs.DurationVar(&o.SessionIdle, "session-idle", proxy.DefaultSessionIdle, "how long a client's session lives without a call")
 	fs.IntVar(&o.PrefetchBytes, "prefetch-bytes", client.DefaultPrefetchBytes, "bytes of a query's result read ahead before its first batch reaches the client (a result that fits is replayed on a switch); 0: none")
@@ -106,11 +113,25 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.Client.User == "" {
 		o.Client.Password = "" // no probe credential of its own
 	}
-	network, address, err := proxyListen(listen, insecure)
+	if (certFile == "") != (keyFile == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	withTLS := certFile != ""
+	if withTLS {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		o.ServerOptions = append(o.ServerOptions, grpc.Creds(credentials.NewTLS(&tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+		})))
+	}
+	network, address, err := proxyListen(listen, insecure || withTLS)
 	if err != nil {
 		return err
 	}
-	if network == "tcp" && insecure && !isLoopback(address) {
+	if network == "tcp" && !withTLS && !isLoopback(address) {
 		o.Logger.Warn("serving the engine's protocol in plaintext beyond loopback (--insecure-listen): credentials cross the network unencrypted", "listen", address)
 	}
 	p, err := proxy.New(o)
@@ -160,8 +181,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // proxyListen returns the network and address of --listen: unix:///path,
-// or a host:port that must be loopback unless insecure.
-func proxyListen(listen string, insecure bool) (network, address string, err error) {
+// or a host:port that must be loopback unless beyond is allowed (TLS, or
+// --insecure-listen).
+func proxyListen(listen string, beyond bool) (network, address string, err error) {
 	if path, ok := strings.CutPrefix(listen, "unix://"); ok {
 		if path == "" {
 			return "", "", errors.New("--listen unix:// needs a path")
@@ -171,8 +193,8 @@ func proxyListen(listen string, insecure bool) (network, address string, err err
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return "", "", fmt.Errorf("--listen %q: %w", listen, err)
 	}
-	if !isLoopback(listen) && !insecure {
-		return "", "", fmt.Errorf("--listen %s is not a loopback address: the proxy would serve credentials in plaintext to the network (TLS on the listener is not implemented); use a loopback address or unix:///path, or --insecure-listen", listen)
+	if !isLoopback(listen) && !beyond {
+		return "", "", fmt.Errorf("--listen %s is not a loopback address: the proxy would serve credentials in plaintext to the network; use --tls-cert and --tls-key, a loopback address or unix:///path, or --insecure-listen", listen)
 	}
 	return "tcp", listen, nil
 }

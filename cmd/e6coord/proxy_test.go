@@ -3,7 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -247,5 +253,74 @@ func TestProxyCommandRefusedUser(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "Zq7Xv2") || strings.Contains(stderr.String(), "Zq7Xv2") {
 		t.Errorf("the password shows: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestProxyCommandTLSListen: with --tls-cert and --tls-key the proxy
+// serves TLS, on a non-loopback address too, without the plaintext
+// warning; a plaintext client gets nothing.
+func TestProxyCommandTLSListen(t *testing.T) {
+	cleanEnv(t)
+	eng, err := enginetest.NewServer(enginetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	cfg, caPEM, err := enginetest.SelfSigned("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	key, err := x509.MarshalPKCS8PrivateKey(cfg.Certificates[0].PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Certificates[0].Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+
+	if err := run(context.Background(), []string{"proxy", "--engine", eng.Addr(), "--tls-cert", certFile}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Errorf("--tls-cert alone: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := startProxyCmd(t, ctx, "--engine", eng.Addr(), "--listen", "0.0.0.0:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	_, port, err := net.SplitHostPort(r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", port)
+	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer ccancel()
+	for _, tt := range []struct {
+		name  string
+		creds credentials.TransportCredentials
+		ok    bool
+	}{
+		{"tls", credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}), true},
+		{"plaintext", insecure.NewCredentials(), false},
+	} {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tt.creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e6xpb.NewQueryEngineServiceClient(cc).Authenticate(cctx, &e6xpb.AuthenticateRequest{User: "u", Password: "p"})
+		cc.Close()
+		if (err == nil) != tt.ok {
+			t.Errorf("%s client: %v", tt.name, err)
+		}
+	}
+	cancel()
+	if err := r.wait(t); err != nil {
+		t.Errorf("proxy: %v", err)
+	}
+	if strings.Contains(r.stderr.String(), "plaintext beyond loopback") {
+		t.Errorf("a plaintext warning with TLS:\n%s", r.stderr)
 	}
 }
