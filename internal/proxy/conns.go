@@ -38,7 +38,13 @@ func (w connWatch) HandleConn(ctx context.Context, s stats.ConnStats) {
 	if len(qs) == 0 {
 		return
 	}
+	p.mu.Lock()
+	if p.closed { // Close clears every query left
+		p.mu.Unlock()
+		return
+	}
 	p.bg.Add(1)
+	p.mu.Unlock()
 	go func() {
 		defer p.bg.Done()
 		for _, q := range qs {
