@@ -63,6 +63,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
@@ -117,6 +118,9 @@ type Proxy struct {
 
 	replays atomic.Uint64
 
+	grpcMetrics grpcMetrics
+	registry    *prometheus.Registry
+
 	mu       sync.Mutex
 	draining bool
 	closed   bool
@@ -157,10 +161,13 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Client.Logger == nil {
 		opts.Client.Logger = opts.Logger
 	}
+	gm := newGRPCMetrics()
 	opts.Client.DialOptions = append([]grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvMsgSize)),
+		grpc.WithChainUnaryInterceptor(gm.client.UnaryClientInterceptor()),
 	}, opts.Client.DialOptions...)
-	p := &Proxy{opts: opts, log: log, stop: make(chan struct{}), drainStarted: make(chan struct{})}
+	p := &Proxy{opts: opts, log: log, grpcMetrics: gm, stop: make(chan struct{}), drainStarted: make(chan struct{})}
+	p.registry = p.newRegistry()
 	p.sessions.init()
 	p.queries.init()
 	if opts.Client.User != "" {
@@ -175,10 +182,12 @@ func New(opts Options) (*Proxy, error) {
 		// The published client may ping every 30 s, with or without calls.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.StatsHandler(connWatch{p}),
+		grpc.ChainUnaryInterceptor(gm.server.UnaryServerInterceptor()),
 	}, opts.ServerOptions...)
 	p.srv = grpc.NewServer(sopts...)
 	e6xpb.RegisterQueryEngineServiceServer(p.srv, &engine{p: p})
 	e6xpb.RegisterClusterServiceServer(p.srv, &cluster{p: p})
+	gm.server.InitializeMetrics(p.srv)
 	p.janitor.Add(1)
 	go p.expireLoop()
 	return p, nil
