@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -34,7 +35,10 @@ unix:///path. Any other address needs TLS (--tls-cert and --tls-key), or
 --insecure-listen to serve plaintext to the network, which it warns about. On
 SIGINT or SIGTERM the proxy stops accepting connections and new queries,
 lets the queries in flight finish for up to --drain, then clears what
-remains on the engine and exits.
+remains on the engine and exits. --http-listen serves /healthz, /readyz
+(ready once the engine's colour is known) and /metrics (the gRPC calls of
+the clients and to the engine by method and code, and the coordinator's
+figures).
 
 --user (with the password in --password-file, E6_PASSWORD or
 $CREDENTIALS_DIRECTORY/e6-password) is the credential of the proxy's own
@@ -67,12 +71,14 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		drain    time.Duration
 		certFile string
 		keyFile  string
+		httpAddr string
 	)
 	lf.register(fs, "warn")
 	cf.register(fs, &o.Client, "the engine's host:port (required)",
 		"Redis URL shared with the fleet (prefer E6COORD_REDIS_URL: a flag shows in ps)", true)
 	fs.StringVar(&listen, "listen", defaultProxyListen, "where clients connect: a loopback host:port, or unix:///path")
 	fs.BoolVar(&insecure, "insecure-listen", false, "allow a --listen address other than loopback, served in plaintext")
+	fs.StringVar(&httpAddr, "http-listen", "", "HTTP address of /healthz, /readyz and /metrics (default: none)")
 	fs.StringVar(&certFile, "tls-cert", "", "serve clients over TLS with this PEM certificate (chain); needs --tls-key")
 	fs.StringVar(&keyFile, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long queries in flight may go on before they are cleared")
@@ -163,6 +169,19 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "listening on unix://%s\n", lis.Addr())
 	} else {
 		fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
+	}
+	var hsrv *http.Server
+	if httpAddr != "" {
+		hln, err := net.Listen("tcp", httpAddr)
+		if err != nil {
+			lis.Close()
+			p.Close()
+			return fmt.Errorf("--http-listen: %w", err)
+		}
+		fmt.Fprintf(stdout, "http on %s\n", hln.Addr())
+		hsrv = &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go hsrv.Serve(hln)
+		defer hsrv.Close()
 	}
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(lis) }()

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ import (
 // proxyRun is `e6coord proxy` running in the test process.
 type proxyRun struct {
 	addr   string
+	http   string // the address of --http-listen, if given
 	stderr *outputtest.Buffer
 	done   <-chan error
 }
@@ -44,7 +46,8 @@ func startProxyCmd(t *testing.T, ctx context.Context, args ...string) *proxyRun 
 		pw.Close()
 	}()
 	r.done = done
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatalf("proxy printed no address: %v; stderr:\n%s", err, r.stderr)
 	}
@@ -52,8 +55,20 @@ func startProxyCmd(t *testing.T, ctx context.Context, args ...string) *proxyRun 
 	if !ok {
 		t.Fatalf("first line %q, want listening on <addr>", line)
 	}
-	go io.Copy(io.Discard, pr)
 	r.addr = addr
+	for _, a := range args {
+		if a == "--http-listen" {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("proxy printed no HTTP address: %v; stderr:\n%s", err, r.stderr)
+			}
+			r.http, ok = strings.CutPrefix(strings.TrimSpace(line), "http on ")
+			if !ok {
+				t.Fatalf("second line %q, want http on <addr>", line)
+			}
+		}
+	}
+	go io.Copy(io.Discard, br)
 	return r
 }
 
@@ -322,5 +337,36 @@ func TestProxyCommandTLSListen(t *testing.T) {
 	}
 	if strings.Contains(r.stderr.String(), "plaintext beyond loopback") {
 		t.Errorf("a plaintext warning with TLS:\n%s", r.stderr)
+	}
+}
+
+// TestProxyCommandHTTP: --http-listen serves /healthz, /readyz (ready once
+// the --user credential has found the colour) and /metrics.
+func TestProxyCommandHTTP(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("E6_PASSWORD", "pw")
+	eng, err := enginetest.NewServer(enginetest.Options{User: "alice", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := startProxyCmd(t, ctx, "--engine", eng.Addr(), "--listen", "127.0.0.1:0", "--user", "alice", "--http-listen", "127.0.0.1:0")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok", "/metrics": "grpc_server_handled_total"} {
+		resp, err := hc.Get("http://" + r.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d, want 200 with %q", path, resp.StatusCode, want)
+		}
+	}
+	cancel()
+	if err := r.wait(t); err != nil {
+		t.Errorf("proxy: %v", err)
 	}
 }
