@@ -37,10 +37,11 @@
 //     client had made them) and the call is made again. The first
 //     getNextResultBatch of a query reads the result ahead, up to
 //     [Options].PrefetchBytes, before its first batch reaches the client,
-//     so a result that fits is never rejected; past that point
-//     the client gets code Unknown with "Received http2 header with
-//     status: 456" (the words gRPC C-core reports for an HTTP 456), which
-//     the published client and package client both take for a rejection.
+//     so the client never sees a rejection of a query whose result fits.
+//     Past that point the client gets code Unknown with "Received http2
+//     header with status: 456" (the words gRPC C-core reports for an HTTP
+//     456), which the published client and package client both take for a
+//     rejection.
 //     A rejection on clear or cancel is not an error: the query is gone
 //     with its colour.
 //   - A query is cleared on the engine when the client connection it was
