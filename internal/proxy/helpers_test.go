@@ -103,6 +103,7 @@ type naive struct {
 	queries, failed   int
 	lastErr           error
 	onStage           func(stage string) // called after each step of a query, if set
+	onBatch           func(b []byte)     // called with each result batch, if set
 	currentPlanner    string
 }
 
@@ -218,6 +219,9 @@ func (n *naive) attempt(ctx context.Context, sql string) (int, error) {
 			return rows, fmt.Errorf("fetch: %w", err)
 		}
 		n.saw(b.GetNewStrategy())
+		if n.onBatch != nil {
+			n.onBatch(b.GetResultBatch())
+		}
 		k, err := raw.Batch(b.GetResultBatch())
 		if err != nil {
 			return rows, err

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -196,4 +198,30 @@ func TestEveryMethod(t *testing.T) {
 	if announced == 0 {
 		t.Errorf("no direct answer announced a colour: the test proves nothing of new_strategy")
 	}
+}
+
+// TestLargeBatch: a result batch larger than grpc-go's default 4 MiB
+// limit reaches the client through the proxy.
+func TestLargeBatch(t *testing.T) {
+	eng := newEngine(t, enginetest.Options{BigBatchSize: 100000})
+	_, addr := startProxy(t, eng)
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvMsgSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	n := &naive{stub: e6xpb.NewQueryEngineServiceClient(cc), user: "alice", password: "a"}
+	largest := 0
+	n.onBatch = func(b []byte) { largest = max(largest, len(b)) }
+	rows, err := n.query(ctx, "SELECT * FROM demo.big LIMIT 100000")
+	if err != nil || rows != 100000 {
+		t.Fatalf("%d rows, %v", rows, err)
+	}
+	if largest <= 4<<20 {
+		t.Errorf("the largest batch has %d bytes: no larger than 4 MiB, the test proves nothing", largest)
+	}
+	t.Logf("largest batch: %d bytes", largest)
 }
