@@ -31,3 +31,9 @@ func (cc clusterControl) Resume(ctx context.Context, s cache.Strategy) error {
 	}
 	return nil
 }
+
+// Cluster returns the generated ClusterService stub on the Conn's
+// connection, whose calls go through the strategy interceptor as
+// [Conn.Engine]'s do: they carry the cluster-name header, and the colour
+// fixed by [WithStrategy] or else the live colour.
+func (c *Conn) Cluster() e6xpb.ClusterServiceClient { return c.cluster }

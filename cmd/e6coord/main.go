@@ -1,12 +1,13 @@
-// Command e6coord runs e6coord's daemon and tools: the daemon (watch), a
-// fake engine, and a self-contained demo of a fleet querying an engine
-// that switches colour.
+// Command e6coord runs e6coord's daemon and tools: the daemon (watch), the
+// proxy for clients in any language (proxy), a fake engine, and a
+// self-contained demo of a fleet querying an engine that switches colour.
 //
 //	e6coord demo [flags]          workers query a switching engine; prints each switch and a summary
 //	e6coord fake-engine [flags]   serve a fake engine until SIGINT or SIGTERM
 //	e6coord status [flags]        print a scope's shared state, read from Redis; exit 3 when degraded
 //	e6coord events [flags]        print every change of a scope's shared state until SIGINT or SIGTERM
 //	e6coord watch [flags]         keep the fleet's colour confirmed; serve health, metrics and state
+//	e6coord proxy [flags]         serve the engine's protocol locally, with the fleet's coordination
 //
 // Run `e6coord <command> -h` for a command's flags.
 package main

@@ -30,6 +30,7 @@ commands:
   status        print a scope's shared state, read from Redis (exit 3 if degraded)
   events        print every change of a scope's shared state until interrupted
   watch         keep the fleet's colour confirmed; serve health, metrics and state over HTTP
+  proxy         serve the engine's protocol locally, with the fleet's coordination, for any client
   bench         measure a fleet of worker processes through switches on a real Redis
 `
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEvents(ctx, args[1:], stdout, stderr)
 	case "watch":
 		return runWatch(ctx, args[1:], stdout, stderr)
+	case "proxy":
+		return runProxy(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "demo-worker": // a worker process of `demo --processes` and `bench`
