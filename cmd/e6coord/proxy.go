@@ -30,6 +30,13 @@ by connecting to the proxy instead of the engine. The client's strategy
 header is ignored; its credentials are verified with the engine and kept in
 memory only; it gets session and query ids of the proxy's own.
 
+Session ids are sealed with a key: --session-key-file names a file of 64
+hexadecimal digits (openssl rand -hex 32) that a restarted proxy reads
+again, so that its clients' sessions go on (their credentials verified with
+the engine again, their idle time counted from the restart). Without it the
+key is random, the proxy warns at start, and a restart ends every session:
+the published client's queries then fail until it connects again.
+
 --listen is a loopback host:port (default 127.0.0.1:50051) or
 unix:///path. Any other address needs TLS (--tls-cert and --tls-key), or
 --insecure-listen to serve plaintext to the network, which it warns about. On
@@ -63,15 +70,16 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	var (
-		o        proxy.Options
-		cf       connFlags
-		lf       logFlags
-		listen   string
-		insecure bool
-		drain    time.Duration
-		certFile string
-		keyFile  string
-		httpAddr string
+		o              proxy.Options
+		cf             connFlags
+		lf             logFlags
+		listen         string
+		insecure       bool
+		drain          time.Duration
+		certFile       string
+		keyFile        string
+		httpAddr       string
+		sessionKeyFile string
 	)
 	lf.register(fs, "warn")
 	cf.register(fs, &o.Client, "the engine's host:port (required)",
@@ -83,6 +91,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&keyFile, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long queries in flight may go on before they are cleared")
 	fs.DurationVar(&o.SessionIdle, "session-idle", proxy.DefaultSessionIdle, "how long a client's session lives without a call")
+	fs.StringVar(&sessionKeyFile, "session-key-file", "", "file of the key (64 hex digits) that seals session ids, so that they survive a restart (default: a random key per process)")
 	fs.IntVar(&o.PrefetchBytes, "prefetch-bytes", client.DefaultPrefetchBytes, "bytes of a query's result read ahead before its first batch reaches the client (a result that fits is replayed on a switch); 0: none")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
@@ -118,6 +127,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.Client.User == "" {
 		o.Client.Password = "" // no probe credential of its own
+	}
+	if sessionKeyFile != "" {
+		if o.SessionKey, err = proxy.ReadSessionKey(sessionKeyFile); err != nil {
+			return fmt.Errorf("--session-key-file: %w", err)
+		}
+	} else {
+		o.Logger.Warn("no --session-key-file: a random key seals the session ids, so client sessions end when this process does")
 	}
 	if (certFile == "") != (keyFile == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -370,3 +370,83 @@ func TestProxyCommandHTTP(t *testing.T) {
 		t.Errorf("proxy: %v", err)
 	}
 }
+
+// TestProxyCommandSessionKeyFile: with the same --session-key-file (here
+// through E6COORD_SESSION_KEY_FILE) a restarted proxy serves the session
+// id the one before gave; without one the proxy warns that sessions end
+// with it, and a restart ends them; a bad key file is an error that does
+// not show its content.
+func TestProxyCommandSessionKeyFile(t *testing.T) {
+	cleanEnv(t)
+	eng, err := enginetest.NewServer(enginetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("a1", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badFile := filepath.Join(dir, "bad")
+	if err := os.WriteFile(badFile, []byte("Zq7Xv2-not-a-key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"proxy", "--engine", eng.Addr(), "--session-key-file", badFile}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--session-key-file") || strings.Contains(err.Error(), "Zq7Xv2") {
+		t.Errorf("a bad key file: %v, want an error naming the flag, not the content", err)
+	}
+
+	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer wcancel()
+	// session runs a proxy, authenticates through it with the id of a
+	// proxy before (if any), stops it, and returns the id it used and
+	// the proxy's stderr.
+	session := func(sid string) (string, string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		r := startProxyCmd(t, ctx, "--engine", eng.Addr(), "--listen", "127.0.0.1:0")
+		conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stub := e6xpb.NewQueryEngineServiceClient(conn)
+		if sid == "" {
+			resp, err := stub.Authenticate(wctx, &e6xpb.AuthenticateRequest{User: "alice", Password: "a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sid = resp.GetSessionId()
+		}
+		_, err = stub.GetSchemaNamesV2(wctx, &e6xpb.GetSchemaNamesV2Request{SessionId: sid, Catalog: enginetest.Catalog})
+		conn.Close()
+		cancel()
+		if werr := r.wait(t); werr != nil {
+			t.Errorf("proxy: %v", werr)
+		}
+		if err != nil {
+			return "", r.stderr.String() + "\ncall: " + err.Error()
+		}
+		return sid, r.stderr.String()
+	}
+
+	t.Setenv("E6COORD_SESSION_KEY_FILE", keyFile)
+	sid, stderr := session("")
+	if strings.Contains(stderr, "random key") {
+		t.Errorf("a warning of a random key with a key file:\n%s", stderr)
+	}
+	if got, stderr := session(sid); got != sid {
+		t.Errorf("the restarted proxy with the same key refused the session:\n%s", stderr)
+	}
+
+	if err := os.Unsetenv("E6COORD_SESSION_KEY_FILE"); err != nil {
+		t.Fatal(err)
+	}
+	sid, stderr = session("")
+	if !strings.Contains(stderr, "random key") {
+		t.Errorf("no warning of a random key without a key file:\n%s", stderr)
+	}
+	if got, stderr := session(sid); got != "" || !strings.Contains(stderr, "Access denied") {
+		t.Errorf("a restarted proxy without a key served the session before (%q):\n%s", got, stderr)
+	}
+}

@@ -177,7 +177,7 @@ func (e *engine) GetResultMetadata(ctx context.Context, req *e6xpb.GetResultMeta
 // rejection reaches the client.
 func (e *engine) GetNextResultBatch(ctx context.Context, req *e6xpb.GetNextResultBatchRequest) (*e6xpb.GetNextResultBatchResponse, error) {
 	p := e.p
-	ps, err := p.session(req.GetSessionId())
+	ps, err := p.session(ctx, req.GetSessionId())
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (e *engine) ExplainAnalyze(ctx context.Context, req *e6xpb.ExplainAnalyzeRe
 func end[R any](p *Proxy, ctx context.Context, req queryRequest, call func(ctx context.Context, conn *client.Conn, id ids) (R, error), empty func() R) (R, error) {
 	ctx = p.outgoing(ctx)
 	sid := req.GetSessionId()
-	ps, err := p.session(sid)
+	ps, err := p.session(ctx, sid)
 	if err != nil {
 		return empty(), err
 	}

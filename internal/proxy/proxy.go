@@ -20,12 +20,25 @@
 //     the proxy has not seen is verified with the engine (authenticate);
 //     one the engine refuses gets the engine's error and no session.
 //     Credentials are kept in memory only. The client gets a session id of
-//     the proxy's own (128 random bits), bound to its credential, valid
-//     across switches, and forgotten after [Options].SessionIdle without a
-//     call; the proxy holds engine sessions per colour per credential. A
-//     session id the proxy did not give, or gave and then forgot, gets the
-//     engine's error for an unknown session (code Internal, "Access
-//     denied").
+//     the proxy's own, bound to its credential, valid across switches, and
+//     forgotten after [Options].SessionIdle without a call; the proxy holds
+//     engine sessions per colour per credential. The session id is sealed:
+//     128 random bits and the credential, encrypted and authenticated
+//     (AES-256-GCM) with [Options].SessionKey, so the client holds the
+//     credential only in a form it cannot read or alter. Session ids are
+//     bearer tokens, as the engine's are: whoever presents one acts as the
+//     credential sealed in it.
+//   - A proxy restarted with the same SessionKey serves the sessions of the
+//     one before: a session id it does not hold but can open is learnt,
+//     its credential verified again as on authenticate (with the engine,
+//     unless the proxy knows it; one the engine refuses gets the engine's
+//     error and no session), and its idle time counts from then. Without a
+//     SessionKey the key is random, and sessions end with the Proxy value.
+//     A session id that does not open (made up, sealed with another key,
+//     or altered), or one the proxy gave or learnt and then forgot, gets
+//     the engine's error for an unknown session (code Internal, "Access
+//     denied"), on which the published client authenticates again on
+//     execute only. Only an unknown id costs more than a map lookup.
 //   - Queries: the client gets query ids of the proxy's own; the engineIP
 //     it sees is the one of the query's first prepare, whatever replays
 //     happened since. A query is pinned ([coordinator.Coordinator.Pin])
@@ -96,6 +109,12 @@ type Options struct {
 	// anywhere, as package client's Query does. Default
 	// client.DefaultPrefetchBytes (16 MiB); negative: none.
 	PrefetchBytes int
+	// SessionKey is the AES-256 key (SessionKeySize bytes) that seals the
+	// session ids the proxy gives (see ReadSessionKey): a proxy with the
+	// same key serves the sessions of one before it, after a restart.
+	// Default nil: a random key of this Proxy value, so that its sessions
+	// end with it.
+	SessionKey []byte
 	// Now is the clock of session expiry. Default time.Now.
 	Now func() time.Time
 	// ServerOptions are added to the gRPC server's own.
@@ -114,6 +133,7 @@ type Proxy struct {
 	connMu sync.Mutex
 	conn   *client.Conn // nil until a probe credential is known
 
+	sealer   *sealer
 	sessions sessionTable
 	queries  queryTable
 
@@ -155,6 +175,11 @@ func New(opts Options) (*Proxy, error) {
 	if opts.PrefetchBytes == 0 {
 		opts.PrefetchBytes = client.DefaultPrefetchBytes
 	}
+	sealer, err := newSealer(opts.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	opts.SessionKey = nil // the sealer holds it
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -167,7 +192,7 @@ func New(opts Options) (*Proxy, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvMsgSize)),
 		grpc.WithChainUnaryInterceptor(gm.client.UnaryClientInterceptor()),
 	}, opts.Client.DialOptions...)
-	p := &Proxy{opts: opts, log: log, grpcMetrics: gm, stop: make(chan struct{}), drainStarted: make(chan struct{})}
+	p := &Proxy{opts: opts, log: log, sealer: sealer, grpcMetrics: gm, stop: make(chan struct{}), drainStarted: make(chan struct{})}
 	p.registry = p.newRegistry()
 	p.sessions.init()
 	p.queries.init()

@@ -192,7 +192,7 @@ func (p *Proxy) prepareQuery(ctx context.Context, sid string, prep func(ctx cont
 	if p.isDraining() {
 		return nil, errDraining
 	}
-	ps, err := p.session(sid)
+	ps, err := p.session(ctx, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ const maxReplays = 5
 // replaying the query while no result batch has reached the client. It
 // returns found false when the session holds no such query.
 func queryCall[R any](p *Proxy, ctx context.Context, sid, qid string, call func(ctx context.Context, conn *client.Conn, q *pquery, e side) (R, error)) (resp R, found bool, err error) {
-	ps, err := p.session(sid)
+	ps, err := p.session(ctx, sid)
 	if err != nil {
 		return resp, true, err
 	}
@@ -348,7 +348,7 @@ func queryCall[R any](p *Proxy, ctx context.Context, sid, qid string, call func(
 // on the new colour after a rejection (and with a new engine session
 // after a lost one), as [coordinator.Coordinator.Do] does.
 func (p *Proxy) sessionCall(ctx context.Context, sid string, call func(ctx context.Context, conn *client.Conn, esid string) error) error {
-	ps, err := p.session(sid)
+	ps, err := p.session(ctx, sid)
 	if err != nil {
 		return err
 	}

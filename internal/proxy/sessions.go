@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -36,11 +34,13 @@ type credential struct {
 	engineIP atomic.Pointer[string]
 }
 
-// psession is a session the proxy gave a client.
+// psession is a session the proxy gave a client, or learnt from a
+// sealed id another Proxy value gave.
 type psession struct {
 	id       string
 	cred     *credential
 	lastUsed atomic.Int64 // unix nanoseconds of the Options.Now clock
+	learnt   bool         // opened from the id of another Proxy value
 }
 
 // sessionTable holds the verified credentials and the proxy's sessions.
@@ -48,11 +48,15 @@ type sessionTable struct {
 	mu       sync.Mutex
 	creds    map[credKey]*credential
 	sessions map[string]*psession
+	// expired holds the ids of learnt sessions that expired: they still
+	// open, and must not be learnt again.
+	expired map[string]struct{}
 }
 
 func (t *sessionTable) init() {
 	t.creds = make(map[credKey]*credential)
 	t.sessions = make(map[string]*psession)
+	t.expired = make(map[string]struct{})
 }
 
 func (t *sessionTable) close() {
@@ -62,26 +66,21 @@ func (t *sessionTable) close() {
 	clear(t.creds)
 }
 
-// newSessionID returns 128 random bits, hex-encoded.
-func newSessionID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand)
-	return hex.EncodeToString(b[:])
-}
-
 // errBadSession is the answer to a session id the proxy does not hold: the
 // engine's answer to an unknown session (PROTOCOL.md; the published client
 // re-authenticates on it).
 var errBadSession = status.Error(codes.Internal, "Access denied: unknown session")
 
-// session returns the live session id names and marks it used.
-func (p *Proxy) session(id string) (*psession, error) {
+// session returns the live session id names and marks it used. An id
+// the proxy does not hold is learnt if it opens with the session key
+// (see learn); only then does a call cost more than a map lookup.
+func (p *Proxy) session(ctx context.Context, id string) (*psession, error) {
 	t := &p.sessions
 	t.mu.Lock()
 	s, ok := t.sessions[id]
 	t.mu.Unlock()
 	if !ok {
-		return nil, errBadSession
+		return p.learn(ctx, id)
 	}
 	now := p.opts.Now().UnixNano()
 	if time.Duration(now-s.lastUsed.Load()) > p.opts.SessionIdle {
@@ -98,6 +97,9 @@ func (p *Proxy) dropSession(s *psession) {
 	t.mu.Lock()
 	if t.sessions[s.id] == s {
 		delete(t.sessions, s.id)
+		if s.learnt {
+			t.expired[s.id] = struct{}{}
+		}
 	}
 	t.mu.Unlock()
 	for _, q := range p.queries.ofSession(s) {
@@ -122,9 +124,48 @@ func (p *Proxy) expireSessions() {
 	}
 }
 
+// learn serves a session id this Proxy value did not give: one sealed by
+// another Proxy value with the same session key (the proxy before a
+// restart, or another proxy sharing the key). Its credential is verified
+// as on authenticate (with the engine, unless it is known) and the id
+// becomes a session of this proxy, idle from now. An id that does not
+// open, that this Proxy value sealed (it gave it and forgot it), or that
+// it learnt before and let expire, gets errBadSession; a credential the
+// engine refuses gets the engine's error.
+func (p *Proxy) learn(ctx context.Context, id string) (*psession, error) {
+	key, own, err := p.sealer.open(id)
+	if err != nil || own {
+		return nil, errBadSession
+	}
+	t := &p.sessions
+	t.mu.Lock()
+	_, expired := t.expired[id]
+	t.mu.Unlock()
+	if expired {
+		return nil, errBadSession
+	}
+	cred, err := p.verified(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s := &psession{id: id, cred: cred, learnt: true}
+	s.lastUsed.Store(p.opts.Now().UnixNano())
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, expired := t.expired[id]; expired {
+		return nil, errBadSession
+	}
+	if cur := t.sessions[id]; cur != nil {
+		return cur, nil // another call learnt it first
+	}
+	t.sessions[id] = s
+	p.log.Debug("learnt a session sealed by another proxy", "user", key.user)
+	return s, nil
+}
+
 // newSession makes a session for cred.
 func (p *Proxy) newSession(cred *credential) *psession {
-	s := &psession{id: newSessionID(), cred: cred}
+	s := &psession{id: p.sealer.seal(cred.key), cred: cred}
 	s.lastUsed.Store(p.opts.Now().UnixNano())
 	t := &p.sessions
 	t.mu.Lock()
@@ -186,12 +227,22 @@ func (p *Proxy) verifyOn(key credKey, verify func(conn *client.Conn) error) erro
 // is known, and returns a new session of the proxy for it.
 func (p *Proxy) authenticate(ctx context.Context, req *e6xpb.AuthenticateRequest) (*psession, error) {
 	key := credKey{user: req.GetUser(), password: req.GetPassword(), impersonate: req.GetUserNameForImpersonation()}
+	cred, err := p.verified(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return p.newSession(cred), nil
+}
+
+// verified returns the credential of key, verified with the engine unless
+// it is known; a credential the engine refuses gets the engine's error.
+func (p *Proxy) verified(ctx context.Context, key credKey) (*credential, error) {
 	t := &p.sessions
 	t.mu.Lock()
 	cred := t.creds[key]
 	t.mu.Unlock()
 	if cred != nil {
-		return p.newSession(cred), nil
+		return cred, nil
 	}
 	cred = &credential{key: key}
 	err := p.verifyOn(key, func(conn *client.Conn) error {
@@ -211,7 +262,7 @@ func (p *Proxy) authenticate(ctx context.Context, req *e6xpb.AuthenticateRequest
 		t.creds[key] = cred
 	}
 	t.mu.Unlock()
-	return p.newSession(cred), nil
+	return cred, nil
 }
 
 // engineSession returns cred's engine session of colour s, authenticating
