@@ -27,7 +27,9 @@
 //     (AES-256-GCM) with [Options].SessionKey, so the client holds the
 //     credential only in a form it cannot read or alter. Session ids are
 //     bearer tokens, as the engine's are: whoever presents one acts as the
-//     credential sealed in it.
+//     credential sealed in it. Whoever holds the key and a session id can
+//     open it and read the credential: the key is a secret as the
+//     passwords are.
 //   - A proxy restarted with the same SessionKey serves the sessions of the
 //     one before: a session id it does not hold but can open is learnt,
 //     its credential verified again as on authenticate (with the engine,
