@@ -120,6 +120,12 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	o = o.withDefaults()
 	sum := Summary{Mixed: -1, Processes: int64(o.Processes)}
+	if o.Proxy && !o.Naive {
+		return sum, errors.New("demo: a proxy is for naive workers")
+	}
+	if o.Naive && o.NoFetch {
+		return sum, errors.New("demo: naive workers read every row")
+	}
 	cc := o.Client
 	var srv *enginetest.Server
 	if cc.Addr == "" {
@@ -146,12 +152,6 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 			cc.Addr, o.Mode, o.Reject, flips)
 	}
 	cc.Coordination.Policy = o.Policy
-	if o.Proxy && !o.Naive {
-		return sum, errors.New("demo: a proxy is for naive workers")
-	}
-	if o.Naive && o.NoFetch {
-		return sum, errors.New("demo: naive workers read every row")
-	}
 	cfg := fleet.Config{Client: cc, Query: o.Query, NoFetch: o.NoFetch, Workers: o.Workers, Naive: o.Naive, Proxy: o.Proxy}
 	t := newTracker(out)
 	var st fleet.Stats
