@@ -189,8 +189,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	}
 	t.printf("queries %d, failed %d, rows %d, switches %d, probes %d, mixed %d, 456s %d, replays %d\n",
 		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays)
-	t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
-		sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
+	if o.Naive && !o.Proxy {
+		t.printf("processes %d; no coordinator: each naive client keeps its own colour\n", sum.Processes)
+	} else {
+		t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
+			sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
+	}
 	if line := storeLine(sum); line != "" {
 		t.printf("%s\n", line)
 	}
