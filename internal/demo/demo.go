@@ -68,7 +68,9 @@ type Options struct {
 	// published client as it behaves on the wire, no coordinator) instead
 	// of package client's; with Proxy, each process runs them through a
 	// proxy (package proxy) it embeds on a loopback port, whose coordinator
-	// shares the state as the library's would (see Processes).
+	// shares the state as the library's would (see Processes). Naive
+	// workers straight to the engine share nothing: no in-memory Redis is
+	// started for them.
 	Naive, Proxy bool
 }
 
@@ -238,7 +240,7 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 		return st, fmt.Errorf("demo: no way to start worker processes")
 	}
 	url := cfg.Client.RedisURL
-	if url == "" {
+	if url == "" && (!o.Naive || o.Proxy) { // naive workers straight to the engine share nothing
 		mr := miniredis.NewMiniRedis()
 		if err := mr.Start(); err != nil {
 			return st, fmt.Errorf("demo: start an in-memory redis: %w", err)
