@@ -86,9 +86,9 @@ func runNaive(ctx context.Context, cfg Config, stop <-chan struct{}, report func
 	var workers sync.WaitGroup
 	// One connection per worker, as one published client has. They are
 	// closed once every worker has finished, not as each one does: the
-	// proxy clears the queries of a connection that ends, and tells its
-	// connections apart by a tag that has been seen to match another
-	// connection's.
+	// proxy clears the queries of a connection that ends, and its tag of a
+	// connection (a pointer to a zero-size value) is equal for every
+	// connection, so that one ending clears the queries of all.
 	ccs := make([]*grpc.ClientConn, cfg.Workers)
 	defer func() {
 		for _, cc := range ccs {
