@@ -44,6 +44,8 @@ func demoWorker(args []string) int {
 	fs.StringVar(&cfg.Client.Cluster, "cluster", "", "")
 	fs.StringVar(&cfg.Query, "query", demo.DefaultQuery, "")
 	fs.IntVar(&cfg.Workers, "workers", 1, "")
+	fs.BoolVar(&cfg.Naive, "naive", false, "")
+	fs.BoolVar(&cfg.Proxy, "proxy", false, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -55,6 +55,30 @@ func TestDemoProcesses(t *testing.T) {
 	}
 }
 
+// Naive workers through an embedded proxy in each of two worker processes
+// (demo-worker --naive --proxy), sharing the state through the embedded
+// in-memory Redis: no query fails, and the switches reach the proxies.
+func TestDemoNaiveProxyProcesses(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"demo", "--client", "naive", "--proxy", "--processes", "2", "--workers", "2",
+		"--duration", "2s", "--flip-every", "400ms", "--mode", "switch-on-clear", "--json"}, &out, &errOut)
+	t.Logf("demo output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var sum map[string]int64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("last line %q is not JSON: %v", lines[len(lines)-1], err)
+	}
+	if sum["processes"] != 2 || sum["failed"] != 0 || sum["queries"] == 0 || sum["switches"] == 0 {
+		t.Errorf("summary %v: want queries in 2 processes through switches, none failed", sum)
+	}
+	if !strings.Contains(out.String(), "naive workers through an embedded proxy") {
+		t.Errorf("the output does not say the workers are naive, through a proxy")
+	}
+}
+
 // startFakeEngine runs the fake-engine command with args until ctx ends,
 // and returns its address and the channel of run's result.
 func startFakeEngine(t *testing.T, ctx context.Context, args ...string) (string, <-chan error) {
@@ -154,6 +178,9 @@ func TestBadInvocations(t *testing.T) {
 		{"demo", "--mode", "sideways"},
 		{"demo", "--policy", "lazy"},
 		{"demo", "--no-such-flag"},
+		{"demo", "--client", "python"},
+		{"demo", "--proxy"},
+		{"demo", "--client", "naive", "--fetch=false"},
 		{"fake-engine", "--start", "red"},
 	} {
 		var out, errOut bytes.Buffer

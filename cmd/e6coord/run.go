@@ -106,8 +106,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&o.Workers, "workers", 8, "concurrent workers")
 	fs.StringVar(&o.Query, "query", demo.DefaultQuery, "the SQL each worker runs")
 	fs.IntVar(&o.Processes, "processes", 1, "worker processes sharing the state through Redis")
+	clientKind := fs.String("client", "library", "the workers: library (package client) or naive (the published client's behaviour on the generated stubs, no coordinator)")
+	fs.BoolVar(&o.Proxy, "proxy", false, "with --client naive: the workers go through a proxy embedded on a loopback port (one per worker process)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
+	}
+	switch *clientKind {
+	case "library":
+	case "naive":
+		o.Naive = true
+	default:
+		return fmt.Errorf("--client %q: want library or naive", *clientKind)
+	}
+	if o.Proxy && !o.Naive {
+		return errors.New("--proxy is for --client naive: the library's workers coordinate themselves")
 	}
 	if err := applyEnv(fs); err != nil {
 		return err
@@ -237,6 +249,8 @@ func runDemoWorker(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	fs.IntVar(&cfg.Workers, "workers", 8, "concurrent workers")
 	fs.DurationVar(&cfg.StatusEvery, "status-every", 0, "report the process's status this often (0: never)")
 	floor := fs.Bool("floor", false, "also subscribe to the scope's Redis channel with a bare client (its Redis URL in E6COORD_FLOOR_URL), as `bench` does")
+	fs.BoolVar(&cfg.Naive, "naive", false, "the workers are naive clients (the published client's behaviour, no coordinator)")
+	fs.BoolVar(&cfg.Proxy, "proxy", false, "with --naive: through a proxy embedded on a loopback port")
 	commands := fs.Bool("commands", false, "take commands on standard input (`bench`'s throughput modes), until it closes")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)

@@ -63,6 +63,15 @@ type Options struct {
 	// the workers would not have.
 	Processes     int
 	WorkerCommand func(args []string) *exec.Cmd
+
+	// Naive makes the workers naive clients (package naive: the engine's
+	// published client as it behaves on the wire, no coordinator) instead
+	// of package client's; with Proxy, each process runs them through a
+	// proxy (package proxy) it embeds on a loopback port, whose coordinator
+	// shares the state as the library's would (see Processes). Naive
+	// workers straight to the engine share nothing: no in-memory Redis is
+	// started for them.
+	Naive, Proxy bool
 }
 
 // Summary is the outcome of a run; its JSON form is the last line of
@@ -113,6 +122,12 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	o = o.withDefaults()
 	sum := Summary{Mixed: -1, Processes: int64(o.Processes)}
+	if o.Proxy && !o.Naive {
+		return sum, errors.New("demo: a proxy is for naive workers")
+	}
+	if o.Naive && o.NoFetch {
+		return sum, errors.New("demo: naive workers read every row")
+	}
 	cc := o.Client
 	var srv *enginetest.Server
 	if cc.Addr == "" {
@@ -139,12 +154,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 			cc.Addr, o.Mode, o.Reject, flips)
 	}
 	cc.Coordination.Policy = o.Policy
-	cfg := fleet.Config{Client: cc, Query: o.Query, NoFetch: o.NoFetch, Workers: o.Workers}
+	cfg := fleet.Config{Client: cc, Query: o.Query, NoFetch: o.NoFetch, Workers: o.Workers, Naive: o.Naive, Proxy: o.Proxy}
 	t := newTracker(out)
 	var st fleet.Stats
 	var err error
 	if o.Processes == 1 {
-		t.printf("%d workers for %s, policy %s: %s\n", o.Workers, o.Duration, o.Policy, o.Query)
+		t.printf("%d %s for %s, policy %s: %s\n", o.Workers, workersName(o), o.Duration, o.Policy, o.Query)
 		// At the end of the duration, the queries under way finish; a
 		// process still connecting (waiting for the engine, or for its
 		// cluster to resume) stops waiting and says so.
@@ -169,15 +184,34 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	sum.ConvergeP50Us, sum.ConvergeP99Us = t.lagPercentile(50), t.lagPercentile(99)
 	if srv != nil {
 		sum.Mixed = int64(len(srv.MixedQueries()))
+		if o.Naive && !o.Proxy {
+			// No coordinator saw the switches: the engine counts them.
+			sum.Switches = int64(srv.State().Switches)
+		}
 	}
 	t.printf("queries %d, failed %d, rows %d, switches %d, probes %d, mixed %d, 456s %d, replays %d\n",
 		sum.Queries, sum.Failed, sum.Rows, sum.Switches, sum.Probes, sum.Mixed, sum.WrongStrategy, sum.Replays)
-	t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
-		sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
+	if o.Naive && !o.Proxy {
+		t.printf("processes %d; no coordinator: each naive client keeps its own colour\n", sum.Processes)
+	} else {
+		t.printf("processes %d; a switch reached each process after p50 %.2f ms, p99 %.2f ms; the last process after at most %d ms\n",
+			sum.Processes, float64(sum.ConvergeP50Us)/1000, float64(sum.ConvergeP99Us)/1000, sum.MaxConvergeMs)
+	}
 	if line := storeLine(sum); line != "" {
 		t.printf("%s\n", line)
 	}
 	return sum, ctx.Err()
+}
+
+// workersName names the workers of o in the demo's lines.
+func workersName(o Options) string {
+	switch {
+	case o.Naive && o.Proxy:
+		return "naive workers through an embedded proxy"
+	case o.Naive:
+		return "naive workers straight to the engine"
+	}
+	return "workers"
 }
 
 // storeLine returns the line of the summary that says which processes ran
@@ -206,7 +240,7 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 		return st, fmt.Errorf("demo: no way to start worker processes")
 	}
 	url := cfg.Client.RedisURL
-	if url == "" {
+	if url == "" && (!o.Naive || o.Proxy) { // naive workers straight to the engine share nothing
 		mr := miniredis.NewMiniRedis()
 		if err := mr.Start(); err != nil {
 			return st, fmt.Errorf("demo: start an in-memory redis: %w", err)
@@ -229,7 +263,7 @@ func runProcesses(ctx context.Context, o Options, cfg fleet.Config, t *tracker) 
 	if err != nil {
 		return st, err
 	}
-	t.printf("%d processes × %d workers for %s, policy %s: %s\n", o.Processes, o.Workers, o.Duration, o.Policy, o.Query)
+	t.printf("%d processes × %d %s for %s, policy %s: %s\n", o.Processes, o.Workers, workersName(o), o.Duration, o.Policy, o.Query)
 	timer := time.AfterFunc(o.Duration, procs.Stop)
 	defer timer.Stop()
 	stopOnCancel := context.AfterFunc(ctx, procs.Stop)
@@ -284,6 +318,7 @@ func WorkerFlags(cfg fleet.Config) []string {
 		"--query", cfg.Query, "--fetch=" + strconv.FormatBool(!cfg.NoFetch),
 		"--workers", strconv.Itoa(cfg.Workers),
 		"--policy", cfg.Client.Coordination.Policy.String(),
+		"--naive=" + strconv.FormatBool(cfg.Naive), "--proxy=" + strconv.FormatBool(cfg.Proxy),
 	}
 }
 

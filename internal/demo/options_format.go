@@ -33,5 +33,7 @@ func (o Options) attrs() []slog.Attr {
 		slog.Bool("NoFetch", o.NoFetch),
 		slog.Int("Processes", o.Processes),
 		slog.Bool("WorkerCommand", o.WorkerCommand != nil),
+		slog.Bool("Naive", o.Naive),
+		slog.Bool("Proxy", o.Proxy),
 	}
 }

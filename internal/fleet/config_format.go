@@ -30,5 +30,7 @@ func (cfg Config) attrs() []slog.Attr {
 		slog.Duration("StatusEvery", cfg.StatusEvery),
 		slog.String("FloorURL", redact.URL(cfg.FloorURL)),
 		slog.Bool("Commands", cfg.Commands != nil),
+		slog.Bool("Naive", cfg.Naive),
+		slog.Bool("Proxy", cfg.Proxy),
 	}
 }

@@ -49,6 +49,17 @@ type Config struct {
 	// in-memory store of its own and the bare generated stubs, and runs
 	// its workers in the mode the commands say.
 	Commands <-chan string
+	// Naive makes the workers naive clients (package naive, the published
+	// client's behaviour on the generated stubs), each with a gRPC
+	// connection of its own, instead of package client's Conn. With Proxy,
+	// they connect to a proxy (package proxy) that this process embeds on a
+	// loopback port and that goes to the engine through Client (its store
+	// included); without it, straight to Client.Addr. Commands, FloorURL and
+	// StatusEvery are not used then. Stats.WrongStrategy counts the 456s the
+	// naive clients saw, or with Proxy those the proxy's connection saw (the
+	// clients see none); Switches, Probes and the store's figures are the
+	// proxy's, and zero without one.
+	Naive, Proxy bool
 }
 
 // Report is one line a worker process writes: that it is ready, a change
@@ -146,8 +157,12 @@ func (s *Stats) Add(o Stats) {
 // under way when stop closes finishes. With cfg.Commands, the workers run
 // in the mode the commands say. report is called for every report of
 // [Report], from any goroutine. It returns the workers' stats; their
-// Queries count the queries of every mode.
+// Queries count the queries of every mode. With cfg.Naive, the workers are
+// naive clients instead (see Config.Naive).
 func Run(ctx context.Context, cfg Config, stop <-chan struct{}, report func(Report)) (Stats, error) {
+	if cfg.Naive || cfg.Proxy {
+		return runNaive(ctx, cfg, stop, report)
+	}
 	var opened atomic.Pointer[client.Conn]
 	var switches atomic.Int64
 	var redisCommands *commandCounter
