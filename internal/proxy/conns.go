@@ -2,12 +2,18 @@ package proxy
 
 import (
 	"context"
+	"sync/atomic"
 
 	"google.golang.org/grpc/stats"
 )
 
-// connTag marks the client connection a call came on.
-type connTag struct{}
+// connTag marks the client connection a call came on. It is not empty:
+// pointers to distinct zero-size values may be equal, and each
+// connection's tag must be its own.
+type connTag struct{ id uint64 }
+
+// connIDs numbers the client connections.
+var connIDs atomic.Uint64
 
 type connKey struct{}
 
@@ -22,7 +28,7 @@ func connOf(ctx context.Context) *connTag {
 type connWatch struct{ p *Proxy }
 
 func (w connWatch) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
-	return context.WithValue(ctx, connKey{}, &connTag{})
+	return context.WithValue(ctx, connKey{}, &connTag{id: connIDs.Add(1)})
 }
 
 func (w connWatch) HandleConn(ctx context.Context, s stats.ConnStats) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"google.golang.org/grpc"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -427,5 +428,52 @@ func TestClientGoneClearsQueries(t *testing.T) {
 	n := &naive{stub: e6xpb.NewQueryEngineServiceClient(dial(t, addr)), sid: sid}
 	if rows, err := n.query(ctx, sqlRows); err != nil || rows != 300 {
 		t.Errorf("the session on a new connection: %d rows, %v", rows, err)
+	}
+}
+
+// A client connection that ends clears the queries prepared over it, and
+// no other's: a query of another connection goes on to its last batch.
+func TestClientGoneClearsOnlyItsQueries(t *testing.T) {
+	eng := newEngine(t, enginetest.Options{})
+	p, addr := startProxy(t, eng)
+	cleared := make(chan int, 1)
+	f := func(n int) { cleared <- n }
+	p.connEnded.Store(&f)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	prepare := func(cc *grpc.ClientConn) (e6xpb.QueryEngineServiceClient, string, *e6xpb.PrepareStatementResponse) {
+		t.Helper()
+		stub := e6xpb.NewQueryEngineServiceClient(cc)
+		auth, err := stub.Authenticate(ctx, &e6xpb.AuthenticateRequest{User: "alice", Password: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sid := auth.GetSessionId()
+		prep, err := stub.PrepareStatementV2(ctx, &e6xpb.PrepareStatementV2Request{SessionId: sid, Schema: enginetest.Schema, Catalog: enginetest.Catalog, QueryString: sqlRows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stub.ExecuteStatementV2(ctx, &e6xpb.ExecuteStatementV2Request{EngineIP: prep.GetEngineIP(), SessionId: sid, QueryId: prep.GetQueryId()}); err != nil {
+			t.Fatal(err)
+		}
+		return stub, sid, prep
+	}
+	gone := dial(t, addr)
+	prepare(gone)
+	stub, sid, prep := prepare(dial(t, addr))
+	gone.Close()
+	select {
+	case n := <-cleared:
+		if n != 1 {
+			t.Errorf("%d queries cleared when one connection ended, want its 1", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("the query of the closed connection was never cleared")
+	}
+	if got := p.OpenQueries(); got != 1 {
+		t.Errorf("%d queries open, want the other connection's 1", got)
+	}
+	if _, err := stub.GetResultMetadata(ctx, &e6xpb.GetResultMetadataRequest{EngineIP: prep.GetEngineIP(), SessionId: sid, QueryId: prep.GetQueryId()}); err != nil {
+		t.Errorf("the other connection's query: %v", err)
 	}
 }
