@@ -32,7 +32,7 @@ func TestDemoNaiveProxiesShareRedis(t *testing.T) {
 			srv := newEngine(t, mode, 500*time.Millisecond)
 			var out bytes.Buffer
 			sum, err := demo.Run(context.Background(), demo.Options{
-				Processes: 4, Workers: 2, Duration: 6 * time.Second, Policy: coordinator.Eager,
+				Processes: 4, Workers: 2, Duration: 11 * time.Second, Policy: coordinator.Eager, // some 20 switches
 				Naive: true, Proxy: true,
 				Client: client.Config{
 					Addr: srv.Addr(), User: user, Password: password,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -223,6 +224,9 @@ func proxyListen(listen string, beyond bool) (network, address string, err error
 		if path == "" {
 			return "", "", errors.New("--listen unix:// needs a path")
 		}
+		if err := removeStaleSocket(path); err != nil {
+			return "", "", err
+		}
 		return "unix", path, nil
 	}
 	if _, _, err := net.SplitHostPort(listen); err != nil {
@@ -232,6 +236,26 @@ func proxyListen(listen string, beyond bool) (network, address string, err error
 		return "", "", fmt.Errorf("--listen %s is not a loopback address: the proxy would serve credentials in plaintext to the network; use --tls-cert and --tls-key, a loopback address or unix:///path, or --insecure-listen", listen)
 	}
 	return "tcp", listen, nil
+}
+
+// removeStaleSocket removes the socket file at path that a proxy killed
+// without its cleanup left behind, so that the next one can listen there.
+// A socket that still accepts connections belongs to a live proxy: an
+// error. Anything else at path is left for the listen to fail on.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("--listen unix://%s: another process serves that socket", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("--listen unix://%s: remove the stale socket: %w", path, err)
+	}
+	return nil
 }
 
 // isLoopback reports whether host:port names a loopback address:

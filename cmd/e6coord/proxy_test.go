@@ -450,3 +450,27 @@ func TestProxyCommandSessionKeyFile(t *testing.T) {
 		t.Errorf("a restarted proxy without a key served the session before (%q):\n%s", got, stderr)
 	}
 }
+
+// A socket file left by a proxy killed without its cleanup is removed
+// before the next listens there; one a live process serves is not.
+func TestRemoveStaleSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "proxy.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := removeStaleSocket(sock); err == nil || !strings.Contains(err.Error(), "another process serves") {
+		t.Errorf("removeStaleSocket of a live socket = %v, want an error saying it is served", err)
+	}
+	l.SetUnlinkOnClose(false) // as a killed process leaves it
+	l.Close()
+	if err := removeStaleSocket(sock); err != nil {
+		t.Fatalf("removeStaleSocket of a stale socket: %v", err)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the stale socket is still there: %v", err)
+	}
+	if err := removeStaleSocket(filepath.Join(t.TempDir(), "none.sock")); err != nil {
+		t.Errorf("removeStaleSocket of no file: %v", err)
+	}
+}

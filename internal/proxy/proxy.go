@@ -11,8 +11,9 @@
 //     was prepared with for the calls of that query). The cluster-name
 //     header is set from [Options].Client.Cluster when one is configured,
 //     else forwarded; the plannerip header is the proxy's own, from the
-//     engineIP of the query's prepare. Other headers are forwarded, except
-//     :authority and user-agent.
+//     engineIP of the query's prepare. The client's other metadata is
+//     forwarded, except :authority, user-agent and the transport's own
+//     (content-type, te, grpc-*).
 //   - A new_strategy in an engine response goes to the coordinator
 //     ([coordinator.Coordinator.Announce], through the client's
 //     interceptor) and is removed from the response the client sees.
@@ -21,7 +22,8 @@
 //     one the engine refuses gets the engine's error and no session.
 //     Credentials are kept in memory only. The client gets a session id of
 //     the proxy's own, bound to its credential, valid across switches, and
-//     forgotten after [Options].SessionIdle without a call; the proxy holds
+//     forgotten after [Options].SessionIdle with no call under way and
+//     none begun or ended; the proxy holds
 //     engine sessions per colour per credential. The session id is sealed:
 //     128 random bits and the credential, encrypted and authenticated
 //     (AES-256-GCM) with [Options].SessionKey, so the client holds the
@@ -40,7 +42,13 @@
 //     or altered), or one the proxy gave or learnt and then forgot, gets
 //     the engine's error for an unknown session (code Internal, "Access
 //     denied"), on which the published client authenticates again on
-//     execute only. Only an unknown id costs more than a map lookup.
+//     execute only. Only an unknown id costs more than a map lookup. A
+//     sealed id carries no time: one that a proxy let expire can be learnt
+//     by a proxy started later with the same key, as long as the engine
+//     still accepts its credential; a new key ends every session.
+//   - A call of a query id of the proxy's own that this Proxy value does
+//     not hold (one prepared before a restart) gets the same Access
+//     denied, so that the published client's execute prepares anew.
 //   - Queries: the client gets query ids of the proxy's own; the engineIP
 //     it sees is the one of the query's first prepare, whatever replays
 //     happened since. A query is pinned ([coordinator.Coordinator.Pin])

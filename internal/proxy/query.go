@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,7 +152,28 @@ func (t *queryTable) ofSession(s *psession) []*pquery {
 func newQueryID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	return "e6coord-" + hex.EncodeToString(b[:])
+	return queryIDPrefix + hex.EncodeToString(b[:])
+}
+
+// queryIDPrefix starts the query ids the proxy gives.
+const queryIDPrefix = "e6coord-"
+
+// errQueryGone is the answer to a call whose query the proxy ended while
+// the call replayed it (its session expired, its connection ended).
+var errQueryGone = status.Error(codes.NotFound, "e6coord proxy: query ended")
+
+// holds reports whether a query of id is open, whatever its session.
+func (t *queryTable) holds(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.queries[id] != nil
+}
+
+// has reports whether q is open.
+func (t *queryTable) has(q *pquery) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.queries[q.id] == q
 }
 
 // clearTimeout bounds the clear of a query the proxy ends on its own.
@@ -161,6 +183,8 @@ const clearTimeout = 5 * time.Second
 // engine (a rejection is no error: the query is gone with its colour) and
 // releases its pin.
 func (p *Proxy) finish(ctx context.Context, q *pquery) {
+	q.replayMu.Lock() // a replay under way ends first: its side is the one to clear
+	defer q.replayMu.Unlock()
 	if !p.queries.remove(q) {
 		return
 	}
@@ -177,6 +201,8 @@ func (p *Proxy) finish(ctx context.Context, q *pquery) {
 
 // forget ends q for the proxy after the client cleared or cancelled it.
 func (p *Proxy) forget(q *pquery) {
+	q.replayMu.Lock()
+	defer q.replayMu.Unlock()
 	if p.queries.remove(q) {
 		if conn := p.Conn(); conn != nil {
 			conn.Coordinator().Release(q.side().qid)
@@ -283,6 +309,9 @@ func (p *Proxy) replay(ctx context.Context, conn *client.Conn, q *pquery, failed
 	if q.side().gen != failed.gen {
 		return nil
 	}
+	if !p.queries.has(q) {
+		return errQueryGone // finished meanwhile (its session expired, its connection ended)
+	}
 	conn.Coordinator().Release(failed.qid)
 	e, err := p.start(ctx, conn, q, failed.gen+1)
 	if err != nil {
@@ -310,6 +339,14 @@ func queryCall[R any](p *Proxy, ctx context.Context, sid, qid string, call func(
 	}
 	q := p.queries.get(qid, ps)
 	if q == nil {
+		if strings.HasPrefix(qid, queryIDPrefix) && !p.queries.holds(qid) {
+			// A query id of a proxy's own that this one does not hold: the
+			// proxy before a restart gave it, or it was cleared. The
+			// engine never knew the id; the published client recovers
+			// from Access denied on execute by authenticating again and
+			// preparing anew.
+			return resp, true, errBadSession
+		}
 		return resp, false, nil
 	}
 	conn, err := p.engineConn()

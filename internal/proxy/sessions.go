@@ -40,7 +40,24 @@ type psession struct {
 	id       string
 	cred     *credential
 	lastUsed atomic.Int64 // unix nanoseconds of the Options.Now clock
+	busy     atomic.Int32 // calls of the session under way: it is not idle
 	learnt   bool         // opened from the id of another Proxy value
+}
+
+// use marks s used by the call of ctx, from now until the call ends.
+func (p *Proxy) use(ctx context.Context, s *psession) {
+	s.lastUsed.Store(p.opts.Now().UnixNano())
+	s.busy.Add(1)
+	context.AfterFunc(ctx, func() {
+		s.lastUsed.Store(p.opts.Now().UnixNano())
+		s.busy.Add(-1)
+	})
+}
+
+// idle reports whether s has had no call under way for longer than
+// SessionIdle at now.
+func (p *Proxy) idle(s *psession, now int64) bool {
+	return s.busy.Load() == 0 && time.Duration(now-s.lastUsed.Load()) > p.opts.SessionIdle
 }
 
 // sessionTable holds the verified credentials and the proxy's sessions.
@@ -82,12 +99,11 @@ func (p *Proxy) session(ctx context.Context, id string) (*psession, error) {
 	if !ok {
 		return p.learn(ctx, id)
 	}
-	now := p.opts.Now().UnixNano()
-	if time.Duration(now-s.lastUsed.Load()) > p.opts.SessionIdle {
+	if p.idle(s, p.opts.Now().UnixNano()) {
 		p.dropSession(s)
 		return nil, errBadSession
 	}
-	s.lastUsed.Store(now)
+	p.use(ctx, s)
 	return s, nil
 }
 
@@ -107,14 +123,15 @@ func (p *Proxy) dropSession(s *psession) {
 	}
 }
 
-// expireSessions forgets every session idle for longer than SessionIdle.
+// expireSessions forgets every session idle for longer than SessionIdle:
+// with no call under way, and none begun or ended within it.
 func (p *Proxy) expireSessions() {
 	now := p.opts.Now().UnixNano()
 	var idle []*psession
 	t := &p.sessions
 	t.mu.Lock()
 	for _, s := range t.sessions {
-		if time.Duration(now-s.lastUsed.Load()) > p.opts.SessionIdle {
+		if p.idle(s, now) {
 			idle = append(idle, s)
 		}
 	}
