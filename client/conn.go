@@ -308,7 +308,7 @@ func (c *Conn) do(ctx context.Context, call func(ctx context.Context, sess *sess
 // next attempt authenticates again, and the error asks the retry loop for
 // one ([coordinator.Retry]).
 func (c *Conn) retryLost(sess *session, err error) error {
-	if err != nil && !IsWrongStrategy(err) && isSessionLost(err) {
+	if err != nil && !IsWrongStrategy(err) && IsSessionLost(err) {
 		c.dropSession(sess)
 		return coordinator.Retry(err)
 	}

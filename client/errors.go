@@ -168,9 +168,11 @@ func IsSuspended(err error) bool {
 	return hasStatus(msg, "status code received from server: 503") || hasStatus(msg, "status: 503")
 }
 
-// isSessionLost reports whether the engine refused a call because its
-// session expired or was denied: the client authenticates again and retries.
-func isSessionLost(err error) bool {
+// IsSessionLost reports whether the engine refused a call because its
+// session expired or was denied (code Internal with "Access denied" in
+// the message, or Unauthenticated on a call other than authenticate): the
+// caller authenticates again and retries.
+func IsSessionLost(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok {
 		return false

@@ -124,7 +124,7 @@ func (c *Conn) run(ctx context.Context, sql string, start func(ctx context.Conte
 		p.abandon(ctx, err)
 		wrong := IsWrongStrategy(err)
 		switch {
-		case (!wrong && !isSessionLost(err)) || c.cfg.NoReplay:
+		case (!wrong && !IsSessionLost(err)) || c.cfg.NoReplay:
 			return coordinator.Stop(p.wrap(err))
 		case !wrong:
 			replay = true
@@ -179,7 +179,7 @@ func (q *query) clear(ctx context.Context) error {
 // abandon ends a query that failed: it clears it on the engine when the
 // engine may still hold it, and releases its pin.
 func (q *query) abandon(ctx context.Context, cause error) {
-	if IsWrongStrategy(cause) || isSessionLost(cause) {
+	if IsWrongStrategy(cause) || IsSessionLost(cause) {
 		q.conn.coord.Release(q.id)
 		return
 	}

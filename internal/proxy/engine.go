@@ -320,7 +320,7 @@ func end[R any](p *Proxy, ctx context.Context, req queryRequest, call func(ctx c
 	case client.IsWrongStrategy(err):
 		conn.Coordinator().Invalidate(s.s)
 		resp, err = empty(), nil
-	case isSessionLost(err):
+	case client.IsSessionLost(err):
 		dropEngineSession(q.sess.cred, s.s, s.sid)
 		resp, err = empty(), nil // the engine holds nothing of the session any more
 	default:

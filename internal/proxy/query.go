@@ -251,7 +251,7 @@ func (p *Proxy) start(ctx context.Context, conn *client.Conn, q *pquery, gen int
 		}
 		resp, err := q.prepare(client.WithStrategy(ctx, s, ""), esid)
 		if err != nil {
-			if !client.IsWrongStrategy(err) && isSessionLost(err) {
+			if !client.IsWrongStrategy(err) && client.IsSessionLost(err) {
 				dropEngineSession(cred, s, esid)
 				return coordinator.Retry(err)
 			}
@@ -267,7 +267,7 @@ func (p *Proxy) start(ctx context.Context, conn *client.Conn, q *pquery, gen int
 				if client.IsWrongStrategy(err) {
 					return err
 				}
-				if isSessionLost(err) {
+				if client.IsSessionLost(err) {
 					dropEngineSession(cred, s, esid)
 					return coordinator.Retry(err)
 				}
@@ -360,7 +360,7 @@ func queryCall[R any](p *Proxy, ctx context.Context, sid, qid string, call func(
 			return resp, true, nil
 		}
 		rejected := client.IsWrongStrategy(err)
-		if !rejected && !isSessionLost(err) {
+		if !rejected && !client.IsSessionLost(err) {
 			return resp, true, engineError(err)
 		}
 		if rejected {
@@ -400,7 +400,7 @@ func (p *Proxy) sessionCall(ctx context.Context, sid string, call func(ctx conte
 			return err
 		}
 		err = call(client.WithStrategy(ctx, s, ""), conn, esid)
-		if err != nil && !client.IsWrongStrategy(err) && isSessionLost(err) {
+		if err != nil && !client.IsWrongStrategy(err) && client.IsSessionLost(err) {
 			dropEngineSession(cred, s, esid)
 			return coordinator.Retry(err)
 		}

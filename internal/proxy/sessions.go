@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -342,21 +341,4 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// isSessionLost reports whether the engine refused a call because its
-// session expired or was denied (as package client judges it): the proxy
-// authenticates again and retries.
-func isSessionLost(err error) bool {
-	st, ok := grpcStatus(err)
-	if !ok {
-		return false
-	}
-	switch st.Code() {
-	case codes.Internal:
-		return strings.Contains(strings.ToLower(st.Message()), "access denied")
-	case codes.Unauthenticated:
-		return true
-	}
-	return false
 }
