@@ -181,6 +181,7 @@ func (e *engine) GetNextResultBatch(ctx context.Context, req *e6xpb.GetNextResul
 	if err != nil {
 		return nil, err
 	}
+	defer p.done(ps)
 	q := p.queries.get(req.GetQueryId(), ps)
 	if q == nil {
 		return fetch(p, ctx, req, nil) // the engine answers for a query it does not know
@@ -299,6 +300,7 @@ func end[R any](p *Proxy, ctx context.Context, req queryRequest, call func(ctx c
 	if err != nil {
 		return empty(), err
 	}
+	defer p.done(ps)
 	q := p.queries.get(req.GetQueryId(), ps)
 	if q == nil {
 		var resp R

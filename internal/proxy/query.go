@@ -222,6 +222,7 @@ func (p *Proxy) prepareQuery(ctx context.Context, sid string, prep func(ctx cont
 	if err != nil {
 		return nil, err
 	}
+	defer p.done(ps)
 	conn, err := p.engineConn()
 	if err != nil {
 		return nil, err
@@ -337,6 +338,7 @@ func queryCall[R any](p *Proxy, ctx context.Context, sid, qid string, call func(
 	if err != nil {
 		return resp, true, err
 	}
+	defer p.done(ps)
 	q := p.queries.get(qid, ps)
 	if q == nil {
 		if strings.HasPrefix(qid, queryIDPrefix) && !p.queries.holds(qid) {
@@ -389,6 +391,7 @@ func (p *Proxy) sessionCall(ctx context.Context, sid string, call func(ctx conte
 	if err != nil {
 		return err
 	}
+	defer p.done(ps)
 	conn, err := p.engineConn()
 	if err != nil {
 		return err

@@ -43,14 +43,17 @@ type psession struct {
 	learnt   bool         // opened from the id of another Proxy value
 }
 
-// use marks s used by the call of ctx, from now until the call ends.
-func (p *Proxy) use(ctx context.Context, s *psession) {
+// use marks s used by a call, from now until the call calls done.
+func (p *Proxy) use(s *psession) {
 	s.lastUsed.Store(p.opts.Now().UnixNano())
 	s.busy.Add(1)
-	context.AfterFunc(ctx, func() {
-		s.lastUsed.Store(p.opts.Now().UnixNano())
-		s.busy.Add(-1)
-	})
+}
+
+// done ends a call's use of s, which session began: every caller of
+// session defers it once session returned s.
+func (p *Proxy) done(s *psession) {
+	s.lastUsed.Store(p.opts.Now().UnixNano())
+	s.busy.Add(-1)
 }
 
 // idle reports whether s has had no call under way for longer than
@@ -87,7 +90,8 @@ func (t *sessionTable) close() {
 // re-authenticates on it).
 var errBadSession = status.Error(codes.Internal, "Access denied: unknown session")
 
-// session returns the live session id names and marks it used. An id
+// session returns the live session id names and marks it used by the
+// call (until the call's deferred done). An id
 // the proxy does not hold is learnt if it opens with the session key
 // (see learn); only then does a call cost more than a map lookup.
 func (p *Proxy) session(ctx context.Context, id string) (*psession, error) {
@@ -96,13 +100,18 @@ func (p *Proxy) session(ctx context.Context, id string) (*psession, error) {
 	s, ok := t.sessions[id]
 	t.mu.Unlock()
 	if !ok {
-		return p.learn(ctx, id)
+		s, err := p.learn(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		p.use(s)
+		return s, nil
 	}
 	if p.idle(s, p.opts.Now().UnixNano()) {
 		p.dropSession(s)
 		return nil, errBadSession
 	}
-	p.use(ctx, s)
+	p.use(s)
 	return s, nil
 }
 
