@@ -67,7 +67,6 @@
 //	<prefix>:{<tag>}:record       HASH  gen (decimal), data (JSON of the State)
 //	<prefix>:{<tag>}:pins:blue    ZSET  query id, scored by its expiry (unix ms)
 //	<prefix>:{<tag>}:pins:green   ZSET  likewise
-//	<prefix>:{<tag>}:pincolour    HASH  query id → "blue" | "green"
 //	<prefix>:{<tag>}:lease        HASH  holder, expires (unix ms)
 //	<prefix>:{<tag>}:events       the pub/sub channel of the record (a shard
 //	                              channel on Redis Cluster)

@@ -11,7 +11,7 @@ const DefaultPrefix = "e6coord"
 
 // keys are the Redis names of one scope.
 type keys struct {
-	record, blue, green, colour, lease, events string
+	record, blue, green, lease, events string
 }
 
 // tagEscaper escapes the characters that would make two scopes share a tag
@@ -30,7 +30,6 @@ func (s *Store) keysOf(scope cache.Scope) keys {
 		record: base + "record",
 		blue:   base + "pins:blue",
 		green:  base + "pins:green",
-		colour: base + "pincolour",
 		lease:  base + "lease",
 		events: base + "events",
 	}

@@ -8,9 +8,8 @@ import (
 	"github.com/e6coord/e6coord/cache"
 )
 
-// pins returns the keys the pin scripts take: pins:blue, pins:green,
-// pincolour.
-func (k keys) pins() []string { return []string{k.blue, k.green, k.colour} }
+// pins returns the keys the pin scripts take: pins:blue, pins:green.
+func (k keys) pins() []string { return []string{k.blue, k.green} }
 
 // WritePins implements [cache.PinStore] with one script, which reads the
 // time from the server: the pins end ttl, in whole milliseconds, after the

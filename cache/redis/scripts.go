@@ -26,8 +26,11 @@ local function now()
 end
 `
 
-// luaPinHelpers are functions shared by the pin scripts. KEYS[1], KEYS[2]
-// and KEYS[3] are pins:blue, pins:green and pincolour.
+// luaPinHelpers are functions shared by the pin scripts. KEYS[1] and
+// KEYS[2] are pins:blue and pins:green: a pin is a member of its colour's
+// zset, scored by its expiry. The scripts call Redis once per zset and per
+// 500 ids, not once per id, so a batch of pins costs a few commands
+// however many it holds.
 const luaPinHelpers = luaNow + `
 local function zset_of(colour)
   if colour == 'blue' then return KEYS[1] end
@@ -35,20 +38,32 @@ local function zset_of(colour)
   return nil
 end
 
--- purge removes the pins of zset z that are dead at t, and their colours.
-local function purge(z, t)
-  local ids = redis.call('ZRANGEBYSCORE', z, '-inf', t)
-  if #ids == 0 then return end
-  for i = 1, #ids, 500 do
-    redis.call('HDEL', KEYS[3], unpack(ids, i, math.min(i + 499, #ids)))
+-- chunks calls f(i, j) for ARGV[from..to] in runs of at most 500 ids, as
+-- many as one variadic command takes here.
+local function chunks(from, to, f)
+  for i = from, to, 500 do f(i, math.min(i + 499, to)) end
+end
+
+-- zadd scores ARGV[i..j] with score in zset z.
+local function zadd(z, score, i, j)
+  local args = {}
+  for k = i, j do
+    args[#args + 1] = score
+    args[#args + 1] = ARGV[k]
   end
-  redis.call('ZREMRANGEBYSCORE', z, '-inf', t)
+  redis.call('ZADD', z, unpack(args))
+end
+
+-- purge removes the pins that are dead at t.
+local function purge(t)
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', t)
 end
 
 -- keep makes sure that the pin keys live at least gc ms more (server time):
 -- garbage collection of abandoned scopes only, well past every lease.
 local function keep(gc)
-  for i = 1, 3 do
+  for i = 1, 2 do
     local t = redis.call('PTTL', KEYS[i])
     if t == -1 or (t >= 0 and t < tonumber(gc)) then
       redis.call('PEXPIRE', KEYS[i], gc)
@@ -87,67 +102,53 @@ var (
 	casShardedScript = goredis.NewScript(strings.Replace(casSource, "'PUBLISH'", "'SPUBLISH'", 1))
 )
 
-// writePinsScript creates or replaces the pins of ARGV[4 : 4+nblue] with
+// writePinsScript creates or replaces the pins of ARGV[5 : 5+nblue] with
 // blue and of the next ngreen ids with green, live for ttl ms from the
-// server's now, moving each to its colour's zset if its colour changed (a
-// ttl of zero or less leaves no pins); then removes the pins of the ids
-// after those; then purges the dead pins and returns the live counts.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: ttl, gc, nblue, ngreen, ids...
+// server's now, taking each out of the other colour's zset (a ttl of zero
+// or less leaves no pins); then removes the pins of the ids after those;
+// then purges the dead pins and returns the live counts.
+// KEYS: pins:blue, pins:green. ARGV: ttl, gc, nblue, ngreen, ids...
 // Returns {blue, green}.
 var writePinsScript = goredis.NewScript(luaPinHelpers + `
 local ttl = tonumber(ARGV[1])
 local t = now()
 local nblue = tonumber(ARGV[3])
 local npins = nblue + tonumber(ARGV[4])
-for i = 5, 4 + npins do
-  local id = ARGV[i]
-  local colour = 'green'
-  if i <= 4 + nblue then colour = 'blue' end
-  local z = zset_of(colour)
-  local old = zset_of(redis.call('HGET', KEYS[3], id))
-  if old and old ~= z then redis.call('ZREM', old, id) end
-  if ttl <= 0 then
-    redis.call('ZREM', z, id)
-    redis.call('HDEL', KEYS[3], id)
-  else
-    redis.call('ZADD', z, t + ttl, id)
-    redis.call('HSET', KEYS[3], id, colour)
-  end
+local function pin(from, to, z, other)
+  chunks(from, to, function(i, j)
+    redis.call('ZREM', other, unpack(ARGV, i, j))
+    if ttl > 0 then zadd(z, t + ttl, i, j) else redis.call('ZREM', z, unpack(ARGV, i, j)) end
+  end)
 end
+pin(5, 4 + nblue, KEYS[1], KEYS[2])
+pin(5 + nblue, 4 + npins, KEYS[2], KEYS[1])
 if npins > 0 and ttl > 0 then keep(ARGV[2]) end
-for i = 5 + npins, #ARGV, 500 do
-  local j = math.min(i + 499, #ARGV)
+chunks(5 + npins, #ARGV, function(i, j)
   redis.call('ZREM', KEYS[1], unpack(ARGV, i, j))
   redis.call('ZREM', KEYS[2], unpack(ARGV, i, j))
-  redis.call('HDEL', KEYS[3], unpack(ARGV, i, j))
-end
-purge(KEYS[1], t)
-purge(KEYS[2], t)
+end)
+purge(t)
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 
 // lookupScript returns a live pin, purging it if it is dead.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: id.
+// KEYS: pins:blue, pins:green. ARGV: id.
 // Returns {colour, expires} or nil.
 var lookupScript = goredis.NewScript(luaPinHelpers + `
 local id = ARGV[1]
-local colour = redis.call('HGET', KEYS[3], id)
-if not colour then return false end
-local z = zset_of(colour)
-local s = false
-if z then s = redis.call('ZSCORE', z, id) end
-if s and tonumber(s) > now() then
-  return {colour, tonumber(s)}
+local t = now()
+for i, colour in ipairs({'blue', 'green'}) do
+  local s = redis.call('ZSCORE', KEYS[i], id)
+  if s and tonumber(s) > t then return {colour, tonumber(s)} end
+  if s then redis.call('ZREM', KEYS[i], id) end
 end
-if z then redis.call('ZREM', z, id) end
-redis.call('HDEL', KEYS[3], id)
 return false
 `)
 
 // renewScript extends the live pins among ARGV[3:] to ttl ms from the
 // server's now and returns the ids that had no live pin; those that had a
 // dead one are purged. A ttl of zero or less ends the live pins.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: ttl, gc, ids...
+// KEYS: pins:blue, pins:green. ARGV: ttl, gc, ids...
 var renewScript = goredis.NewScript(luaPinHelpers + `
 local t = now()
 local ttl = tonumber(ARGV[1])
@@ -155,30 +156,27 @@ local exp = t + ttl
 local missing = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
-  local colour = redis.call('HGET', KEYS[3], id)
-  local z = zset_of(colour)
-  local s = false
-  if z then s = redis.call('ZSCORE', z, id) end
-  if s and tonumber(s) > t and ttl > 0 then
-    redis.call('ZADD', z, exp, id)
-  else
-    if z then redis.call('ZREM', z, id) end
-    if colour then redis.call('HDEL', KEYS[3], id) end
-    if not (s and tonumber(s) > t) then
-      missing[#missing + 1] = id
+  local live = false
+  for k = 1, 2 do
+    local s = redis.call('ZSCORE', KEYS[k], id)
+    if s and tonumber(s) > t and ttl > 0 then
+      redis.call('ZADD', KEYS[k], exp, id)
+      live = true
+    elseif s then
+      redis.call('ZREM', KEYS[k], id)
+      if tonumber(s) > t then live = true end
     end
   end
+  if not live then missing[#missing + 1] = id end
 end
 if ttl > 0 then keep(ARGV[2]) end
 return missing
 `)
 
 // countScript purges the dead pins and returns the live counts.
-// KEYS: pins:blue, pins:green, pincolour. ARGV: none. Returns {blue, green}.
+// KEYS: pins:blue, pins:green. ARGV: none. Returns {blue, green}.
 var countScript = goredis.NewScript(luaPinHelpers + `
-local t = now()
-purge(KEYS[1], t)
-purge(KEYS[2], t)
+purge(now())
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `)
 

@@ -260,7 +260,7 @@ func TestCluster(t *testing.T) {
 		odd := cache.Scope{Cluster: "a/b%", Engine: "{x}:1"}
 		base := "e6coord:{a%2Fb%25/%7Bx%7D:1}:"
 		slot := cl.Slot(base + "record")
-		for _, name := range []string{"events", "pins:blue", "pins:green", "pincolour", "lease"} {
+		for _, name := range []string{"events", "pins:blue", "pins:green", "lease"} {
 			if got := cl.Slot(base + name); got != slot {
 				t.Errorf("slot of %s%s = %d, want the record's %d", base, name, got, slot)
 			}
