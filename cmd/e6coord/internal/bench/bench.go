@@ -52,8 +52,8 @@ type Options struct {
 	Switches  int           // switches to drive; default 20
 	Overlap   time.Duration // how long the engine accepts both colours in a switch at least; default 300ms
 	Settle    time.Duration // pause between switches once the fleet converged; default 200ms
-	Window    time.Duration // each throughput window; default 1s
-	Cycles    int           // throughput cycles, each a window of each mode; default 24
+	Window    time.Duration // each throughput window; default 300ms
+	Cycles    int           // throughput cycles, each a window of each mode; default 160
 	Query     string        // what the workers run; default DefaultQuery
 
 	// RedisURL is the Redis the fleet shares. Empty: a redis-server
@@ -87,10 +87,10 @@ func (o Options) withDefaults() Options {
 	def(&o.Processes, 32)
 	def(&o.Workers, 8)
 	def(&o.Switches, 20)
-	def(&o.Cycles, 24)
+	def(&o.Cycles, 160)
 	defD(&o.Overlap, 300*time.Millisecond)
 	defD(&o.Settle, 200*time.Millisecond)
-	defD(&o.Window, time.Second)
+	defD(&o.Window, 300*time.Millisecond)
 	if o.Query == "" {
 		o.Query = DefaultQuery
 	}
