@@ -113,8 +113,10 @@ type Config struct {
 	PinTTL time.Duration
 
 	// PinDelay is how long a pin or release may wait to be written to the
-	// store with those made after it, in one call: a query that ends within
-	// PinDelay of its start costs the store nothing, and a Drain switch
+	// store with those made after it, in one call: a query that ends
+	// before the batch its pin joined is written costs the store nothing
+	// (under steady load a pin joins a batch already gathering, so it
+	// waits PinDelay/2 on average, not PinDelay), and a Drain switch
 	// sees the others' pins within PinDelay and a round trip (on a slow
 	// store, the wait is as long as the previous write took, if longer).
 	// A negative value writes each batch as soon as the previous one is

@@ -34,8 +34,8 @@
 // until it is released ([Coordinator.Release]). Neither waits on the store:
 // one goroutine per process writes the pins and releases made within
 // [Config.PinDelay] of each other in one store call, while the next batch
-// gathers. A query that ends within PinDelay costs the store nothing, and
-// a process needs one store connection for its pins however many queries
+// gathers. A query that ends before its pin's batch is written costs the
+// store nothing (a pin waits at most PinDelay), and a process needs one store connection for its pins however many queries
 // run. Pins are leases of [Config.PinTTL], renewed while held, so a
 // crashed process's pins expire.
 //
