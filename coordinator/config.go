@@ -109,18 +109,22 @@ type Config struct {
 
 	// PinTTL is the lease of a pinned query; the coordinator renews the pins
 	// it holds every PinTTL/3, so a crashed process's pins expire within
-	// PinTTL. Default: 15 seconds.
+	// PinTTL. In steady state (no switch pending, every pin of the active
+	// colour) the pins and releases made since the last renewal are written
+	// with it, so a query that neither a renewal nor a switch finds running
+	// costs the store nothing. Default: 15 seconds.
 	PinTTL time.Duration
 
 	// PinDelay is how long a pin or release may wait to be written to the
-	// store with those made after it, in one call: a query that ends
-	// before the batch its pin joined is written costs the store nothing
-	// (under steady load a pin joins a batch already gathering, so it
-	// waits PinDelay/2 on average, not PinDelay), and a Drain switch
-	// sees the others' pins within PinDelay and a round trip (on a slow
-	// store, the wait is as long as the previous write took, if longer).
-	// A negative value writes each batch as soon as the previous one is
-	// done.
+	// store while a switch is under way: while a pending colour is
+	// recorded, and for the pins of a colour no longer active, whose end
+	// the fleet waits for. Those made within PinDelay of each other are
+	// written in one call; a switch beginning writes those queued at once.
+	// So a Drain switch sees the others' pins within PinDelay and a round
+	// trip of their start or of the switch's (on a slow store, the wait is
+	// as long as the previous write took, if longer). A negative value
+	// writes each batch as soon as the previous one is done, in steady
+	// state too.
 	// Default: 250 milliseconds, short beside PinTTL and DrainTimeout: a
 	// query worth waiting for lasts longer.
 	PinDelay time.Duration

@@ -244,6 +244,7 @@ func (c *Coordinator) adopt(next cache.State) bool {
 	c.mu.Unlock()
 
 	c.poke()
+	c.pins.switching(cur.state, next)
 	c.report(cur.state, next)
 	return true
 }

@@ -32,10 +32,15 @@
 //
 // A query is pinned to the colour it was prepared with ([Coordinator.Pin])
 // until it is released ([Coordinator.Release]). Neither waits on the store:
-// one goroutine per process writes the pins and releases made within
-// [Config.PinDelay] of each other in one store call, while the next batch
-// gathers. A query that ends before its pin's batch is written costs the
-// store nothing (a pin waits at most PinDelay), and a process needs one store connection for its pins however many queries
+// one goroutine per process writes the pins and releases in batches, one
+// store call each. In steady state a batch goes with the renewal of the
+// pins held, every [Config.PinTTL]/3, so a query that no renewal finds
+// running costs the store nothing. A switch beginning (a new pending
+// colour, or a new active one) writes the batch at once; while it is
+// pending, and for the pins of the colour it left, batches go every
+// [Config.PinDelay], so that the fleet, a Drain switch and an engine
+// draining the old colour see those queries start and end promptly. A
+// process needs one store connection for its pins however many queries
 // run. Pins are leases of [Config.PinTTL], renewed while held, so a
 // crashed process's pins expire.
 //

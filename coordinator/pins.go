@@ -29,6 +29,7 @@ type pinner struct {
 	pruneAt         int
 
 	dirty chan struct{}      // unwritten or unreleased has entries for the loop; buffer 1
+	flush chan struct{}      // a switch began: write what is queued now; buffer 1
 	syncs chan chan struct{} // sync's requests to the loop, closed when served
 }
 
@@ -39,6 +40,7 @@ func newPinner(c *Coordinator) *pinner {
 		unwritten:  make(map[string]cache.Strategy),
 		unreleased: make(map[string]cache.Strategy),
 		dirty:      make(chan struct{}, 1),
+		flush:      make(chan struct{}, 1),
 		syncs:      make(chan chan struct{}),
 	}
 }
@@ -48,7 +50,8 @@ func newPinner(c *Coordinator) *pinner {
 // until [Coordinator.Release], so a crashed process's pins expire.
 //
 // Pin does no I/O: the pin is written to the store in the background, in
-// a batch (see [Config].PinDelay), so a query never waits on the store.
+// a batch (see [Config].PinDelay: within PinDelay while a switch is under
+// way, else with the renewal), so a query never waits on the store.
 // Store trouble is counted and never fails the query. It returns an error
 // only for an invalid colour, or ErrClosed.
 func (c *Coordinator) Pin(id string, s cache.Strategy) error { return c.pins.pin(id, s) }
@@ -140,13 +143,54 @@ func (p *pinner) poke() {
 	}
 }
 
+// switching tells the pin loop that the record went from old to next: if
+// a switch began (a new pending colour) or the active colour changed, the
+// pins and releases queued are written at once, since a Drain switch, an
+// engine draining a colour or an operator now counts them.
+func (p *pinner) switching(old, next cache.State) {
+	if next.Pending.Valid() && next.Pending != old.Pending || next.Active != old.Active {
+		select {
+		case p.flush <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// due reports whether the queued pins and releases are to be written
+// within PinDelay: while a switch is pending or no colour is active, and
+// while any of them is of a colour other than the active one (the queries
+// a switch left on the old colour, whose end the fleet waits for). In
+// steady state they wait for the next renewal: a query costs the store
+// nothing unless a renewal or a switch finds it running.
+func (p *pinner) due() bool {
+	st := p.c.Snapshot()
+	if st.Pending.Valid() || !st.Active.Valid() {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.unwritten {
+		if s != st.Active {
+			return true
+		}
+	}
+	for _, s := range p.unreleased {
+		if s != st.Active {
+			return true
+		}
+	}
+	return false
+}
+
 // loop writes the pins and releases made since its last write, all in
-// one store call, PinDelay after the first of them (or as long as
-// the last write took, if longer; at once for sync), while the next batch
-// gathers. It also renews the pins every PinTTL/3. One goroutine does
-// this pin traffic (the coordinator's refresh loop adds a renewal when
-// the store answers again after an outage), so a process needs one store
-// connection for it however many queries run.
+// one store call. While a switch is under way (see due) it writes them
+// PinDelay after the first of them (or as long as the last write took, if
+// longer), while the next batch gathers, and at once when a switch
+// begins; in steady state, every PinTTL/3, with the renewal of the pins
+// written before; at once for sync. One goroutine does this pin traffic
+// (the coordinator's refresh loop adds a renewal when the store answers
+// again after an outage), so a process needs one store connection for it
+// however many queries run.
 func (p *pinner) loop() {
 	c := p.c
 	defer c.wg.Done()
@@ -171,15 +215,18 @@ func (p *pinner) loop() {
 			return
 		case <-p.dirty:
 			switch {
+			case waiting:
 			case c.cfg.PinDelay < 0:
 				write()
-			case !waiting:
+			case p.due():
 				// A batch waits PinDelay, or as long as the last write
 				// took if longer: the pins keep the store's connection
 				// at most half the time, however slow it gets.
 				delay.Reset(max(c.cfg.PinDelay, took))
 				waiting = true
 			}
+		case <-p.flush:
+			write()
 		case <-delay.C:
 			waiting = false
 			write()
@@ -187,7 +234,8 @@ func (p *pinner) loop() {
 			write()
 			close(done)
 		case <-t.C:
-			p.renew(c.ctx)
+			p.renew(c.ctx) // the pins written before, then the new ones
+			write()
 		}
 	}
 }

@@ -66,6 +66,9 @@ func TestPinsWrittenInTheBackground(t *testing.T) {
 	if err := c.Pin("first", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
+	// In steady state a pin waits for the renewal; Sync writes it now.
+	firstSynced := make(chan error, 1)
+	go func() { firstSynced <- c.Sync(ctx) }()
 	select { // the pin loop is writing "first", held at the gate
 	case ids := <-g.entered:
 		if !slices.Equal(ids, []string{"first"}) {
@@ -95,6 +98,9 @@ func TestPinsWrittenInTheBackground(t *testing.T) {
 	synced := make(chan error, 1)
 	go func() { synced <- c.Sync(ctx) }()
 	close(g.gate)
+	if err := <-firstSynced; err != nil {
+		t.Fatal(err)
+	}
 	if err := <-synced; err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +123,86 @@ func TestPinsWrittenInTheBackground(t *testing.T) {
 	}
 	if n, err := e.store.Count(ctx, scope); err != nil || n.Blue != len(held) {
 		t.Errorf("store counts %+v, %v; want %d blue", n, err, len(held))
+	}
+}
+
+// writesStore reports every pin write it passes on to its store.
+type writesStore struct {
+	cache.Store
+	writes chan cache.PinWrite
+}
+
+func (w *writesStore) WritePins(ctx context.Context, sc cache.Scope, ttl time.Duration, pw cache.PinWrite) (cache.PinCounts, error) {
+	n, err := w.Store.WritePins(ctx, sc, ttl, pw)
+	w.writes <- pw
+	return n, err
+}
+
+// waitWrite waits for a pin write that holds id among its pins (release
+// false) or its releases (release true), or fails the test.
+func waitWrite(t *testing.T, w *writesStore, id string, release bool, why string) {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case pw := <-w.writes:
+			ids := append(slices.Clone(pw.Blue), pw.Green...)
+			if release {
+				ids = pw.Release
+			}
+			if slices.Contains(ids, id) {
+				return
+			}
+		case <-timer.C:
+			t.Fatalf("no pin write of %q (release %t) within %v: %s", id, release, waitTimeout, why)
+		}
+	}
+}
+
+// In steady state a pin waits for the renewal (PinTTL/3: a minute here,
+// and PinDelay an hour), but a switch beginning writes the pins queued at
+// once: a Drain switch, an engine draining the old colour or an operator
+// counts them from then on.
+func TestSwitchBeginningWritesQueuedPins(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	w := &writesStore{Store: e.store, writes: make(chan cache.PinWrite, 64)}
+	c := e.coordOn(w, func(cfg *coordinator.Config) {
+		cfg.PinTTL = 3 * time.Minute
+		cfg.PinDelay = time.Hour
+	})
+	resolve(t, c, cache.Blue)
+	if err := c.Pin("q", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	c.Announce("green")
+	waitWrite(t, w, "q", false, "a new pending colour writes the queued pins at once")
+	if st := c.Snapshot(); st.Pending != cache.Green {
+		t.Errorf("record %s, want green pending", st)
+	}
+}
+
+// After a switch, a pin of the old colour is released in the store within
+// PinDelay (a millisecond here), not at the renewal (a minute): the fleet
+// waits for the old colour's queries to end.
+func TestOldColourReleasedWithinPinDelay(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	w := &writesStore{Store: e.store, writes: make(chan cache.PinWrite, 64)}
+	c := e.coordOn(w, func(cfg *coordinator.Config) {
+		cfg.PinTTL = 3 * time.Minute
+		cfg.PinDelay = time.Millisecond
+	})
+	resolve(t, c, cache.Blue)
+	ctx := context.Background()
+	if err := pinSynced(ctx, c, "old", cache.Blue); err != nil {
+		t.Fatal(err)
+	}
+	e.eng.set(cache.Blue, cache.Green)
+	c.Announce("green")
+	waitFor(t, c, "green active", active(cache.Green))
+	c.Release("old")
+	waitWrite(t, w, "old", true, "the release of an old colour's pin is due within PinDelay")
+	if n, err := e.store.Count(ctx, scope); err != nil || n.Blue != 0 {
+		t.Errorf("store counts %+v, %v; want no blue pin", n, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/e6coord/e6coord/client"
 	"github.com/e6coord/e6coord/client/enginetest"
+	"github.com/e6coord/e6coord/coordinator/coordinatortest"
 	"github.com/e6coord/e6coord/internal/daemon"
 	"github.com/e6coord/e6coord/internal/redistest"
 )
@@ -114,6 +115,11 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	// In steady state the worker writes its pin with the renewal; the
+	// scrape below reads the store's count, so write it now.
+	if err := coordinatortest.Sync(context.Background(), conn.Coordinator()); err != nil {
+		t.Fatal(err)
+	}
 	// Two confirmations by the daemon since the query began, and a record
 	// heard on the subscription since then. The wait allows a hundred
 	// intervals, which only catches a heartbeat that stops.
