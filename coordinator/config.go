@@ -122,7 +122,10 @@ type Config struct {
 	// written in one call; a switch beginning writes those queued at once.
 	// So a Drain switch sees the others' pins within PinDelay and a round
 	// trip of their start or of the switch's (on a slow store, the wait is
-	// as long as the previous write took, if longer). A negative value
+	// as long as the previous write took, if longer); a process that
+	// missed the switch's message (pub/sub is at most once) writes its
+	// queued pins when it next reads the record, within RefreshInterval,
+	// and a Drain switch may not wait for those. A negative value
 	// writes each batch as soon as the previous one is done, in steady
 	// state too.
 	// Default: 250 milliseconds, short beside PinTTL and DrainTimeout: a
