@@ -138,6 +138,19 @@ func (w *writesStore) WritePins(ctx context.Context, sc cache.Scope, ttl time.Du
 	return n, err
 }
 
+// coordReportingWrites returns a coordinator, on blue, whose pin writes
+// the store reports, with a renewal every minute and PinDelay delay.
+func coordReportingWrites(t *testing.T, e *env, delay time.Duration) (*writesStore, *coordinator.Coordinator) {
+	t.Helper()
+	w := &writesStore{Store: e.store, writes: make(chan cache.PinWrite, 64)}
+	c := e.coordOn(w, func(cfg *coordinator.Config) {
+		cfg.PinTTL = 3 * time.Minute
+		cfg.PinDelay = delay
+	})
+	resolve(t, c, cache.Blue)
+	return w, c
+}
+
 // waitWrite waits for a pin write that holds id among its pins (release
 // false) or its releases (release true), or fails the test.
 func waitWrite(t *testing.T, w *writesStore, id string, release bool, why string) {
@@ -166,12 +179,7 @@ func waitWrite(t *testing.T, w *writesStore, id string, release bool, why string
 // counts them from then on.
 func TestSwitchBeginningWritesQueuedPins(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	w := &writesStore{Store: e.store, writes: make(chan cache.PinWrite, 64)}
-	c := e.coordOn(w, func(cfg *coordinator.Config) {
-		cfg.PinTTL = 3 * time.Minute
-		cfg.PinDelay = time.Hour
-	})
-	resolve(t, c, cache.Blue)
+	w, c := coordReportingWrites(t, e, time.Hour)
 	if err := c.Pin("q", cache.Blue); err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +195,7 @@ func TestSwitchBeginningWritesQueuedPins(t *testing.T) {
 // waits for the old colour's queries to end.
 func TestOldColourReleasedWithinPinDelay(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	w := &writesStore{Store: e.store, writes: make(chan cache.PinWrite, 64)}
-	c := e.coordOn(w, func(cfg *coordinator.Config) {
-		cfg.PinTTL = 3 * time.Minute
-		cfg.PinDelay = time.Millisecond
-	})
-	resolve(t, c, cache.Blue)
+	w, c := coordReportingWrites(t, e, time.Millisecond)
 	ctx := context.Background()
 	if err := pinSynced(ctx, c, "old", cache.Blue); err != nil {
 		t.Fatal(err)

@@ -459,19 +459,26 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-// BenchmarkPinRelease measures a query's share of store round trips: one
-// pin and one release.
-func BenchmarkPinRelease(b *testing.B) {
+// benchStore returns a store on a redis-server when one is installed
+// (real), else on miniredis, and its client.
+func benchStore(b *testing.B) (s *redis.Store, c *goredis.Client, real bool) {
 	var addr string
-	if redistest.Available() {
+	if real = redistest.Available(); real {
 		addr = redistest.Start(b).Addr()
 	} else {
 		addr = miniredis.RunT(b).Addr()
 	}
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
-	s := redis.New(c, redis.Options{})
-	defer s.Close()
+	c = goredis.NewClient(&goredis.Options{Addr: addr})
+	b.Cleanup(func() { c.Close() })
+	s = redis.New(c, redis.Options{})
+	b.Cleanup(func() { s.Close() })
+	return s, c, real
+}
+
+// BenchmarkPinRelease measures a query's share of store round trips: one
+// pin and one release.
+func BenchmarkPinRelease(b *testing.B) {
+	s, _, _ := benchStore(b)
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -491,17 +498,7 @@ func BenchmarkPinRelease(b *testing.B) {
 // used_cpu_user and used_cpu_sys), the part of the cost a fleet sharing
 // the server's machine pays.
 func BenchmarkWritePinsBatch(b *testing.B) {
-	var addr string
-	real := redistest.Available()
-	if real {
-		addr = redistest.Start(b).Addr()
-	} else {
-		addr = miniredis.RunT(b).Addr()
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
-	s := redis.New(c, redis.Options{})
-	defer s.Close()
+	s, c, real := benchStore(b)
 	ctx := b.Context()
 	const live, batch = 256, 8
 	var w cache.PinWrite
