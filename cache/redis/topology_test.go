@@ -292,22 +292,30 @@ func TestCluster(t *testing.T) {
 
 	t.Run("HeartbeatKeepsIdleShardWatch", func(t *testing.T) {
 		// Pongs arrive on a sharded subscription: an idle watch outlives
-		// its heartbeat timeout twice over. Without them it would close
-		// after the timeout; with them only a stall of the whole timeout,
-		// twenty heartbeats, would close it.
-		const interval, timeout = 50 * time.Millisecond, time.Second
+		// its heartbeat timeout (four intervals) five times over on the
+		// watch's clock, which the test moves one interval at a time,
+		// each step once the heartbeat of the step before was heard.
+		const interval, timeout = 10 * time.Millisecond, 40 * time.Millisecond
 		s := openURL(t, cl.URL(), redis.Options{HeartbeatInterval: interval, HeartbeatTimeout: timeout})
+		clk, tr := newFakeClock(), newWatchTrace(t)
+		redis.SetWatchClock(s, clk)
+		redis.SetWatchHook(s, tr.hook)
 		sc := cache.Scope{Cluster: "cluster", Engine: "idle:1"}
 		ch, err := s.Watch(t.Context(), sc)
 		if err != nil {
 			t.Fatalf("Watch() error = %v", err)
 		}
-		idle := time.NewTimer(2 * timeout)
-		defer idle.Stop()
-		select {
-		case st, ok := <-ch:
-			t.Fatalf("idle watch sent %v (open: %v), want nothing", st, ok)
-		case <-idle.C:
+		tr.want("published")
+		tr.want("heard")
+		for i := range 20 {
+			clk.Advance(interval)
+			tr.want("published")
+			tr.want("heard")
+			select {
+			case st, ok := <-ch:
+				t.Fatalf("idle watch sent %v (open: %v) after %v, want nothing", st, ok, time.Duration(i+1)*interval)
+			default:
+			}
 		}
 		swap(t, s, sc, 0, cache.Green)
 		wantEvent(t, ch, 1)
