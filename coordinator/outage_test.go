@@ -244,6 +244,48 @@ func TestRecoveryTakesFleetRecord(t *testing.T) {
 	}
 }
 
+// §8: the fleet's record does not win by its generation alone. A process
+// that detected the colour while the store was down, later than the
+// record the fleet stored meanwhile was confirmed, writes its newer
+// evidence back, though it numbered its record as the stored one.
+func TestRecoveryKeepsNewerLocalConfirmation(t *testing.T) {
+	e := newEnv(t, cache.Blue)
+	fs := newFlakyStore(t, e.clock.Now)
+	a := e.coordOn(fs)
+	resolve(t, a, cache.Blue)
+	fs.mu.Lock()
+	shared := fs.cur // b reaches the store while a cannot
+	fs.mu.Unlock()
+	b := e.coordOn(shared)
+	resolve(t, b, cache.Blue)
+	gen := a.Snapshot().Generation
+
+	fs.down.Store(true)
+	e.eng.set(cache.Green)
+	b.Invalidate(cache.Blue)
+	resolve(t, b, cache.Green) // stored at gen+1, confirmed now
+	e.clock.Advance(time.Second)
+	e.eng.set(cache.Blue)
+	a.Invalidate(cache.Blue)
+	resolve(t, a, cache.Blue) // local at gen+1, confirmed a second later
+	if st := a.Snapshot(); st.Generation != gen+1 {
+		t.Fatalf("a's local record %s, want generation %d, as the stored one", st, gen+1)
+	}
+
+	fs.down.Store(false)
+	ctx := context.Background()
+	if err := a.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Snapshot(); st.Active != cache.Blue || st.Generation <= gen+1 {
+		t.Errorf("a after recovery: %s, want its newer blue above generation %d", st, gen+1)
+	}
+	stored, err := shared.Load(ctx, scope)
+	if err != nil || stored.Active != cache.Blue || stored.Generation <= gen+1 {
+		t.Errorf("stored after recovery: %s, %v; want blue above generation %d", stored, err, gen+1)
+	}
+}
+
 // records counts the log records of each level.
 type records struct {
 	mu     sync.Mutex

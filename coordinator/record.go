@@ -135,9 +135,14 @@ func (c *Coordinator) sawStored(gen uint64) {
 //     process adopts the older content the store holds;
 //   - the store moved on while we could not see it (its generation is
 //     above every one we saw stored), but ours is numbered as high or
-//     higher because we changed the record locally meanwhile: the fleet's
-//     record wins; take its content, at a generation above ours, so that
-//     no process goes backwards;
+//     higher because we changed the record locally meanwhile: the newer
+//     evidence of the engine wins, the record whose colour was confirmed
+//     later; the fleet's record wins a tie. Write the winner's content at a
+//     generation above both, so that no process goes backwards. (A
+//     generation says nothing of freshness here: a process that detected
+//     the colour while the store was unreachable numbers its record from
+//     its own, and may reach a stored generation it never saw with newer
+//     content than the stored one.)
 //   - we changed the record while the store was down (our generation is
 //     above the last stored one) and the store did not move: write ours
 //     back.
@@ -155,6 +160,12 @@ func (c *Coordinator) reconcile(ctx context.Context, st cache.State, known uint6
 		c.log.Warn("store lost writes; writing the newest record back", "stored", st.String(),
 			"seen", known, "record", local.String())
 	case st.Generation > known:
+		if local.Generation > known && local.Active.Valid() && local.ConfirmedAt.After(st.ConfirmedAt) {
+			c.log.Info("store moved on while unreachable, to an older confirmation; writing the local record back",
+				"stored", st.String(), "record", local.String())
+			c.writeOver(ctx, st.Generation, local)
+			return
+		}
 		c.log.Info("store moved on while unreachable; taking its record", "record", st.String())
 		c.writeOver(ctx, st.Generation, st)
 		return
