@@ -28,7 +28,7 @@ type pinner struct {
 	releasedOffline map[string]time.Time
 	pruneAt         int
 
-	dirty chan struct{}      // unwritten or unreleased has entries for the loop; buffer 1
+	dirty chan struct{}      // unwritten or unreleased has urgent entries for the loop; buffer 1
 	flush chan struct{}      // a switch began: write what is queued now; buffer 1
 	syncs chan chan struct{} // sync's requests to the loop, closed when served
 }
@@ -68,7 +68,9 @@ func (p *pinner) pin(id string, s cache.Strategy) error {
 	p.held[id] = s
 	p.unwritten[id] = s
 	p.mu.Unlock()
-	p.poke()
+	if p.urgent(s) { // else the renewal writes it, or a switch beginning
+		p.poke()
+	}
 	return nil
 }
 
@@ -92,8 +94,9 @@ func (p *pinner) release(id string) {
 	}
 	p.mu.Unlock()
 	switch {
-	case written:
+	case written && p.urgent(s):
 		p.poke()
+	case written: // the renewal writes it, or a switch beginning
 	case ok:
 		p.c.releasedOf(s) // the store never knew it: the loop counts the fleet's pins
 	}
@@ -156,34 +159,21 @@ func (p *pinner) switching(old, next cache.State) {
 	}
 }
 
-// due reports whether the queued pins and releases are to be written
-// within PinDelay: while a switch is pending or no colour is active, and
-// while any of them is of a colour other than the active one (the queries
-// a switch left on the old colour, whose end the fleet waits for). In
-// steady state they wait for the next renewal: a query costs the store
-// nothing unless a renewal or a switch finds it running.
-func (p *pinner) due() bool {
+// urgent reports whether a pin or release of colour s is to be written
+// within PinDelay: while a switch is pending or no colour is active, when s
+// is not the active colour (a query a switch left on the old colour, whose
+// end the fleet waits for), and always with a negative PinDelay. In steady
+// state it waits for the next renewal, and a query costs the store nothing
+// unless a renewal or a switch finds it running. A pin queued just before
+// a switch begins is written by switching's flush: it is queued before
+// the snapshot read here, and the flush follows the new snapshot.
+func (p *pinner) urgent(s cache.Strategy) bool {
 	st := p.c.Snapshot()
-	if st.Pending.Valid() || !st.Active.Valid() {
-		return true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.unwritten {
-		if s != st.Active {
-			return true
-		}
-	}
-	for _, s := range p.unreleased {
-		if s != st.Active {
-			return true
-		}
-	}
-	return false
+	return p.c.cfg.PinDelay < 0 || st.Pending.Valid() || !st.Active.Valid() || s != st.Active
 }
 
 // loop writes the pins and releases made since its last write, all in
-// one store call. While a switch is under way (see due) it writes them
+// one store call. While a switch is under way (see urgent) it writes them
 // PinDelay after the first of them (or as long as the last write took, if
 // longer), while the next batch gathers, and at once when a switch
 // begins; in steady state, every PinTTL/3, with the renewal of the pins
@@ -213,12 +203,12 @@ func (p *pinner) loop() {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-p.dirty:
+		case <-p.dirty: // something urgent is queued
 			switch {
 			case waiting:
 			case c.cfg.PinDelay < 0:
 				write()
-			case p.due():
+			default:
 				// A batch waits PinDelay, or as long as the last write
 				// took if longer: the pins keep the store's connection
 				// at most half the time, however slow it gets.
