@@ -210,18 +210,27 @@ func TestInvalidStoredColourIgnored(t *testing.T) {
 	}
 }
 
+// splitByOutage returns a flaky store, the store behind it, and two
+// coordinators on blue: a on the flaky store, b on the store behind, so
+// that b reaches the store while a cannot.
+func splitByOutage(t *testing.T, e *env) (fs *flakyStore, shared cache.Store, a, b *coordinator.Coordinator) {
+	t.Helper()
+	fs = newFlakyStore(t, e.clock.Now)
+	a = e.coordOn(fs)
+	resolve(t, a, cache.Blue)
+	fs.mu.Lock()
+	shared = fs.cur
+	fs.mu.Unlock()
+	b = e.coordOn(shared)
+	resolve(t, b, cache.Blue)
+	return fs, shared, a, b
+}
+
 // §8: a process that changed its record while the store was down does not
 // overwrite what the fleet decided meanwhile, even at the same generation.
 func TestRecoveryTakesFleetRecord(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	fs := newFlakyStore(t, e.clock.Now)
-	a := e.coordOn(fs)
-	resolve(t, a, cache.Blue)
-	fs.mu.Lock()
-	shared := fs.cur // b reaches the store while a cannot
-	fs.mu.Unlock()
-	b := e.coordOn(shared)
-	resolve(t, b, cache.Blue)
+	fs, shared, a, b := splitByOutage(t, e)
 
 	fs.down.Store(true)
 	a.Announce("green") // rejected by the engine; recorded locally only
@@ -250,14 +259,7 @@ func TestRecoveryTakesFleetRecord(t *testing.T) {
 // evidence back, though it numbered its record as the stored one.
 func TestRecoveryKeepsNewerLocalConfirmation(t *testing.T) {
 	e := newEnv(t, cache.Blue)
-	fs := newFlakyStore(t, e.clock.Now)
-	a := e.coordOn(fs)
-	resolve(t, a, cache.Blue)
-	fs.mu.Lock()
-	shared := fs.cur // b reaches the store while a cannot
-	fs.mu.Unlock()
-	b := e.coordOn(shared)
-	resolve(t, b, cache.Blue)
+	fs, shared, a, b := splitByOutage(t, e)
 	gen := a.Snapshot().Generation
 
 	fs.down.Store(true)

@@ -297,26 +297,8 @@ func TestCluster(t *testing.T) {
 		// each step once the heartbeat of the step before was heard.
 		const interval, timeout = 10 * time.Millisecond, 40 * time.Millisecond
 		s := openURL(t, cl.URL(), redis.Options{HeartbeatInterval: interval, HeartbeatTimeout: timeout})
-		clk, tr := newFakeClock(), newWatchTrace(t)
-		redis.SetWatchClock(s, clk)
-		redis.SetWatchHook(s, tr.hook)
 		sc := cache.Scope{Cluster: "cluster", Engine: "idle:1"}
-		ch, err := s.Watch(t.Context(), sc)
-		if err != nil {
-			t.Fatalf("Watch() error = %v", err)
-		}
-		tr.want("published")
-		tr.want("heard")
-		for i := range 20 {
-			clk.Advance(interval)
-			tr.want("published")
-			tr.want("heard")
-			select {
-			case st, ok := <-ch:
-				t.Fatalf("idle watch sent %v (open: %v) after %v, want nothing", st, ok, time.Duration(i+1)*interval)
-			default:
-			}
-		}
+		ch := idleThroughHeartbeats(t, s, sc, interval)
 		swap(t, s, sc, 0, cache.Green)
 		wantEvent(t, ch, 1)
 	})

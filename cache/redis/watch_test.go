@@ -130,30 +130,40 @@ func TestWatchHeartbeatKeepsIdleWatch(t *testing.T) {
 		const interval, timeout = 10 * time.Millisecond, 40 * time.Millisecond
 		s := redis.New(c, redis.Options{HeartbeatInterval: interval, HeartbeatTimeout: timeout, Timeout: waitTimeout})
 		defer s.Close()
-		clk, tr := newFakeClock(), newWatchTrace(t)
-		redis.SetWatchClock(s, clk)
-		redis.SetWatchHook(s, tr.hook)
-		ch, err := s.Watch(ctx, scope)
-		if err != nil {
-			t.Fatalf("Watch() error = %v", err)
-		}
-		tr.want("published") // Watch returns once the first one is heard
-		tr.want("heard")
-		for i := range 20 {
-			clk.Advance(interval)
-			tr.want("published")
-			tr.want("heard")
-			select {
-			case st, ok := <-ch:
-				t.Fatalf("idle watch sent %v (open: %v) after %v, want nothing", st, ok, time.Duration(i+1)*interval)
-			default:
-			}
-		}
+		ch := idleThroughHeartbeats(t, s, scope, interval)
 		if _, err := s.CompareAndSwap(ctx, scope, 0, cache.State{Active: cache.Green, Generation: 1}); err != nil {
 			t.Fatalf("CompareAndSwap() error = %v", err)
 		}
 		wantEvent(t, ch, 1)
 	})
+}
+
+// idleThroughHeartbeats opens a watch of scope on s, on a fake watch
+// clock, and moves the clock one interval at a time, twenty times, each
+// step once the heartbeat of the step before was published and heard; the
+// idle watch must send nothing meanwhile. It returns the watch's channel.
+func idleThroughHeartbeats(t *testing.T, s *redis.Store, sc cache.Scope, interval time.Duration) <-chan cache.State {
+	t.Helper()
+	clk, tr := newFakeClock(), newWatchTrace(t)
+	redis.SetWatchClock(s, clk)
+	redis.SetWatchHook(s, tr.hook)
+	ch, err := s.Watch(t.Context(), sc)
+	if err != nil {
+		t.Fatalf("Watch() error = %v", err)
+	}
+	tr.want("published") // Watch returns once the first one is heard
+	tr.want("heard")
+	for i := range 20 {
+		clk.Advance(interval)
+		tr.want("published")
+		tr.want("heard")
+		select {
+		case st, ok := <-ch:
+			t.Fatalf("idle watch sent %v (open: %v) after %v, want nothing", st, ok, time.Duration(i+1)*interval)
+		default:
+		}
+	}
+	return ch
 }
 
 // TestWatchSkipsStaleAndBadMessages publishes, between two swaps, messages
